@@ -1,0 +1,350 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// Directory is the merged view over every configured provider, in
+// configured order. It is safe for concurrent use.
+type Directory struct {
+	sources []*Source
+	byKey   map[string]*Source
+}
+
+// NewDirectory returns a Directory over sources, in that order. Keys must be
+// unique.
+func NewDirectory(sources ...*Source) (*Directory, error) {
+	d := &Directory{byKey: make(map[string]*Source, len(sources))}
+	for _, s := range sources {
+		if _, dup := d.byKey[s.Key]; dup {
+			return nil, fmt.Errorf("duplicate provider key %q", s.Key)
+		}
+		d.byKey[s.Key] = s
+		d.sources = append(d.sources, s)
+	}
+	return d, nil
+}
+
+// Sources returns the providers in configured order.
+func (d *Directory) Sources() []*Source { return slices.Clone(d.sources) }
+
+// Source returns the provider with the given key, or nil.
+func (d *Directory) Source(key string) *Source { return d.byKey[key] }
+
+// User returns the user with the given native id in the given provider, or
+// nil when there is none.
+func (d *Directory) User(ctx context.Context, key, id string) (*User, error) {
+	s := d.byKey[key]
+	if s == nil {
+		return nil, nil
+	}
+	page, err := s.List(ctx, Filter{ID: &id}, Position{}, 1)
+	if err != nil || len(page.Users) == 0 {
+		return nil, err
+	}
+	return &page.Users[0], nil
+}
+
+// ErrBadCut reports a Cut that does not fit the query it is used with.
+var ErrBadCut = errors.New("cut does not fit this query")
+
+// End is the Position.Offset of a provider whose every user lies before a
+// cut, when dirgate does not know how many that is.
+const End = -1
+
+// A Cut is a point in a merged walk. The merged order is: providers in
+// configured order, each provider's users in the vendor's order. A walk
+// that meets a failing provider goes on with the others and keeps the
+// failed provider's place, so a cut records one position per provider:
+// Pos[i].Offset users of provider i lie at or before the cut, the rest
+// after it. Edge is the provider whose user the cut sits on (that user is
+// the Pos[Edge].Offset-th).
+type Cut struct {
+	Edge int
+	Pos  []Position
+}
+
+func (c *Cut) clone() Cut { return Cut{Edge: c.Edge, Pos: slices.Clone(c.Pos)} }
+
+// PageRequest asks for one page of the merged connection.
+type PageRequest struct {
+	Filter Filter
+	// Keys limits the walk to these providers; nil means all. Unknown keys
+	// are an error.
+	Keys []string
+	// After and Before bound the page (exclusive). Either may be nil.
+	After, Before *Cut
+	// Count is the page size; Backward takes the last Count users before
+	// Before instead of the first Count after After.
+	Count    int
+	Backward bool
+}
+
+// Edge is one user of a page, with the cut that sits on it.
+type Edge struct {
+	Source *Source
+	User   User
+	Cut    Cut
+}
+
+// Page is one page of the merged connection.
+type Page struct {
+	Edges           []Edge
+	HasNextPage     bool
+	HasPreviousPage bool
+	// Failed lists the providers that failed; their users are missing from
+	// the page, and the page's cuts keep their place.
+	Failed []*Error
+
+	filter  Filter
+	sources []*Source
+	mu      sync.Mutex
+	totals  []int // -1: not known yet
+}
+
+// UnknownProviderError reports a provider key that is not configured.
+type UnknownProviderError struct{ Key string }
+
+func (e *UnknownProviderError) Error() string { return fmt.Sprintf("unknown provider %q", e.Key) }
+
+// Resolve returns the providers a query with these keys walks, in
+// configured order.
+func (d *Directory) Resolve(keys []string) ([]*Source, error) {
+	if keys == nil {
+		return d.Sources(), nil
+	}
+	want := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if d.byKey[k] == nil {
+			return nil, &UnknownProviderError{Key: k}
+		}
+		want[k] = true
+	}
+	var out []*Source
+	for _, s := range d.sources {
+		if want[s.Key] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// Page returns one page of the merged connection. Provider failures do not
+// fail the page: they are listed in Page.Failed. The error is for a bad
+// request (*UnknownProviderError, ErrBadCut).
+func (d *Directory) Page(ctx context.Context, req PageRequest) (*Page, error) {
+	sources, err := d.Resolve(req.Keys)
+	if err != nil {
+		return nil, err
+	}
+	p := &Page{filter: req.Filter, sources: sources, totals: make([]int, len(sources))}
+	for i := range p.totals {
+		p.totals[i] = -1
+	}
+	lower, err := bound(req.After, len(sources), false)
+	if err != nil {
+		return nil, err
+	}
+	upper, err := bound(req.Before, len(sources), true)
+	if err != nil {
+		return nil, err
+	}
+	if req.Count < 0 {
+		return nil, fmt.Errorf("negative page size %d", req.Count)
+	}
+	if req.Backward {
+		p.backward(ctx, lower, upper, req.Count)
+		p.HasNextPage = p.HasNextPage || req.Before != nil
+	} else {
+		p.forward(ctx, lower, upper, req.Count)
+		p.HasPreviousPage = p.HasPreviousPage || req.After != nil
+	}
+	return p, nil
+}
+
+// bound turns a cursor's cut into per-provider bounds. An upper bound
+// excludes the user the cut sits on.
+func bound(c *Cut, n int, upper bool) ([]Position, error) {
+	if c == nil {
+		b := make([]Position, n)
+		if upper {
+			for i := range b {
+				b[i].Offset = End
+			}
+		}
+		return b, nil
+	}
+	if len(c.Pos) != n || c.Edge < 0 || c.Edge >= n {
+		return nil, ErrBadCut
+	}
+	for _, p := range c.Pos {
+		if p.Offset < End {
+			return nil, ErrBadCut
+		}
+	}
+	if c.Pos[c.Edge].Offset < 1 {
+		return nil, ErrBadCut // the cut must sit on a user
+	}
+	b := slices.Clone(c.Pos)
+	if upper {
+		b[c.Edge] = Position{Offset: b[c.Edge].Offset - 1}
+	}
+	return b, nil
+}
+
+// fail records that provider i failed.
+func (p *Page) fail(i int, err error) {
+	p.Failed = append(p.Failed, classify(p.sources[i].Key, err))
+}
+
+func (p *Page) failed(i int) bool {
+	return slices.ContainsFunc(p.Failed, func(e *Error) bool { return e.Provider == p.sources[i].Key })
+}
+
+// forward fills the page with the first count users after lower, below
+// upper.
+func (p *Page) forward(ctx context.Context, lower, upper []Position, count int) {
+	cur := slices.Clone(lower)
+	last := 0
+	for i, s := range p.sources {
+		if len(p.Edges) == count {
+			break
+		}
+		last = i
+		lo, hi := cur[i].Offset, upper[i].Offset
+		if lo == End {
+			continue
+		}
+		n := count - len(p.Edges)
+		if hi != End {
+			n = min(n, hi-lo)
+		}
+		if n <= 0 {
+			continue
+		}
+		page, err := s.List(ctx, p.filter, cur[i], n)
+		if err != nil {
+			p.fail(i, err)
+			continue
+		}
+		p.totals[i] = page.Total
+		for j := range page.Users {
+			cur[i] = Position{Offset: lo + j + 1}
+			if j == len(page.Users)-1 {
+				cur[i] = page.Next
+			}
+			p.Edges = append(p.Edges, Edge{Source: s, User: page.Users[j], Cut: Cut{Edge: i, Pos: slices.Clone(cur)}})
+		}
+	}
+	// More users after the page? A provider that failed may have some;
+	// otherwise look no further than needed.
+	p.HasNextPage = len(p.Failed) > 0
+	for i := last; i < len(p.sources) && !p.HasNextPage; i++ {
+		if cur[i].Offset == End {
+			continue
+		}
+		if upper[i].Offset != End {
+			// Users remain below the bound: the cursor's own user at least.
+			p.HasNextPage = cur[i].Offset < upper[i].Offset
+			continue
+		}
+		total, ok := p.total(ctx, i)
+		p.HasNextPage = !ok || cur[i].Offset < total
+	}
+}
+
+// backward fills the page with the last count users before upper, above
+// lower.
+func (p *Page) backward(ctx context.Context, lower, upper []Position, count int) {
+	cur := slices.Clone(upper)
+	var rev []Edge
+	last := len(p.sources) - 1
+	for i := len(p.sources) - 1; i >= 0 && len(rev) < count; i-- {
+		last = i
+		s := p.sources[i]
+		hi := cur[i].Offset
+		if hi == End {
+			total, ok := p.total(ctx, i)
+			if !ok {
+				continue
+			}
+			hi = total
+		}
+		lo := max(lower[i].Offset, hi-(count-len(rev)))
+		if hi-lo <= 0 {
+			continue
+		}
+		page, err := s.List(ctx, p.filter, Position{Offset: lo}, hi-lo)
+		if err != nil {
+			p.fail(i, err)
+			continue
+		}
+		p.totals[i] = page.Total
+		for j := len(page.Users) - 1; j >= 0; j-- {
+			cur[i] = Position{Offset: lo + j + 1}
+			rev = append(rev, Edge{Source: s, User: page.Users[j], Cut: Cut{Edge: i, Pos: slices.Clone(cur)}})
+		}
+		cur[i] = Position{Offset: lo}
+	}
+	slices.Reverse(rev)
+	p.Edges = rev
+	p.HasPreviousPage = len(p.Failed) > 0
+	for i := last; i >= 0 && !p.HasPreviousPage; i-- {
+		if cur[i].Offset == End {
+			total, ok := p.total(ctx, i)
+			p.HasPreviousPage = !ok || total > lower[i].Offset
+			continue
+		}
+		p.HasPreviousPage = cur[i].Offset > lower[i].Offset
+	}
+}
+
+// total returns the number of users of provider i that match the filter,
+// asking the provider if no page told it yet. ok is false when the
+// provider failed.
+func (p *Page) total(ctx context.Context, i int) (n int, ok bool) {
+	p.mu.Lock()
+	n, failed := p.totals[i], p.failed(i)
+	p.mu.Unlock()
+	if n >= 0 || failed {
+		return n, n >= 0
+	}
+	page, err := p.sources[i].List(ctx, p.filter, Position{}, 0)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		if !p.failed(i) {
+			p.fail(i, err)
+		}
+		return 0, false
+	}
+	p.totals[i] = page.Total
+	return page.Total, true
+}
+
+// TotalCount returns the number of users matching the page's filter over
+// its providers, asking the providers the page did not reach, at the same
+// time. Providers that fail are left out of the sum; the errors returned
+// name them (providers that had already failed the page are not named
+// again).
+func (p *Page) TotalCount(ctx context.Context) (int, []*Error) {
+	p.mu.Lock()
+	before := len(p.Failed)
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for i := range p.sources {
+		wg.Go(func() { p.total(ctx, i) })
+	}
+	wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sum := 0
+	for _, n := range p.totals {
+		sum += max(n, 0)
+	}
+	return sum, slices.Clone(p.Failed[before:])
+}
