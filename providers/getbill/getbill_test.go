@@ -1,0 +1,850 @@
+package getbill
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/providertest"
+)
+
+const (
+	testClientID = "client-1"
+	testSecret   = "s3cr3t-Th4t-Must-N0t-Leak"
+	testToken    = "static-T0ken-That-Must-Not-Leak"
+)
+
+// seedUsers are the users of getbill's own example answer
+// (testdata/company-users.json, from the vendor's page).
+var seedUsers = []providers.User{
+	{
+		ID: "abc123def456ghi789", Email: "john.manager@company.com", Emails: []string{"john.manager@company.com"},
+		FirstName: "John", LastName: "Manager", Active: true,
+		CreatedAt:      time.Date(2023, 1, 15, 10, 30, 0, 0, time.UTC),
+		LastActivityAt: time.Date(2024, 1, 22, 14, 22, 0, 0, time.UTC),
+	},
+	{
+		ID: "xyz789mno012pqr345", Email: "jane.agent@company.com", Emails: []string{"jane.agent@company.com"},
+		FirstName: "Jane", LastName: "Agent", Active: true,
+		CreatedAt:      time.Date(2023, 3, 22, 9, 15, 0, 0, time.UTC),
+		LastActivityAt: time.Date(2024, 1, 22, 11, 45, 0, 0, time.UTC),
+	},
+	{
+		ID: "stu678vwx901yzab234", Email: "bob.analyst@company.com", Emails: []string{"bob.analyst@company.com"},
+		FirstName: "Bob", LastName: "Analyst", Active: false,
+		CreatedAt:      time.Date(2023, 6, 10, 16, 20, 0, 0, time.UTC),
+		LastActivityAt: time.Date(2023, 12, 15, 13, 30, 0, 0, time.UTC),
+	},
+}
+
+// fixedClock is a settable clock for the emulator.
+type fixedClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fixedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// serve starts an httptest server for e.
+func serve(t *testing.T, e *Emulator) string {
+	t.Helper()
+	ts := httptest.NewServer(e)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// newEmulator returns an emulator of seedUsers that knows the test client
+// and the test token.
+func newEmulator(opts EmulatorOptions) *Emulator {
+	opts.ClientID, opts.ClientSecret = testClientID, testSecret
+	opts.StaticTokens = append(opts.StaticTokens, testToken)
+	if opts.Users == nil {
+		opts.Users = seedUsers
+	}
+	return NewEmulator(opts)
+}
+
+func newClient(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	c, err := New(cfg, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return c
+}
+
+func creds(base string) Config {
+	return Config{BaseURL: base, ClientID: testClientID, ClientSecret: testSecret}
+}
+
+// list lists the users and fails the test on an error.
+func list(t *testing.T, c *Client) []providers.User {
+	t.Helper()
+	page, err := c.ListUsers(t.Context(), providers.ListRequest{})
+	if err != nil {
+		t.Fatalf("ListUsers: %v", err)
+	}
+	if page.Total != len(page.Users) || page.Next.Offset != len(page.Users) {
+		t.Errorf("ListUsers: Total %d, Next %+v for %d users", page.Total, page.Next, len(page.Users))
+	}
+	return page.Users
+}
+
+// listErr lists the users, expects an error, and checks that it leaks no
+// secret.
+func listErr(t *testing.T, c *Client) error {
+	t.Helper()
+	_, err := c.ListUsers(t.Context(), providers.ListRequest{})
+	if err == nil {
+		t.Fatal("ListUsers: no error")
+	}
+	checkNoSecrets(t, err, c)
+	return err
+}
+
+func checkNoSecrets(t *testing.T, err error, c *Client) {
+	t.Helper()
+	secrets := []string{testSecret, testToken}
+	if c.tokens != nil {
+		if tok := c.tokens.current(); tok != "" {
+			secrets = append(secrets, tok)
+		}
+	}
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error %q contains a secret", err)
+		}
+	}
+}
+
+func TestSeedAnswer(t *testing.T) {
+	body, err := os.ReadFile("testdata/company-users.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEmulator(EmulatorOptions{Users: []providers.User{}})
+	e.SetFault(Fault{Status: http.StatusOK, Body: string(body)})
+	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	if d := providertest.Diff(list(t, c), seedUsers); d != "" {
+		t.Error(d)
+	}
+}
+
+func TestStaticToken(t *testing.T) {
+	e := newEmulator(EmulatorOptions{})
+	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	if d := providertest.Diff(list(t, c), seedUsers); d != "" {
+		t.Error(d)
+	}
+	if tok, users := e.Calls(); tok != 0 || users != 1 {
+		t.Errorf("Calls() = %d, %d, want 0, 1", tok, users)
+	}
+}
+
+func TestTokenWinsOverClientCredentials(t *testing.T) {
+	e := newEmulator(EmulatorOptions{})
+	cfg := creds(serve(t, e))
+	cfg.Token = testToken
+	list(t, newClient(t, cfg))
+	if tok, users := e.Calls(); tok != 0 || users != 1 {
+		t.Errorf("Calls() = %d, %d, want 0, 1", tok, users)
+	}
+}
+
+func TestClientCredentialsReuseToken(t *testing.T) {
+	e := newEmulator(EmulatorOptions{})
+	c := newClient(t, creds(serve(t, e)))
+	for range 3 {
+		if d := providertest.Diff(list(t, c), seedUsers); d != "" {
+			t.Error(d)
+		}
+	}
+	if tok, users := e.Calls(); tok != 1 || users != 3 {
+		t.Errorf("Calls() = %d, %d, want 1, 3", tok, users)
+	}
+}
+
+func TestClientCredentialsConcurrent(t *testing.T) {
+	e := newEmulator(EmulatorOptions{})
+	c := newClient(t, creds(serve(t, e)))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := c.ListUsers(t.Context(), providers.ListRequest{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if tok, users := e.Calls(); tok != 1 || users != 8 {
+		t.Errorf("Calls() = %d, %d, want 1, 8", tok, users)
+	}
+}
+
+func TestExpiredTokenIsReplaced(t *testing.T) {
+	e := newEmulator(EmulatorOptions{})
+	c := newClient(t, creds(serve(t, e)))
+	list(t, c)
+	e.ExpireTokens()
+	if d := providertest.Diff(list(t, c), seedUsers); d != "" {
+		t.Error(d)
+	}
+	// The second call met a 401, got a new token and tried once more.
+	if tok, users := e.Calls(); tok != 2 || users != 3 {
+		t.Errorf("Calls() = %d, %d, want 2, 3", tok, users)
+	}
+}
+
+func TestUnauthorizedAfterRetry(t *testing.T) {
+	e := newEmulator(EmulatorOptions{})
+	e.SetFault(Fault{Status: http.StatusUnauthorized})
+	c := newClient(t, creds(serve(t, e)))
+	err := listErr(t, c)
+	if !errors.Is(err, providers.ErrAuth) {
+		t.Errorf("ListUsers() = %v, want ErrAuth", err)
+	}
+	if tok, users := e.Calls(); tok != 2 || users != 2 {
+		t.Errorf("Calls() = %d, %d, want 2, 2 (one retry)", tok, users)
+	}
+}
+
+// TestTokenRefreshedBeforeExpiry runs on a fake clock, through an
+// in-memory transport: the token is reused for most of its hour and
+// replaced shortly before it expires, without a 401.
+func TestTokenRefreshedBeforeExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEmulator(EmulatorOptions{})
+		c, err := New(creds("http://getbill.test"), &Options{HTTPClient: &http.Client{Transport: handlerTransport{e}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		list(t, c)
+		time.Sleep(55 * time.Minute)
+		list(t, c)
+		if tok, _ := e.Calls(); tok != 1 {
+			t.Errorf("after 55m: %d token calls, want 1", tok)
+		}
+		time.Sleep(4*time.Minute + 30*time.Second)
+		list(t, c)
+		if tok, users := e.Calls(); tok != 2 || users != 3 {
+			t.Errorf("after 59m30s: Calls() = %d, %d, want 2, 3", tok, users)
+		}
+	})
+}
+
+// handlerTransport serves requests with a handler, in memory.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	w := httptest.NewRecorder()
+	t.h.ServeHTTP(w, r)
+	return w.Result(), nil
+}
+
+func TestPagination(t *testing.T) {
+	users := providertest.Dataset(250)
+	carried := make([]providers.User, len(users))
+	for i, u := range users {
+		carried[i] = carries(u)
+	}
+	e := newEmulator(EmulatorOptions{Users: users, Paginate: true})
+	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	if d := providertest.Diff(list(t, c), carried); d != "" {
+		t.Error(d)
+	}
+	if _, calls := e.Calls(); calls != 3 {
+		t.Errorf("%d users calls, want 3", calls)
+	}
+}
+
+func TestPaginationSeed(t *testing.T) {
+	e := newEmulator(EmulatorOptions{Paginate: true})
+	c := newClient(t, creds(serve(t, e)))
+	if d := providertest.Diff(list(t, c), seedUsers); d != "" {
+		t.Error(d)
+	}
+}
+
+func TestPaginationIgnored(t *testing.T) {
+	// A vendor that says there are more pages but answers page 1 again.
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"error":false,"message":"Success","data":[{"id":"a"}],"pagination":{"total":2,"page":1,"limit":1,"pages":2}}`)
+	}))
+	t.Cleanup(ts.Close)
+	c := newClient(t, Config{BaseURL: ts.URL, Token: testToken})
+	if err := listErr(t, c); !errors.Is(err, providers.ErrBadResponse) {
+		t.Errorf("ListUsers() = %v, want ErrBadResponse", err)
+	}
+}
+
+func TestRateLimited(t *testing.T) {
+	clock := &fixedClock{t: time.Date(2024, 1, 15, 10, 0, 0, 0, time.UTC)}
+	e := newEmulator(EmulatorOptions{RateLimit: 2, RateWindow: 30 * time.Minute, Now: clock.Now})
+	c := newClient(t, creds(serve(t, e)))
+	list(t, c)
+	list(t, c)
+	err := listErr(t, c)
+	var rl *providers.RateLimitError
+	if !errors.As(err, &rl) || !errors.Is(err, providers.ErrRateLimited) {
+		t.Fatalf("ListUsers() = %v, want a *RateLimitError", err)
+	}
+	if rl.RetryAfter != 30*time.Minute {
+		t.Errorf("RetryAfter = %v, want 30m", rl.RetryAfter)
+	}
+	limit, remaining, reset, ok := c.RateLimit()
+	if want := clock.Now().Add(30 * time.Minute); limit != 2 || remaining != 0 || !reset.Equal(want) || !ok {
+		t.Errorf("RateLimit() = %d, %d, %v, %v; want 2, 0, %v, true", limit, remaining, reset, ok, want)
+	}
+}
+
+func TestRateLimitSlides(t *testing.T) {
+	clock := &fixedClock{t: time.Date(2024, 1, 15, 10, 0, 0, 0, time.UTC)}
+	e := newEmulator(EmulatorOptions{RateLimit: 2, RateWindow: time.Hour, Now: clock.Now})
+	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	list(t, c)
+	clock.t = clock.t.Add(40 * time.Minute)
+	list(t, c)
+	var rl *providers.RateLimitError
+	if err := listErr(t, c); !errors.As(err, &rl) || rl.RetryAfter != 20*time.Minute {
+		t.Fatalf("ListUsers() = %v, want retry after 20m", err)
+	}
+	clock.t = clock.t.Add(20 * time.Minute) // the first call leaves the window
+	list(t, c)
+	if _, remaining, _, _ := c.RateLimit(); remaining != 0 {
+		t.Errorf("remaining = %d, want 0", remaining)
+	}
+}
+
+func TestRateLimitHeaders(t *testing.T) {
+	clock := &fixedClock{t: time.Date(2024, 1, 15, 10, 0, 0, 0, time.UTC)}
+	e := newEmulator(EmulatorOptions{Now: clock.Now})
+	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	if _, _, _, ok := c.RateLimit(); ok {
+		t.Error("RateLimit() ok before any call")
+	}
+	list(t, c)
+	limit, remaining, reset, ok := c.RateLimit()
+	if want := clock.Now().Add(time.Hour); limit != 1000 || remaining != 999 || !reset.Equal(want) || !ok {
+		t.Errorf("RateLimit() = %d, %d, %v, %v; want 1000, 999, %v, true", limit, remaining, reset, ok, want)
+	}
+}
+
+func TestRetryAfterHeader(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"error":true,"message":"Rate limit exceeded. Please try again later.","code":429}`)
+	}))
+	t.Cleanup(ts.Close)
+	c := newClient(t, Config{BaseURL: ts.URL, Token: testToken})
+	var rl *providers.RateLimitError
+	if err := listErr(t, c); !errors.As(err, &rl) || rl.RetryAfter != 2*time.Minute {
+		t.Errorf("ListUsers() = %v, want retry after 2m", err)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	tests := []struct {
+		name string
+		give Fault
+		want error
+	}{
+		{"500", Fault{Status: 500}, providers.ErrUnavailable},
+		{"502", Fault{Status: 502}, providers.ErrUnavailable},
+		{"503", Fault{Status: 503}, providers.ErrUnavailable},
+		{"504 html", Fault{Status: 504, Body: "<html>Gateway Timeout</html>"}, providers.ErrUnavailable},
+		{"404", Fault{Status: 404}, providers.ErrUnavailable},
+		{"403", Fault{Status: 403}, providers.ErrAuth},
+		{"422", Fault{Status: 422}, providers.ErrBadResponse},
+		{"429 without details", Fault{Status: 429}, providers.ErrRateLimited},
+		{"not JSON", Fault{Status: 200, Body: "<html>hello</html>"}, providers.ErrBadResponse},
+		{"truncated JSON", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a"`}, providers.ErrBadResponse},
+		{"bare list", Fault{Status: 200, Body: `[{"id":"a"}]`}, providers.ErrBadResponse},
+		{"other envelope", Fault{Status: 200, Body: `{"users":[{"id":"a"}]}`}, providers.ErrBadResponse},
+		{"no data", Fault{Status: 200, Body: `{"error":false,"message":"Success"}`}, providers.ErrBadResponse},
+		{"data not a list", Fault{Status: 200, Body: `{"error":false,"data":{"id":"a"}}`}, providers.ErrBadResponse},
+		{"error true on 200", Fault{Status: 200, Body: `{"error":true,"message":"Something broke","code":500}`}, providers.ErrBadResponse},
+		{"user without id", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a"},{"email":"x@example.com"}]}`}, providers.ErrBadResponse},
+		{"null user", Fault{Status: 200, Body: `{"error":false,"data":[null]}`}, providers.ErrBadResponse},
+		{"bad is_active", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a","is_active":"maybe"}]}`}, providers.ErrBadResponse},
+		{"bad pagination", Fault{Status: 200, Body: `{"error":false,"data":[],"pagination":{"page":"x"}}`}, providers.ErrBadResponse},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEmulator(EmulatorOptions{})
+			e.SetFault(tt.give)
+			c := newClient(t, creds(serve(t, e)))
+			if err := listErr(t, c); !errors.Is(err, tt.want) {
+				t.Errorf("ListUsers() = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestFaultCleared(t *testing.T) {
+	e := newEmulator(EmulatorOptions{})
+	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	e.SetFault(Fault{Status: 503})
+	listErr(t, c)
+	e.SetFault(Fault{})
+	list(t, c)
+}
+
+func TestMissingScope(t *testing.T) {
+	e := newEmulator(EmulatorOptions{})
+	base := serve(t, e)
+	resp, err := http.PostForm(base+"/token", url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {testClientID}, "client_secret": {testSecret},
+		"scope": {"debts:read company:read"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("token: %v, %+v", err, tok)
+	}
+	c := newClient(t, Config{BaseURL: base, Token: tok.AccessToken})
+	err = listErr(t, c)
+	if !errors.Is(err, providers.ErrAuth) {
+		t.Errorf("ListUsers() = %v, want ErrAuth", err)
+	}
+	if strings.Contains(err.Error(), tok.AccessToken) {
+		t.Errorf("error %q contains the token", err)
+	}
+	if !strings.Contains(err.Error(), "users:read") {
+		t.Errorf("error %q does not name the missing scope", err)
+	}
+}
+
+func TestBadCredentials(t *testing.T) {
+	e := newEmulator(EmulatorOptions{})
+	base := serve(t, e)
+	for _, cfg := range []Config{
+		{BaseURL: base, ClientID: testClientID, ClientSecret: testSecret + "x"},
+		{BaseURL: base, ClientID: "nobody", ClientSecret: testSecret},
+		{BaseURL: base, Token: testToken + "x"},
+	} {
+		c := newClient(t, cfg)
+		err := listErr(t, c)
+		if !errors.Is(err, providers.ErrAuth) {
+			t.Errorf("ListUsers() = %v, want ErrAuth", err)
+		}
+		for _, s := range []string{cfg.ClientSecret, cfg.Token} {
+			if s != "" && strings.Contains(err.Error(), s) {
+				t.Errorf("error %q contains a secret", err)
+			}
+		}
+	}
+}
+
+func TestTokenEndpointFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   error
+	}{
+		{"503", 503, `{"error":true,"message":"Service unavailable","code":503}`, providers.ErrUnavailable},
+		{"429", 429, `{"error":true,"message":"Rate limit exceeded. Please try again later.","code":429,"details":{"retry_after":60}}`, providers.ErrRateLimited},
+		{"400 echoing the secret", 400, `{"error":"invalid_request","error_description":"bad secret ` + testSecret + `"}`, providers.ErrAuth},
+		{"200 not JSON", 200, `<html></html>`, providers.ErrBadResponse},
+		{"200 without token", 200, `{"token_type":"Bearer"}`, providers.ErrBadResponse},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tt.status)
+				fmt.Fprint(w, tt.body)
+			}))
+			t.Cleanup(ts.Close)
+			c := newClient(t, creds(ts.URL))
+			if err := listErr(t, c); !errors.Is(err, tt.want) {
+				t.Errorf("ListUsers() = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	ts := httptest.NewServer(http.NotFoundHandler())
+	base := ts.URL
+	ts.Close()
+	for _, cfg := range []Config{{BaseURL: base, Token: testToken}, creds(base)} {
+		c := newClient(t, cfg)
+		if err := listErr(t, c); !errors.Is(err, providers.ErrUnavailable) {
+			t.Errorf("ListUsers() = %v, want ErrUnavailable", err)
+		}
+	}
+}
+
+func TestCanceled(t *testing.T) {
+	e := newEmulator(EmulatorOptions{})
+	base := serve(t, e)
+	for _, cfg := range []Config{{BaseURL: base, Token: testToken}, creds(base)} {
+		c := newClient(t, cfg)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, err := c.ListUsers(ctx, providers.ListRequest{})
+		if !errors.Is(err, providers.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+			t.Errorf("ListUsers(canceled) = %v, want ErrUnavailable and context.Canceled", err)
+		}
+	}
+}
+
+func TestTolerantDecoding(t *testing.T) {
+	body := `{"error":false,"message":null,"data":[
+		{"id":"a","email":null,"firstname":null,"lastname":null,"is_active":null,"created_at":null,"last_activity":null},
+		{"id":"b","email":" b@example.com ","is_active":1,"created_at":"2023-01-15T10:30:00+02:00","last_activity":"yesterday"},
+		{"id":"c","is_active":"false","created_at":"2023-01-15 10:30:00","last_activity":42},
+		{"id":42,"is_active":"true","created_at":"2023-01-15T10:30:00.250Z","extra":{"x":[1]}},
+		{"id":"e","is_active":0,"firstname":7}
+	]}`
+	want := []providers.User{
+		{ID: "a"},
+		{ID: "b", Email: "b@example.com", Emails: []string{"b@example.com"}, Active: true, CreatedAt: time.Date(2023, 1, 15, 8, 30, 0, 0, time.UTC)},
+		{ID: "c", CreatedAt: time.Date(2023, 1, 15, 10, 30, 0, 0, time.UTC)},
+		{ID: "42", Active: true, CreatedAt: time.Date(2023, 1, 15, 10, 30, 0, 250e6, time.UTC)},
+		{ID: "e", FirstName: "7"},
+	}
+	e := newEmulator(EmulatorOptions{})
+	e.SetFault(Fault{Status: http.StatusOK, Body: body})
+	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	got := list(t, c)
+	if d := providertest.Diff(got, want); d != "" {
+		t.Error(d)
+	}
+	for i, u := range got {
+		if u.CreatedAt.Location() != time.UTC {
+			t.Errorf("user %d: CreatedAt in %v, want UTC", i, u.CreatedAt.Location())
+		}
+	}
+}
+
+func TestNew(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    Config
+		wantErr string // "" for none
+	}{
+		{"token", Config{Token: testToken}, ""},
+		{"client credentials", Config{ClientID: testClientID, ClientSecret: testSecret}, ""},
+		{"base URL", Config{BaseURL: "http://localhost:8080/", Token: testToken}, ""},
+		{"nothing", Config{}, "Token, or ClientID and ClientSecret, is required"},
+		{"no secret", Config{ClientID: testClientID}, "ClientSecret is required"},
+		{"no id", Config{ClientSecret: testSecret}, "ClientID is required"},
+		{"token wins", Config{Token: testToken, ClientID: testClientID}, ""},
+		{"relative base URL", Config{BaseURL: "getbill.io", Token: testToken}, "BaseURL"},
+		{"base URL with credentials", Config{BaseURL: "https://u:" + testSecret + "@getbill.io", Token: testToken}, "BaseURL"},
+		{"ftp base URL", Config{BaseURL: "ftp://getbill.io", Token: testToken}, "BaseURL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := New(tt.give, nil)
+			if tt.wantErr == "" {
+				if err != nil || c == nil {
+					t.Errorf("New() = %v, %v; want a client", c, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("New() error = %v, want one containing %q", err, tt.wantErr)
+			}
+			if err != nil && (strings.Contains(err.Error(), testSecret) || strings.Contains(err.Error(), testToken)) {
+				t.Errorf("New() error %q contains a secret", err)
+			}
+		})
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	c := newClient(t, Config{Token: testToken})
+	if got := c.Describe().Paging; got != providers.PagingSnapshot {
+		t.Errorf("Describe().Paging = %v, want snapshot", got)
+	}
+}
+
+// apiCall makes one raw request to the emulator.
+func apiCall(t *testing.T, method, u, token string, form url.Values) (*http.Response, map[string]any) {
+	t.Helper()
+	var body *strings.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	} else {
+		body = strings.NewReader("")
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatalf("%s %s: body is not a JSON object: %v", method, u, err)
+	}
+	return resp, v
+}
+
+func TestEmulatorWire(t *testing.T) {
+	e := newEmulator(EmulatorOptions{})
+	base := serve(t, e)
+	users := base + usersPath
+	tests := []struct {
+		name       string
+		method, u  string
+		token      string
+		form       url.Values
+		wantStatus int
+		wantBody   map[string]any // keys that must be there, with their values
+	}{
+		{"users", "GET", users, testToken, nil, 200,
+			map[string]any{"error": false, "message": "Success"}},
+		{"no token", "GET", users, "", nil, 401,
+			map[string]any{"error": true, "message": "Authentication credentials are missing or invalid", "code": 401.0}},
+		{"bad token", "GET", users, "nope", nil, 401,
+			map[string]any{"error": true, "code": 401.0}},
+		{"unknown route", "GET", base + "/external-api/v1/company/nothing", testToken, nil, 404,
+			map[string]any{"error": true, "code": 404.0}},
+		{"wrong method", "DELETE", users, testToken, nil, 404,
+			map[string]any{"error": true, "code": 404.0}},
+		{"token by form", "POST", base + "/token", "",
+			url.Values{"grant_type": {"client_credentials"}, "client_id": {testClientID}, "client_secret": {testSecret}, "scope": {"users:read"}}, 200,
+			map[string]any{"token_type": "Bearer", "expires_in": 3600.0, "scope": "users:read"}},
+		{"bad client", "POST", base + "/token", "",
+			url.Values{"grant_type": {"client_credentials"}, "client_id": {testClientID}, "client_secret": {"x"}}, 401,
+			map[string]any{"error": "invalid_client"}},
+		{"bad grant", "POST", base + "/token", "",
+			url.Values{"grant_type": {"password"}, "client_id": {testClientID}, "client_secret": {testSecret}}, 400,
+			map[string]any{"error": "unsupported_grant_type"}},
+		{"unknown scope", "POST", base + "/token", "",
+			url.Values{"grant_type": {"client_credentials"}, "client_id": {testClientID}, "client_secret": {testSecret}, "scope": {"users:write"}}, 400,
+			map[string]any{"error": "invalid_scope"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := apiCall(t, tt.method, tt.u, tt.token, tt.form)
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("status = %d, want %d", resp.StatusCode, tt.wantStatus)
+			}
+			for k, want := range tt.wantBody {
+				if body[k] != want {
+					t.Errorf("body[%q] = %#v, want %#v", k, body[k], want)
+				}
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			if !strings.HasSuffix(tt.u, "/token") {
+				for _, h := range []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Window"} {
+					if resp.Header.Get(h) == "" {
+						t.Errorf("no %s header", h)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestEmulatorBasicAuth(t *testing.T) {
+	e := newEmulator(EmulatorOptions{})
+	base := serve(t, e)
+	req, err := http.NewRequestWithContext(t.Context(), "POST", base+"/token",
+		strings.NewReader(url.Values{"grant_type": {"client_credentials"}, "scope": {"users:read"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(testClientID, testSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("token with Basic auth: status %d", resp.StatusCode)
+	}
+}
+
+func TestEmulatorPagination(t *testing.T) {
+	e := newEmulator(EmulatorOptions{Users: providertest.Dataset(45), Paginate: true})
+	base := serve(t, e) + usersPath
+	tests := []struct {
+		query      string
+		wantStatus int
+		wantLen    int
+		wantPage   map[string]any
+	}{
+		{"", 200, 20, map[string]any{"total": 45.0, "page": 1.0, "limit": 20.0, "pages": 3.0}},
+		{"?page=3", 200, 5, map[string]any{"total": 45.0, "page": 3.0, "limit": 20.0, "pages": 3.0}},
+		{"?page=2&limit=40", 200, 5, map[string]any{"total": 45.0, "page": 2.0, "limit": 40.0, "pages": 2.0}},
+		{"?limit=500", 200, 45, map[string]any{"total": 45.0, "page": 1.0, "limit": 100.0, "pages": 1.0}},
+		{"?page=9", 200, 0, map[string]any{"total": 45.0, "page": 9.0, "limit": 20.0, "pages": 3.0}},
+		{"?page=0", 400, 0, nil},
+		{"?limit=x", 400, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			resp, body := apiCall(t, "GET", base+tt.query, testToken, nil)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status = %d, want %d", resp.StatusCode, tt.wantStatus)
+			}
+			if tt.wantStatus != 200 {
+				return
+			}
+			if data, _ := body["data"].([]any); len(data) != tt.wantLen {
+				t.Errorf("%d users, want %d", len(data), tt.wantLen)
+			}
+			p, _ := body["pagination"].(map[string]any)
+			for k, want := range tt.wantPage {
+				if p[k] != want {
+					t.Errorf("pagination[%q] = %v, want %v", k, p[k], want)
+				}
+			}
+		})
+	}
+}
+
+func TestEmulatorWireUser(t *testing.T) {
+	e := newEmulator(EmulatorOptions{Users: []providers.User{
+		{ID: "x", Email: "x@example.com", FirstName: "X", LastName: "Y", Active: true,
+			CreatedAt: time.Date(2023, 1, 15, 12, 30, 0, 0, time.FixedZone("", 2*3600))},
+	}})
+	_, body := apiCall(t, "GET", serve(t, e)+usersPath, testToken, nil)
+	if _, ok := body["pagination"]; ok {
+		t.Error("pagination present with Paginate off")
+	}
+	got, _ := json.Marshal(body["data"])
+	want := `[{"created_at":"2023-01-15T10:30:00Z","email":"x@example.com","firstname":"X","id":"x","is_active":true,"last_activity":null,"lastname":"Y"}]`
+	if string(got) != want {
+		t.Errorf("data = %s, want %s", got, want)
+	}
+}
+
+func TestEmulatorRateLimitBody(t *testing.T) {
+	clock := &fixedClock{t: time.Date(2024, 1, 15, 10, 0, 0, 0, time.UTC)}
+	e := newEmulator(EmulatorOptions{RateLimit: 1, Now: clock.Now})
+	u := serve(t, e) + usersPath
+	apiCall(t, "GET", u, testToken, nil)
+	resp, body := apiCall(t, "GET", u, testToken, nil)
+	if resp.StatusCode != 429 {
+		t.Fatalf("status = %d, want 429", resp.StatusCode)
+	}
+	got, _ := json.Marshal(body)
+	want := `{"code":429,"details":{"limit":1,"reset_time":"2024-01-15T11:00:00Z","retry_after":3600},"error":true,"message":"Rate limit exceeded. Please try again later."}`
+	if string(got) != want {
+		t.Errorf("body = %s, want %s", got, want)
+	}
+	if h := resp.Header.Get("X-RateLimit-Reset"); h != fmt.Sprint(clock.Now().Add(time.Hour).Unix()) {
+		t.Errorf("X-RateLimit-Reset = %s", h)
+	}
+	if h := resp.Header.Get("X-RateLimit-Window"); h != "3600" {
+		t.Errorf("X-RateLimit-Window = %s, want 3600", h)
+	}
+}
+
+// carries maps a user onto what getbill holds.
+func carries(u providers.User) providers.User {
+	c := providers.User{
+		ID:             u.ID,
+		Email:          u.Email,
+		FirstName:      u.FirstName,
+		LastName:       u.LastName,
+		Active:         u.Active,
+		CreatedAt:      u.CreatedAt.Truncate(time.Second).UTC(),
+		LastActivityAt: u.LastActivityAt.Truncate(time.Second).UTC(),
+	}
+	if u.CreatedAt.IsZero() {
+		c.CreatedAt = time.Time{}
+	}
+	if u.LastActivityAt.IsZero() {
+		c.LastActivityAt = time.Time{}
+	}
+	if u.Email != "" {
+		c.Emails = []string{u.Email}
+	}
+	return c
+}
+
+func TestConformance(t *testing.T) {
+	for _, paginate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("paginate=%v", paginate), func(t *testing.T) {
+			providertest.Run(t, func(t *testing.T, users []providers.User, _ *providers.Company) providers.Provider {
+				if users == nil {
+					users = []providers.User{}
+				}
+				e := newEmulator(EmulatorOptions{Users: users, Paginate: paginate})
+				return newClient(t, creds(serve(t, e)))
+			}, providertest.Options{Carries: carries})
+		})
+	}
+}
+
+func TestPaginationPartialObject(t *testing.T) {
+	// A vendor that pages by 2 whatever it is asked, and names no page
+	// count: the pages follow from total and limit.
+	ids := []string{"a", "b", "c", "d", "e"}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var page int
+		fmt.Sscan(r.URL.Query().Get("page"), &page)
+		lo, hi := min((page-1)*2, len(ids)), min(page*2, len(ids))
+		var data []map[string]string
+		for _, id := range ids[lo:hi] {
+			data = append(data, map[string]string{"id": id})
+		}
+		b, _ := json.Marshal(map[string]any{
+			"error": false, "data": data,
+			"pagination": map[string]any{"total": len(ids), "page": page, "limit": 2},
+		})
+		w.Write(b)
+	}))
+	t.Cleanup(ts.Close)
+	c := newClient(t, Config{BaseURL: ts.URL, Token: testToken})
+	var got []string
+	for _, u := range list(t, c) {
+		got = append(got, u.ID)
+	}
+	if strings.Join(got, ",") != "a,b,c,d,e" {
+		t.Errorf("ids = %v, want a..e", got)
+	}
+}
+
+func TestEmulatorNotFoundOverLimit(t *testing.T) {
+	e := newEmulator(EmulatorOptions{RateLimit: 1})
+	u := serve(t, e) + "/nowhere"
+	if resp, _ := apiCall(t, "GET", u, "", nil); resp.StatusCode != 404 {
+		t.Errorf("first call: status %d, want 404", resp.StatusCode)
+	}
+	resp, body := apiCall(t, "GET", u, "", nil)
+	if resp.StatusCode != 429 || body["code"] != 429.0 {
+		t.Errorf("second call: status %d, body %v; want 429", resp.StatusCode, body)
+	}
+}
