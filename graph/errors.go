@@ -1,0 +1,90 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/dirgate/dirgate/providers"
+)
+
+// The closed set of extensions.code values that dirgate's own errors carry.
+// The provider codes come from the providers package; gqlgen adds
+// GRAPHQL_PARSE_FAILED and GRAPHQL_VALIDATION_FAILED for documents it
+// cannot run.
+const (
+	CodeBadUserInput = "BAD_USER_INPUT"
+	CodeBadCursor    = "BAD_CURSOR"
+	CodeInternal     = "INTERNAL"
+)
+
+// inputError is an error in the request, safe to show as it is.
+type inputError struct {
+	code string
+	msg  string
+}
+
+func (e *inputError) Error() string { return e.msg }
+
+func badInput(format string, args ...any) error {
+	return &inputError{code: CodeBadUserInput, msg: fmt.Sprintf(format, args...)}
+}
+
+func badCursor(arg string) error {
+	return &inputError{code: CodeBadCursor, msg: fmt.Sprintf("%s: the cursor is malformed or altered, or was made with another filter", arg)}
+}
+
+// PresentError returns an error presenter that gives every error a code
+// from the closed set and a message safe for clients. Causes that clients
+// must not see are logged here, once.
+func PresentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var (
+			ie *inputError
+			pe *providers.Error
+		)
+		switch {
+		case errors.As(err, &ie):
+			gqlErr.Message = ie.msg
+			setCode(gqlErr, ie.code)
+		case errors.As(err, &pe):
+			gqlErr.Message = pe.Error()
+			setCode(gqlErr, string(pe.Code))
+			gqlErr.Extensions["provider"] = pe.Provider
+			if pe.Code == providers.CodeRateLimited && pe.RetryAfter > 0 {
+				gqlErr.Extensions["retryAfter"] = int(math.Ceil(pe.RetryAfter.Seconds()))
+			}
+			log.LogAttrs(ctx, slog.LevelWarn, "provider failed",
+				slog.String("provider", pe.Provider), slog.String("code", string(pe.Code)), slog.Any("err", pe.Err))
+		case gqlErr.Extensions["code"] != nil && gqlErr.Err == nil:
+			// gqlgen's own parse and validation errors.
+		default:
+			log.LogAttrs(ctx, slog.LevelError, "internal error", slog.Any("err", err), slog.String("path", gqlErr.Path.String()))
+			gqlErr.Message = "internal error"
+			setCode(gqlErr, CodeInternal)
+		}
+		return gqlErr
+	}
+}
+
+func setCode(e *gqlerror.Error, code string) {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions["code"] = code
+}
+
+// Recover turns a panic in a resolver into an INTERNAL error, logged with
+// the panic value.
+func Recover(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		log.LogAttrs(ctx, slog.LevelError, "panic in resolver", slog.Any("panic", p))
+		return errors.New("panic")
+	}
+}

@@ -1,0 +1,23 @@
+// Package graph is dirgate's GraphQL layer: the schema, the generated
+// executor, thin resolvers over the provider directory, and the mapping of
+// errors onto the closed set of codes clients see.
+package graph
+
+//go:generate go run github.com/99designs/gqlgen generate
+
+import (
+	"log/slog"
+
+	"github.com/dirgate/dirgate/graph/relay"
+	"github.com/dirgate/dirgate/providers"
+)
+
+// Resolver holds the long-lived, concurrency-safe dependencies of the
+// resolvers. It has no mutable state.
+type Resolver struct {
+	Dir     *providers.Directory
+	Cursors *relay.Cursors
+	Logger  *slog.Logger
+	// DefaultPageSize and MaxPageSize bound `users` pages.
+	DefaultPageSize, MaxPageSize int
+}

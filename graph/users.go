@@ -1,0 +1,156 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/dirgate/dirgate/graph/model"
+	"github.com/dirgate/dirgate/graph/relay"
+	"github.com/dirgate/dirgate/providers"
+)
+
+// users resolves the merged connection: it checks the arguments, asks the
+// directory for the page, and reports each failed provider as an error
+// beside the other providers' users.
+func (r *Resolver) users(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.UserFilter) (*model.UserConnection, error) {
+	req := providers.PageRequest{Count: r.DefaultPageSize}
+	switch {
+	case first != nil && last != nil:
+		return nil, badInput("first and last cannot be used together")
+	case first != nil:
+		req.Count = *first
+	case last != nil:
+		req.Count, req.Backward = *last, true
+	case before != nil && after == nil:
+		req.Backward = true
+	}
+	if req.Count < 0 {
+		return nil, badInput("first and last must not be negative")
+	}
+	if req.Count > r.MaxPageSize {
+		return nil, badInput("first and last must be at most %d", r.MaxPageSize)
+	}
+	if filter != nil {
+		req.Keys = filter.Providers
+		req.Filter = providers.Filter{
+			Active: filter.Active, Email: filter.Email, LoginID: filter.LoginID, LastName: filter.LastName,
+			EmployeeID: filter.EmployeeID, CountryCode: filter.CountryCode,
+		}.Normalize()
+	}
+	sources, err := r.Dir.Resolve(req.Keys)
+	if err != nil {
+		var unknown *providers.UnknownProviderError
+		if errors.As(err, &unknown) {
+			return nil, badInput("filter.providers: no provider has the key %q", unknown.Key)
+		}
+		return nil, err
+	}
+	bind := bindQuery(sources, req.Filter)
+	for _, c := range []struct {
+		arg string
+		s   *string
+		cut **providers.Cut
+	}{{"after", after, &req.After}, {"before", before, &req.Before}} {
+		if c.s == nil {
+			continue
+		}
+		cut, err := r.Cursors.Decode(bind, *c.s)
+		if err != nil {
+			return nil, badCursor(c.arg)
+		}
+		*c.cut = &cut
+	}
+	page, err := r.Dir.Page(ctx, req)
+	if errors.Is(err, providers.ErrBadCut) {
+		return nil, badCursor("after/before")
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range page.Failed {
+		graphql.AddError(ctx, e)
+	}
+	conn := &model.UserConnection{
+		Edges:    make([]*model.UserEdge, len(page.Edges)),
+		Nodes:    make([]*model.User, len(page.Edges)),
+		PageInfo: &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: page.HasPreviousPage},
+		Page:     page,
+	}
+	for i, e := range page.Edges {
+		u := &model.User{Source: e.Source, U: e.User}
+		conn.Nodes[i] = u
+		conn.Edges[i] = &model.UserEdge{Cursor: r.Cursors.Encode(bind, e.Cut), Node: u}
+	}
+	if n := len(conn.Edges); n > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+	}
+	return conn, nil
+}
+
+// bindQuery describes what a cursor is bound to: the providers walked and
+// the filter, normalised so that filters that match the same users bind
+// alike.
+func bindQuery(sources []*providers.Source, f providers.Filter) string {
+	var b strings.Builder
+	b.WriteString("providers:")
+	for _, s := range sources {
+		fmt.Fprintf(&b, "%q,", s.Key)
+	}
+	if f.Active != nil {
+		fmt.Fprintf(&b, "|active:%t", *f.Active)
+	}
+	for _, c := range []struct {
+		name string
+		v    *string
+	}{{"email", f.Email}, {"loginId", f.LoginID}, {"lastName", f.LastName}, {"employeeId", f.EmployeeID}, {"countryCode", f.CountryCode}} {
+		if c.v != nil {
+			fmt.Fprintf(&b, "|%s:%q", c.name, strings.ToLower(*c.v))
+		}
+	}
+	return b.String()
+}
+
+// node resolves a global id: a malformed one is BAD_USER_INPUT, a
+// well-formed one that names nothing is nil.
+func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
+	gid, err := relay.ParseID(id)
+	if err != nil {
+		return nil, badInput("%q is not a dirgate id", id)
+	}
+	s := r.Dir.Source(gid.Key)
+	if s == nil {
+		return nil, nil
+	}
+	if gid.Type == "Provider" {
+		return &model.Provider{Source: s}, nil
+	}
+	u, err := r.Dir.User(ctx, gid.Key, gid.NativeID)
+	if err != nil || u == nil {
+		return nil, err
+	}
+	return &model.User{Source: s, U: *u}, nil
+}
+
+// nodes resolves ids at the same time; each failure is an error beside the
+// others' nodes.
+func (r *Resolver) nodes(ctx context.Context, ids []string) []model.Node {
+	out := make([]model.Node, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() { out[i], errs[i] = r.node(ctx, id) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			graphql.AddError(ctx, err)
+		}
+	}
+	return out
+}

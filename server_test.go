@@ -1,0 +1,548 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dirgate/dirgate/graph/relay"
+	"github.com/dirgate/dirgate/internal/config"
+	"github.com/dirgate/dirgate/internal/demo"
+	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/getbill"
+	"github.com/dirgate/dirgate/providers/providertest"
+)
+
+// gateway is dirgate's real handler wired to both vendor emulators over
+// real HTTP, with a known directory.
+type gateway struct {
+	url         string
+	concur      *concur.Emulator
+	getbill     *getbill.Emulator
+	concurUsers []providers.User // as the Concur adapter returns them
+	billUsers   []providers.User // as the getbill adapter returns them
+	logs        *bytes.Buffer
+}
+
+const (
+	concurN  = 250
+	getbillN = 60
+)
+
+func newGateway(t *testing.T, mutate func(*config.Config)) *gateway {
+	t.Helper()
+	all := providertest.Dataset(concurN + getbillN)
+	g := &gateway{logs: &bytes.Buffer{}}
+	for _, u := range all[:concurN] {
+		u.CreatedAt, u.LastActivityAt = time.Time{}, time.Time{}
+		g.concurUsers = append(g.concurUsers, u)
+	}
+	for _, u := range all[concurN:] {
+		g.billUsers = append(g.billUsers, providers.User{
+			ID: u.ID, Email: u.Email, Emails: []string{u.Email}, FirstName: u.FirstName, LastName: u.LastName,
+			Active: u.Active, CreatedAt: u.CreatedAt, LastActivityAt: u.LastActivityAt,
+		})
+	}
+	g.concur = concur.NewEmulator(concur.EmulatorOptions{
+		ClientID: "cid", ClientSecret: "concur-client-secret", CompanyUUID: "company-uuid", RequestToken: "request-token-secret",
+		Users: g.concurUsers, Company: &providers.Company{Name: "Acme", City: "Bellevue", Country: "US"},
+	})
+	g.getbill = getbill.NewEmulator(getbill.EmulatorOptions{ClientID: "gid", ClientSecret: "getbill-client-secret", Users: g.billUsers})
+	cs, gs := httptest.NewServer(g.concur), httptest.NewServer(g.getbill)
+	t.Cleanup(cs.Close)
+	t.Cleanup(gs.Close)
+	cfg := &config.Config{Providers: []config.Provider{
+		{Key: "concur", Kind: "concur", Name: "SAP Concur", TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid",
+			ClientSecret: "concur-client-secret", CompanyUUID: "company-uuid", RequestToken: "request-token-secret",
+			TokenStore: filepath.Join(t.TempDir(), "concur.json"), PageSize: 100},
+		{Key: "getbill", Kind: "getbill", Name: "getbill", BaseURL: gs.URL, ClientID: "gid", ClientSecret: "getbill-client-secret"},
+	}}
+	cfg.Server.DefaultPageSize, cfg.Server.MaxPageSize = 50, 1000
+	cfg.Server.CORS.AllowedOrigins = []string{"https://dash.example.com"}
+	if mutate != nil {
+		mutate(cfg)
+	}
+	h, err := newHandler(cfg, slog.New(slog.NewTextHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	g.url = srv.URL
+	t.Cleanup(func() {
+		for _, secret := range []string{"concur-client-secret", "request-token-secret", "getbill-client-secret"} {
+			if strings.Contains(g.logs.String(), secret) {
+				t.Errorf("a secret reached the logs:\n%s", g.logs)
+			}
+		}
+	})
+	return g
+}
+
+// truth is the merged ground truth: "provider/nativeId" in merged order.
+func (g *gateway) truth(keep func(key string, u *providers.User) bool) []string {
+	var out []string
+	for _, p := range []struct {
+		key   string
+		users []providers.User
+	}{{"concur", g.concurUsers}, {"getbill", g.billUsers}} {
+		for i := range p.users {
+			if keep == nil || keep(p.key, &p.users[i]) {
+				out = append(out, p.key+"/"+p.users[i].ID)
+			}
+		}
+	}
+	return out
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+type response struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+func (g *gateway) query(t *testing.T, query string, vars map[string]any) response {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	resp, err := http.Post(g.url+"/query", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	var r response
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func codes(errs []gqlError) []string {
+	var out []string
+	for _, e := range errs {
+		c, _ := e.Extensions["code"].(string)
+		if p, ok := e.Extensions["provider"].(string); ok {
+			c += "@" + p
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+const usersQuery = `query($first: Int, $after: String, $last: Int, $before: String, $filter: UserFilter) {
+  users(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id nativeId provider { key } } }
+  }
+}`
+
+type usersPage struct {
+	Users struct {
+		TotalCount int
+		PageInfo   struct {
+			HasNextPage, HasPreviousPage bool
+			StartCursor, EndCursor       *string
+		}
+		Edges []struct {
+			Cursor string
+			Node   struct {
+				ID, NativeID string
+				Provider     struct{ Key string }
+			}
+		}
+	}
+}
+
+func (g *gateway) page(t *testing.T, vars map[string]any) (usersPage, []gqlError) {
+	t.Helper()
+	r := g.query(t, usersQuery, vars)
+	var p usersPage
+	if len(r.Data) > 0 && string(r.Data) != "null" {
+		if err := json.Unmarshal(r.Data, &p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p, r.Errors
+}
+
+func (p *usersPage) names() []string {
+	var out []string
+	for _, e := range p.Users.Edges {
+		out = append(out, e.Node.Provider.Key+"/"+e.Node.NativeID)
+	}
+	return out
+}
+
+// walk follows the connection to its end and returns the users in merged
+// order.
+func (g *gateway) walk(t *testing.T, n int, backward bool, filter map[string]any) []string {
+	t.Helper()
+	var got []string
+	var cursor *string
+	for pages := 0; pages < 1000; pages++ {
+		vars := map[string]any{"filter": filter}
+		if backward {
+			vars["last"], vars["before"] = n, cursor
+		} else {
+			vars["first"], vars["after"] = n, cursor
+		}
+		p, errs := g.page(t, vars)
+		if len(errs) > 0 {
+			t.Fatalf("errors: %+v", errs)
+		}
+		more := p.Users.PageInfo.HasNextPage
+		if backward {
+			more = p.Users.PageInfo.HasPreviousPage
+			got = append(p.names(), got...)
+			cursor = p.Users.PageInfo.StartCursor
+		} else {
+			got = append(got, p.names()...)
+			cursor = p.Users.PageInfo.EndCursor
+		}
+		if more && len(p.Users.Edges) != n {
+			t.Fatalf("a page of %d users, want %d", len(p.Users.Edges), n)
+		}
+		if !more {
+			return got
+		}
+	}
+	t.Fatal("no end")
+	return nil
+}
+
+// TestWalk walks the merged connection both ways at page sizes that do and
+// do not divide Concur's vendor page of 100, with pages that straddle the
+// two providers, and compares with the ground truth.
+func TestWalk(t *testing.T) {
+	g := newGateway(t, nil)
+	want := g.truth(nil)
+	for _, n := range []int{1, 7, 33, 99, 100, 101, 249, 250, 251, 1000} {
+		for _, backward := range []bool{false, true} {
+			if n == 1 && backward {
+				continue // the slowest; forward with 1 already covers it
+			}
+			if got := g.walk(t, n, backward, nil); !slices.Equal(got, want) {
+				t.Errorf("walk(first/last %d, backward %t): %d users, want %d; first difference at %d", n, backward, len(got), len(want), firstDiff(got, want))
+			}
+		}
+	}
+	p, _ := g.page(t, map[string]any{"first": 3})
+	if p.Users.TotalCount != concurN+getbillN {
+		t.Errorf("totalCount = %d, want %d", p.Users.TotalCount, concurN+getbillN)
+	}
+	// Without first or last: the default page size.
+	if p, _ := g.page(t, nil); len(p.Users.Edges) != 50 {
+		t.Errorf("default page: %d users, want 50", len(p.Users.Edges))
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func TestFilters(t *testing.T) {
+	g := newGateway(t, nil)
+	pick := g.concurUsers[77]
+	billPick := g.billUsers[11]
+	tests := []struct {
+		name   string
+		filter map[string]any
+		keep   func(key string, u *providers.User) bool
+	}{
+		{"active", map[string]any{"active": true}, func(_ string, u *providers.User) bool { return u.Active }},
+		{"inactive", map[string]any{"active": false}, func(_ string, u *providers.User) bool { return !u.Active }},
+		{"email in concur, other case and spaces", map[string]any{"email": " " + strings.ToUpper(pick.Email) + "  "}, func(_ string, u *providers.User) bool { return strings.EqualFold(u.Email, pick.Email) }},
+		{"email in getbill", map[string]any{"email": strings.ToUpper(billPick.Email)}, func(_ string, u *providers.User) bool { return strings.EqualFold(u.Email, billPick.Email) }},
+		{"loginId (getbill has none)", map[string]any{"loginId": strings.ToUpper(pick.LoginID)}, func(k string, u *providers.User) bool { return k == "concur" && u.ID == pick.ID }},
+		{"lastName", map[string]any{"lastName": "søren"}, func(_ string, u *providers.User) bool { return u.LastName == "Søren" }},
+		{"employeeId", map[string]any{"employeeId": pick.EmployeeID}, func(k string, u *providers.User) bool { return k == "concur" && u.ID == pick.ID }},
+		{"countryCode", map[string]any{"countryCode": "fr"}, func(k string, u *providers.User) bool { return k == "concur" && u.CountryCode == "FR" }},
+		{"ANDed", map[string]any{"active": true, "lastName": "Smith", "countryCode": "BR"}, func(k string, u *providers.User) bool {
+			return k == "concur" && u.Active && u.LastName == "Smith" && u.CountryCode == "BR"
+		}},
+		{"providers", map[string]any{"providers": []string{"getbill"}, "lastName": "martin"}, func(k string, u *providers.User) bool { return k == "getbill" && u.LastName == "Martin" }},
+		{"no providers", map[string]any{"providers": []string{}}, func(string, *providers.User) bool { return false }},
+		{"nobody", map[string]any{"email": "nobody@nowhere.example"}, func(string, *providers.User) bool { return false }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := g.truth(tt.keep)
+			for _, n := range []int{7, 1000} {
+				if got := g.walk(t, n, false, tt.filter); !slices.Equal(got, want) {
+					t.Errorf("filter %v, pages of %d: got %v, want %v", tt.filter, n, got, want)
+				}
+			}
+			p, _ := g.page(t, map[string]any{"first": 2, "filter": tt.filter})
+			if p.Users.TotalCount != len(want) {
+				t.Errorf("totalCount = %d, want %d", p.Users.TotalCount, len(want))
+			}
+		})
+	}
+	if r := g.query(t, `{ users(filter: {providers: ["concur", "workday"]}) { totalCount } }`, nil); !slices.Equal(codes(r.Errors), []string{"BAD_USER_INPUT"}) || !strings.Contains(r.Errors[0].Message, "workday") {
+		t.Errorf("unknown provider key: errors %+v, want BAD_USER_INPUT naming it", r.Errors)
+	}
+}
+
+func TestArgumentAndCursorErrors(t *testing.T) {
+	g := newGateway(t, nil)
+	first, _ := g.page(t, map[string]any{"first": 5, "filter": map[string]any{"active": true}})
+	cursor := *first.Users.PageInfo.EndCursor
+	flipped := []byte(cursor)
+	flipped[len(flipped)-2] ^= 1
+	tests := []struct {
+		name string
+		vars map[string]any
+		code string
+	}{
+		{"first and last", map[string]any{"first": 1, "last": 1}, "BAD_USER_INPUT"},
+		{"negative first", map[string]any{"first": -1}, "BAD_USER_INPUT"},
+		{"negative last", map[string]any{"last": -3}, "BAD_USER_INPUT"},
+		{"page too large", map[string]any{"first": 1001}, "BAD_USER_INPUT"},
+		{"garbage cursor", map[string]any{"first": 1, "after": "not a cursor"}, "BAD_CURSOR"},
+		{"altered cursor", map[string]any{"first": 1, "after": string(flipped), "filter": map[string]any{"active": true}}, "BAD_CURSOR"},
+		{"cursor of another filter", map[string]any{"first": 1, "after": cursor, "filter": map[string]any{"active": false}}, "BAD_CURSOR"},
+		{"cursor without its filter", map[string]any{"first": 1, "after": cursor}, "BAD_CURSOR"},
+		{"cursor of other providers", map[string]any{"last": 1, "before": cursor, "filter": map[string]any{"active": true, "providers": []string{"concur"}}}, "BAD_CURSOR"},
+		{"id as cursor", map[string]any{"first": 1, "after": relay.UserID("concur", "x")}, "BAD_CURSOR"},
+	}
+	for _, tt := range tests {
+		p, errs := g.page(t, tt.vars)
+		if !slices.Equal(codes(errs), []string{tt.code}) {
+			t.Errorf("%s: error codes %v, want [%s]", tt.name, codes(errs), tt.code)
+		}
+		if len(p.Users.Edges) != 0 {
+			t.Errorf("%s: got users", tt.name)
+		}
+	}
+	// The same filter written differently binds alike.
+	next, errs := g.page(t, map[string]any{"first": 5, "after": cursor, "filter": map[string]any{"active": true, "providers": []string{"getbill", "concur"}}})
+	if len(errs) > 0 || len(next.Users.Edges) != 5 {
+		t.Errorf("same filter, keys reordered: %d users, errors %+v", len(next.Users.Edges), errs)
+	}
+}
+
+// TestPartialData: when a vendor fails, the other's users still come back,
+// with an error naming the failed one; once it recovers, a client that
+// kept following endCursor has seen every user exactly once.
+func TestPartialData(t *testing.T) {
+	for _, failing := range []string{"concur", "getbill"} {
+		t.Run(failing, func(t *testing.T) {
+			g := newGateway(t, nil)
+			fail := func(on bool) {
+				status := 0
+				if on {
+					status = http.StatusServiceUnavailable
+				}
+				g.concur.SetFault(concur.Fault{Status: status})
+				if failing == "getbill" {
+					g.concur.SetFault(concur.Fault{})
+					g.getbill.SetFault(getbill.Fault{Status: status})
+				}
+			}
+			seen := map[string]int{}
+			var cursor *string
+			sawFailure := false
+			for pages := 0; ; pages++ {
+				if pages > 100 {
+					t.Fatal("no end")
+				}
+				fail(pages >= 2 && pages < 9)
+				p, errs := g.page(t, map[string]any{"first": 40, "after": cursor})
+				for _, e := range errs {
+					sawFailure = true
+					if e.Extensions["code"] != "PROVIDER_UNAVAILABLE" || e.Extensions["provider"] != failing {
+						t.Errorf("page %d: error %+v, want PROVIDER_UNAVAILABLE for %s", pages, e, failing)
+					}
+					if !strings.Contains(e.Message, failing) {
+						t.Errorf("message %q does not name %s", e.Message, failing)
+					}
+				}
+				if len(errs) > 0 && p.Users.PageInfo.HasNextPage == false {
+					t.Errorf("page %d: a provider failed but hasNextPage is false", pages)
+				}
+				for _, n := range p.names() {
+					seen[n]++
+				}
+				if !p.Users.PageInfo.HasNextPage {
+					break
+				}
+				if c := p.Users.PageInfo.EndCursor; c != nil {
+					cursor = c
+				}
+			}
+			if !sawFailure {
+				t.Fatal("no failure was reported")
+			}
+			for _, n := range g.truth(nil) {
+				if seen[n] != 1 {
+					t.Errorf("%s seen %d times", n, seen[n])
+				}
+			}
+		})
+	}
+}
+
+func TestIDs(t *testing.T) {
+	g := newGateway(t, nil)
+	cu, bu := g.concurUsers[123], g.billUsers[45]
+	const q = `query($id: ID!) { user(id: $id) { id nativeId email displayName provider { key kind name } company { name } } node(id: $id) { id } }`
+	for _, tt := range []struct {
+		key     string
+		u       providers.User
+		company any
+	}{{"concur", cu, map[string]any{"name": "Acme"}}, {"getbill", bu, nil}} {
+		id := relay.UserID(tt.key, tt.u.ID)
+		r := g.query(t, q, map[string]any{"id": id})
+		if len(r.Errors) > 0 {
+			t.Fatalf("%s: %+v", tt.key, r.Errors)
+		}
+		var d struct {
+			User map[string]any
+			Node map[string]any
+		}
+		json.Unmarshal(r.Data, &d)
+		if d.User["id"] != id || d.User["nativeId"] != tt.u.ID || d.User["email"] != tt.u.Email || d.Node["id"] != id {
+			t.Errorf("%s: user(id) = %v, node = %v", tt.key, d.User, d.Node)
+		}
+		if fmt.Sprint(d.User["company"]) != fmt.Sprint(tt.company) || d.User["provider"].(map[string]any)["key"] != tt.key {
+			t.Errorf("%s: company %v provider %v", tt.key, d.User["company"], d.User["provider"])
+		}
+	}
+	// The id in a page is the id user() takes.
+	p, _ := g.page(t, map[string]any{"first": 1})
+	if r := g.query(t, q, map[string]any{"id": p.Users.Edges[0].Node.ID}); !strings.Contains(string(r.Data), g.concurUsers[0].ID) {
+		t.Errorf("user(id of first edge) = %s", r.Data)
+	}
+	// Well-formed ids of nothing: null, no error. Malformed: null and BAD_USER_INPUT.
+	for _, id := range []string{relay.UserID("concur", "no-such-user"), relay.UserID("getbill", "no-such-user"), relay.UserID("workday", "x")} {
+		if r := g.query(t, q, map[string]any{"id": id}); len(r.Errors) > 0 || string(r.Data) != `{"user":null,"node":null}` {
+			t.Errorf("user(%q) = %s %+v, want null and no error", id, r.Data, r.Errors)
+		}
+	}
+	r := g.query(t, `{ user(id: "garbage") { id } }`, nil)
+	if string(r.Data) != `{"user":null}` || !slices.Equal(codes(r.Errors), []string{"BAD_USER_INPUT"}) {
+		t.Errorf("user(garbage) = %s %+v, want null and BAD_USER_INPUT", r.Data, r.Errors)
+	}
+	// nodes: order kept, nulls in place.
+	pid := relay.ProviderID("getbill")
+	r = g.query(t, `query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Provider { key } ... on User { nativeId } } }`,
+		map[string]any{"ids": []string{pid, "garbage", relay.UserID("concur", cu.ID), relay.UserID("concur", "none")}})
+	want := fmt.Sprintf(`{"nodes":[{"id":%q,"key":"getbill"},null,{"id":%q,"nativeId":%q},null]}`, pid, relay.UserID("concur", cu.ID), cu.ID)
+	if string(r.Data) != want || !slices.Equal(codes(r.Errors), []string{"BAD_USER_INPUT"}) {
+		t.Errorf("nodes = %s %v\nwant %s [BAD_USER_INPUT]", r.Data, codes(r.Errors), want)
+	}
+	r = g.query(t, `{ providers { id key kind name company { name city } } }`, nil)
+	want = fmt.Sprintf(`{"providers":[{"id":%q,"key":"concur","kind":"CONCUR","name":"SAP Concur","company":{"name":"Acme","city":"Bellevue"}},{"id":%q,"key":"getbill","kind":"GETBILL","name":"getbill","company":null}]}`, relay.ProviderID("concur"), pid)
+	if string(r.Data) != want {
+		t.Errorf("providers = %s\nwant %s", r.Data, want)
+	}
+}
+
+func TestHealthzAndCORS(t *testing.T) {
+	g := newGateway(t, nil)
+	resp, err := http.Get(g.url + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	for _, tt := range []struct{ origin, want string }{
+		{"https://dash.example.com", "https://dash.example.com"},
+		{"https://evil.example.com", ""},
+	} {
+		req, _ := http.NewRequest(http.MethodOptions, g.url+"/query", nil)
+		req.Header.Set("Origin", tt.origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tt.want {
+			t.Errorf("preflight from %s: Access-Control-Allow-Origin %q, want %q", tt.origin, got, tt.want)
+		}
+	}
+}
+
+// TestRunDemo runs dirgate as the README says, with no configuration, and
+// queries the demo.
+func TestRunDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	out, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"dirgate", "-addr", "127.0.0.1:0"}, func(string) string { return "" }, w, io.Discard)
+		w.Close()
+	}()
+	sc := bufio.NewScanner(out)
+	var base string
+	for sc.Scan() {
+		if m := regexp.MustCompile(`GraphQL:\s+(http://\S+)/query`).FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+			break
+		}
+	}
+	go io.Copy(io.Discard, out)
+	if base == "" {
+		t.Fatal("no URL printed")
+	}
+	g := &gateway{url: base}
+	p, errs := g.page(t, map[string]any{"first": 3})
+	if len(errs) > 0 || len(p.Users.Edges) != 3 || p.Users.TotalCount != demo.ConcurUsers+demo.GetbillUsers {
+		t.Errorf("demo: %d users, totalCount %d, errors %+v", len(p.Users.Edges), p.Users.TotalCount, errs)
+	}
+	if resp, err := http.Get(base + "/"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("playground: %v %v", resp, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run returned %v after cancel, want nil", err)
+	}
+}
+
+func TestRunConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("providers:\n  - key: g\n    kind: getbill\n    clientID: x\n"), 0o600)
+	for _, tt := range []struct {
+		args   []string
+		getenv map[string]string
+		want   string
+	}{
+		{[]string{"dirgate", "-config", bad}, nil, `missing required key "clientSecret"`},
+		{[]string{"dirgate"}, map[string]string{"DIRGATE_CONFIG": bad}, `missing required key "clientSecret"`},
+		{[]string{"dirgate", "-config", filepath.Join(dir, "none.yaml")}, nil, "no such file"},
+		{[]string{"dirgate", "-nope"}, nil, "flag provided but not defined"},
+	} {
+		err := run(t.Context(), tt.args, func(k string) string { return tt.getenv[k] }, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("run(%v) = %v, want an error containing %q", tt.args, err, tt.want)
+		}
+	}
+}
