@@ -1,0 +1,22 @@
+package config
+
+import (
+	"os"
+	"testing"
+)
+
+// TestExampleParses keeps the example configuration in the repository
+// root valid.
+func TestExampleParses(t *testing.T) {
+	data, err := os.ReadFile("../../dirgate.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(data, func(k string) string { return "value-of-" + k })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Providers) != 2 || c.Providers[0].Kind != "concur" || c.Providers[1].Kind != "getbill" {
+		t.Errorf("providers = %+v", c.Providers)
+	}
+}
