@@ -29,6 +29,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/dirgate/dirgate/graph"
+	"github.com/dirgate/dirgate/graph/loader"
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/demo"
@@ -148,7 +149,7 @@ func newHandler(cfg *config.Config, log *slog.Logger) (http.Handler, error) {
 	gql.SetRecoverFunc(graph.Recover(log))
 
 	mux := http.NewServeMux()
-	mux.Handle("/query", gql)
+	mux.Handle("/query", loader.Middleware(dir, gql))
 	mux.Handle("GET /{$}", playground.Handler("dirgate", "/query"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

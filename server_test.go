@@ -46,16 +46,31 @@ const (
 func newGateway(t *testing.T, mutate func(*config.Config)) *gateway {
 	t.Helper()
 	all := providertest.Dataset(concurN + getbillN)
-	g := &gateway{logs: &bytes.Buffer{}}
-	for _, u := range all[:concurN] {
-		u.CreatedAt, u.LastActivityAt = time.Time{}, time.Time{}
-		g.concurUsers = append(g.concurUsers, u)
+	return newGatewayWith(t, all[:concurN], all[concurN:], mutate)
+}
+
+// asConcur and asGetbill return a user as that vendor holds it.
+func asConcur(u providers.User) providers.User {
+	u.CreatedAt, u.LastActivityAt = time.Time{}, time.Time{}
+	return u
+}
+
+func asGetbill(u providers.User) providers.User {
+	return providers.User{
+		ID: u.ID, Email: u.Email, Emails: []string{u.Email}, FirstName: u.FirstName, LastName: u.LastName,
+		Active: u.Active, CreatedAt: u.CreatedAt, LastActivityAt: u.LastActivityAt,
 	}
-	for _, u := range all[concurN:] {
-		g.billUsers = append(g.billUsers, providers.User{
-			ID: u.ID, Email: u.Email, Emails: []string{u.Email}, FirstName: u.FirstName, LastName: u.LastName,
-			Active: u.Active, CreatedAt: u.CreatedAt, LastActivityAt: u.LastActivityAt,
-		})
+}
+
+// newGatewayWith is newGateway over the given directories.
+func newGatewayWith(t *testing.T, concurUsers, billUsers []providers.User, mutate func(*config.Config)) *gateway {
+	t.Helper()
+	g := &gateway{logs: &bytes.Buffer{}}
+	for _, u := range concurUsers {
+		g.concurUsers = append(g.concurUsers, asConcur(u))
+	}
+	for _, u := range billUsers {
+		g.billUsers = append(g.billUsers, asGetbill(u))
 	}
 	g.concur = concur.NewEmulator(concur.EmulatorOptions{
 		ClientID: "cid", ClientSecret: "concur-client-secret", CompanyUUID: "company-uuid", RequestToken: "request-token-secret",

@@ -86,6 +86,7 @@ type ComplexityRoot struct {
 		ID               func(childComplexity int) int
 		LastActivityAt   func(childComplexity int) int
 		LastName         func(childComplexity int) int
+		LinkedAccounts   func(childComplexity int) int
 		LoginID          func(childComplexity int) int
 		MiddleName       func(childComplexity int) int
 		NativeID         func(childComplexity int) int
@@ -124,6 +125,7 @@ type UserResolver interface {
 	Provider(ctx context.Context, obj *model.User) (*model.Provider, error)
 
 	Company(ctx context.Context, obj *model.User) (*model.Company, error)
+	LinkedAccounts(ctx context.Context, obj *model.User) ([]*model.User, error)
 }
 type UserConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.UserConnection) (int, error)
@@ -369,6 +371,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.LastName(childComplexity), true
+	case "User.linkedAccounts":
+		if e.ComplexityRoot.User.LinkedAccounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.LinkedAccounts(childComplexity), true
 	case "User.loginId":
 		if e.ComplexityRoot.User.LoginID == nil {
 			break
@@ -508,7 +516,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema.graphqls"
+//go:embed "schema.graphqls" "user.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -521,6 +529,7 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
+	{Name: "user.graphqls", Input: sourceData("user.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -614,6 +623,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_lastActivityAt(ctx, field)
 	case "company":
 		return ec.fieldContext_User_company(ctx, field)
+	case "linkedAccounts":
+		return ec.fieldContext_User_linkedAccounts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -1999,6 +2010,38 @@ func (ec *executionContext) fieldContext_User_company(_ context.Context, field g
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Company(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_linkedAccounts(ctx context.Context, field graphql.CollectedField, obj *model.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_linkedAccounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().LinkedAccounts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_linkedAccounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3708,6 +3751,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_company(ctx, field, obj)
+				})
+		case "linkedAccounts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_linkedAccounts(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

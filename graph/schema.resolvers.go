@@ -14,7 +14,7 @@ import (
 
 // Company is the resolver for the company field.
 func (r *providerResolver) Company(ctx context.Context, obj *model.Provider) (*model.Company, error) {
-	c, err := obj.Source.Company(ctx)
+	c, err := r.loaders(ctx).Company(ctx, obj.Source.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func (r *userResolver) Provider(ctx context.Context, obj *model.User) (*model.Pr
 
 // Company is the resolver for the company field.
 func (r *userResolver) Company(ctx context.Context, obj *model.User) (*model.Company, error) {
-	c, err := obj.Source.Company(ctx)
+	c, err := r.loaders(ctx).Company(ctx, obj.Source.Key)
 	if err != nil {
 		return nil, err
 	}

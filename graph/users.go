@@ -9,6 +9,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/dirgate/dirgate/graph/loader"
 	"github.com/dirgate/dirgate/graph/model"
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/providers"
@@ -75,6 +76,7 @@ func (r *Resolver) users(ctx context.Context, first *int, after *string, last *i
 	for _, e := range page.Failed {
 		graphql.AddError(ctx, e)
 	}
+	r.prime(ctx, page.Edges)
 	conn := &model.UserConnection{
 		Edges:    make([]*model.UserEdge, len(page.Edges)),
 		Nodes:    make([]*model.User, len(page.Edges)),
@@ -130,7 +132,7 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	if gid.Type == "Provider" {
 		return &model.Provider{Source: s}, nil
 	}
-	u, err := r.Dir.User(ctx, gid.Key, gid.NativeID)
+	u, err := r.loaders(ctx).User(ctx, gid.Key, gid.NativeID)
 	if err != nil || u == nil {
 		return nil, err
 	}
@@ -150,6 +152,59 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) []model.Node {
 	for _, err := range errs {
 		if err != nil {
 			graphql.AddError(ctx, err)
+		}
+	}
+	return out
+}
+
+// loaders returns the request's dataloaders; outside a request made
+// through loader.Middleware, fresh ones that batch nothing across fields.
+func (r *Resolver) loaders(ctx context.Context) *loader.Loaders {
+	if l := loader.For(ctx); l != nil {
+		return l
+	}
+	return loader.New(r.Dir)
+}
+
+// prime hands the users a page listed to the request's loaders, so that
+// looking them up again costs no vendor call.
+func (r *Resolver) prime(ctx context.Context, edges []providers.Edge) {
+	l := r.loaders(ctx)
+	for start := 0; start < len(edges); {
+		end := start
+		var users []providers.User
+		for ; end < len(edges) && edges[end].Source == edges[start].Source; end++ {
+			users = append(users, edges[end].User)
+		}
+		l.Prime(ctx, edges[start].Source.Key, users)
+		start = end
+	}
+}
+
+// linkedAccounts finds the same person's accounts in the other providers,
+// by normalised email, asking those providers at the same time. A provider
+// that fails is an error beside the others' accounts.
+func (r *Resolver) linkedAccounts(ctx context.Context, u *model.User) []*model.User {
+	emails := providers.UserEmails(&u.U)
+	sources := r.Dir.Sources()
+	found := make([][]providers.User, len(sources))
+	errs := make([]error, len(sources))
+	l := r.loaders(ctx)
+	var wg sync.WaitGroup
+	for i, s := range sources {
+		if s == u.Source || len(emails) == 0 {
+			continue
+		}
+		wg.Go(func() { found[i], errs[i] = l.ByEmail(ctx, s.Key, emails) })
+	}
+	wg.Wait()
+	out := []*model.User{}
+	for i, s := range sources {
+		if errs[i] != nil {
+			graphql.AddError(ctx, errs[i])
+		}
+		for _, f := range found[i] {
+			out = append(out, &model.User{Source: s, U: f})
 		}
 	}
 	return out

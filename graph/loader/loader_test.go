@@ -1,0 +1,110 @@
+package loader_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/dirgate/dirgate/graph/loader"
+	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/memory"
+	"github.com/dirgate/dirgate/providers/providertest"
+)
+
+func newDir(t *testing.T, paging providers.Paging, users []providers.User) (*providers.Directory, *memory.Provider) {
+	t.Helper()
+	m := memory.New(users, &memory.Options{Paging: paging, Company: &providers.Company{Name: "Co"}})
+	dir, err := providers.NewDirectory(providers.NewSource(providers.Info{Key: "m"}, m, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, m
+}
+
+// TestUserLookupsAlignAndDeduplicate: concurrent lookups, repeated and
+// missing ids among them, each get their own user (or nil), and cost one
+// call per distinct id (offset vendor) or one directory read (snapshot).
+func TestUserLookupsAlignAndDeduplicate(t *testing.T) {
+	users := providertest.Dataset(30)
+	for _, tt := range []struct {
+		paging    providers.Paging
+		wantCalls int
+	}{{providers.PagingOffset, 11}, {providers.PagingSnapshot, 1}} {
+		t.Run(tt.paging.String(), func(t *testing.T) {
+			dir, m := newDir(t, tt.paging, users)
+			l := loader.New(dir)
+			ids := make([]string, 60)
+			for i := range ids {
+				ids[i] = users[(i*3)%30].ID // 10 distinct ids
+				if i%7 == 6 {
+					ids[i] = "missing" // and one that does not exist
+				}
+			}
+			got := make([]*providers.User, len(ids))
+			errs := make([]error, len(ids))
+			var wg sync.WaitGroup
+			for i, id := range ids {
+				wg.Go(func() { got[i], errs[i] = l.User(t.Context(), "m", id) })
+			}
+			wg.Wait()
+			for i, id := range ids {
+				switch {
+				case errs[i] != nil:
+					t.Errorf("User(%q): %v", id, errs[i])
+				case id == "missing" && got[i] != nil:
+					t.Errorf("User(missing) = %+v, want nil", got[i])
+				case id != "missing" && (got[i] == nil || got[i].ID != id):
+					t.Errorf("User(%q) = %+v", id, got[i])
+				}
+			}
+			if m.Calls() != tt.wantCalls {
+				t.Errorf("provider calls = %d, want %d", m.Calls(), tt.wantCalls)
+			}
+		})
+	}
+}
+
+// TestTransientErrorsAreNotMemoised: a lookup that failed because the
+// vendor was down is asked again later in the same request.
+func TestTransientErrorsAreNotMemoised(t *testing.T) {
+	users := providertest.Dataset(5)
+	dir, m := newDir(t, providers.PagingOffset, users)
+	l := loader.New(dir)
+	m.SetError(fmt.Errorf("down: %w", providers.ErrUnavailable))
+	if _, err := l.User(t.Context(), "m", users[2].ID); err == nil {
+		t.Fatal("no error while the provider is down")
+	}
+	if _, err := l.ByEmail(t.Context(), "m", []string{providers.NormalizeEmail(users[3].Email)}); err == nil {
+		t.Fatal("no error while the provider is down")
+	}
+	m.SetError(nil)
+	if u, err := l.User(t.Context(), "m", users[2].ID); err != nil || u == nil || u.ID != users[2].ID {
+		t.Errorf("after recovery: User = %+v, %v", u, err)
+	}
+	if got, err := l.ByEmail(t.Context(), "m", []string{providers.NormalizeEmail(users[3].Email)}); err != nil || len(got) != 1 {
+		t.Errorf("after recovery: ByEmail = %+v, %v", got, err)
+	}
+}
+
+// TestPrime: users primed from a listing cost no call to look up, by id or
+// by email.
+func TestPrime(t *testing.T) {
+	users := providertest.Dataset(8)
+	dir, m := newDir(t, providers.PagingOffset, users)
+	l := loader.New(dir)
+	l.Prime(t.Context(), "m", users[:4])
+	for _, u := range users[:4] {
+		if got, err := l.User(t.Context(), "m", u.ID); err != nil || got.ID != u.ID {
+			t.Errorf("User(%q) = %+v, %v", u.ID, got, err)
+		}
+		if got, err := l.ByEmail(t.Context(), "m", []string{providers.NormalizeEmail(u.Email)}); err != nil || len(got) != 1 || got[0].ID != u.ID {
+			t.Errorf("ByEmail(%q) = %+v, %v", u.Email, got, err)
+		}
+	}
+	if m.Calls() != 0 {
+		t.Errorf("provider calls = %d, want 0", m.Calls())
+	}
+	if c, err := l.Company(t.Context(), "m"); err != nil || c == nil || c.Name != "Co" {
+		t.Errorf("Company = %+v, %v", c, err)
+	}
+}
