@@ -143,6 +143,7 @@ func newHandler(cfg *config.Config, log *slog.Logger) (http.Handler, error) {
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
 	gql.AddTransport(transport.POST{})
+	gql.AddTransport(graph.Unsupported{})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	gql.Use(extension.Introspection{})
 	gql.SetErrorPresenter(graph.PresentError(log))

@@ -561,3 +561,36 @@ func TestRunConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestErrors: requests that are not GraphQL requests get a coded
+// JSON error, never an uncoded one or a 500.
+func TestRequestErrors(t *testing.T) {
+	g := newGateway(t, nil)
+	for _, tt := range []struct {
+		method, contentType, body string
+		status                    int
+	}{
+		{http.MethodPost, "application/json", "not json", http.StatusBadRequest},
+		{http.MethodPost, "text/plain", `{"query":"{ providers { key } }"}`, http.StatusBadRequest},
+		{http.MethodPut, "application/json", `{"query":"{ providers { key } }"}`, http.StatusMethodNotAllowed},
+		{http.MethodDelete, "", "", http.StatusMethodNotAllowed},
+	} {
+		req, _ := http.NewRequest(tt.method, g.url+"/query", strings.NewReader(tt.body))
+		if tt.contentType != "" {
+			req.Header.Set("Content-Type", tt.contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r response
+		err = json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != tt.status || !slices.Equal(codes(r.Errors), []string{"BAD_REQUEST"}) {
+			t.Errorf("%s %s %q: status %d, errors %+v (%v); want %d BAD_REQUEST", tt.method, tt.contentType, tt.body, resp.StatusCode, r.Errors, err, tt.status)
+		}
+		if strings.Contains(fmt.Sprint(r.Errors), "not json") {
+			t.Errorf("the error quotes the body back: %+v", r.Errors)
+		}
+	}
+}

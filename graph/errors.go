@@ -64,6 +64,11 @@ func PresentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 				slog.String("provider", pe.Provider), slog.String("code", string(pe.Code)), slog.Any("err", pe.Err))
 		case gqlErr.Extensions["code"] != nil && gqlErr.Err == nil:
 			// gqlgen's own parse and validation errors.
+		case gqlErr.Err == nil && len(gqlErr.Path) == 0:
+			// gqlgen's errors about the HTTP request itself, such as a body
+			// that is not JSON. Its message would quote the body back.
+			gqlErr.Message = "the request is not a GraphQL request dirgate can read: send JSON with a query"
+			setCode(gqlErr, CodeBadRequest)
 		default:
 			log.LogAttrs(ctx, slog.LevelError, "internal error", slog.Any("err", err), slog.String("path", gqlErr.Path.String()))
 			gqlErr.Message = "internal error"
