@@ -41,7 +41,10 @@ type Provider interface {
 	//
 	// Errors wrap one of the sentinel errors of this package (ErrUnavailable,
 	// ErrRateLimited, ErrAuth, ErrBadResponse) so the portable layer can
-	// classify them; a *RateLimitError carries the vendor's retry-after.
+	// classify them; a *RateLimitError carries the vendor's retry-after. A
+	// failure worth retrying soon (the vendor unreachable, one HTTP call
+	// timed out, HTTP 502, 503 or 504) is a *TemporaryError: the portable
+	// layer retries those and rate limits, and nothing else (see retry.go).
 	ListUsers(ctx context.Context, req ListRequest) (*ListPage, error)
 }
 

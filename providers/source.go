@@ -3,6 +3,7 @@ package providers
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -19,11 +20,38 @@ type Info struct {
 // SourceOptions configure the portable layer around one provider. The zero
 // value is usable.
 type SourceOptions struct {
-	// Timeout bounds each call to the provider. Default 10s.
+	// Timeout bounds each call to the provider (each attempt, when a call
+	// is retried). Default 10s.
 	Timeout time.Duration
+	// MaxAttempts bounds how many times one call is tried when it fails
+	// with a *TemporaryError or a *RateLimitError. Default
+	// DefaultMaxAttempts; 1 turns retries off. Retries wait an exponential
+	// backoff with full jitter from RetryBase (default DefaultRetryBase),
+	// or the vendor's retry-after when it gave one. A wait longer than
+	// MaxRetryWait (default DefaultMaxRetryWait), or one that would end
+	// after the context's deadline, is not made: the call fails at once
+	// with the vendor's error.
+	MaxAttempts  int
+	RetryBase    time.Duration
+	MaxRetryWait time.Duration
 	// CacheTTL is how long a whole-directory (PagingSnapshot) answer is
 	// reused. Zero reuses it only among calls that run at the same time.
+	// When the provider is a RateBudgeter whose budget runs low, the copy
+	// is reused for longer (see cache.go).
 	CacheTTL time.Duration
+	// MaxStale bounds the age of a whole-directory copy served after a
+	// refresh failed or was held back (rate limit): while the copy is
+	// younger than MaxStale it is served, marked stale in Status; after
+	// that the failure is returned. Zero serves no stale copy.
+	MaxStale time.Duration
+	// Now is the clock of the cache and of Status; nil means time.Now.
+	Now func() time.Time
+	// Logger, when set, gets one warning per failed refresh of a
+	// whole-directory copy, with its cause (which clients never see).
+	Logger *slog.Logger
+	// Observer, when set, is told about calls, retries and cache lookups,
+	// for metrics.
+	Observer Observer
 }
 
 // DefaultTimeout bounds a provider call when SourceOptions.Timeout is zero.
@@ -43,11 +71,14 @@ type Source struct {
 	mu     sync.Mutex
 	snap   *snapshot
 	comp   *Company
+	health health // under mu; see status.go
 }
 
+// snapshot is the cached copy of a whole directory.
 type snapshot struct {
-	users   []User
-	fetched time.Time
+	users     []User
+	fetched   time.Time // when the call that fetched it started
+	refreshAt time.Time // fetched plus the refresh interval (cache.go)
 }
 
 // NewSource puts p behind the portable layer under the given name.
@@ -68,7 +99,8 @@ func (s *Source) Paging() Paging { return s.desc.Paging }
 // List returns up to limit users matching f from start on, in the vendor's
 // order, and the number of users matching f. A limit of zero asks only for
 // the total. Errors are *Error.
-func (s *Source) List(ctx context.Context, f Filter, start Position, limit int) (*ListPage, error) {
+func (s *Source) List(ctx context.Context, f Filter, start Position, limit int) (_ *ListPage, err error) {
+	defer func(start time.Time) { s.observe(ctx, f, err); s.observeCall(start, err) }(time.Now())
 	f = f.Normalize()
 	if s.desc.Paging == PagingSnapshot {
 		return s.listSnapshot(ctx, f, start, limit)
@@ -115,12 +147,19 @@ func (s *Source) Company(ctx context.Context) (*Company, error) {
 	return page.Company, nil
 }
 
-// call makes one bounded, classified call to the provider and checks what
-// comes back.
+// call makes one classified call to the provider, retrying temporary
+// failures and rate limits (see retry), each attempt bounded by
+// s.opts.Timeout, and checks what comes back.
 func (s *Source) call(ctx context.Context, req ListRequest) (*ListPage, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-	defer cancel()
-	page, err := s.p.ListUsers(ctx, req)
+	policy := s.opts.retryPolicy()
+	if o := s.opts.Observer; o != nil {
+		policy.onRetry = func() { o.Retry(s.Key) }
+	}
+	page, err := retry(ctx, policy, func(ctx context.Context) (*ListPage, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+		defer cancel()
+		return s.p.ListUsers(ctx, req)
+	})
 	if err != nil {
 		return nil, classify(s.Key, err)
 	}
@@ -159,35 +198,4 @@ func (s *Source) listSnapshot(ctx context.Context, f Filter, start Position, lim
 	page.Total = matched
 	page.Next.Offset = start.Offset + len(page.Users)
 	return page, nil
-}
-
-// snapshot returns the whole directory, from the cache while it is fresh.
-// Concurrent callers share one vendor call, which is not cancelled when one
-// of them gives up.
-func (s *Source) snapshot(ctx context.Context) ([]User, error) {
-	s.mu.Lock()
-	if sn := s.snap; sn != nil && time.Since(sn.fetched) < s.opts.CacheTTL {
-		s.mu.Unlock()
-		return sn.users, nil
-	}
-	s.mu.Unlock()
-	ch := s.flight.DoChan("", func() (any, error) {
-		page, err := s.call(context.WithoutCancel(ctx), ListRequest{})
-		if err != nil {
-			return nil, err
-		}
-		s.mu.Lock()
-		s.snap = &snapshot{users: page.Users, fetched: time.Now()}
-		s.mu.Unlock()
-		return page.Users, nil
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.([]User), nil
-	case <-ctx.Done():
-		return nil, classify(s.Key, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err()))
-	}
 }

@@ -1,0 +1,269 @@
+package providers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// The cache of whole-directory (PagingSnapshot) providers.
+//
+// A Source keeps one copy of the directory, shared by every request:
+//
+//   - The copy is fresh until its refresh time: CacheTTL after it was
+//     fetched, or later when the vendor's rate budget runs low (see
+//     refreshInterval). Fresh copies are served without a vendor call.
+//   - The first request after that refreshes it. Concurrent requests share
+//     one vendor call, and the cache is checked again inside that call, so
+//     however many requests miss at once, the vendor is asked once.
+//   - When the refresh fails, the copy is served, stale, while it is younger
+//     than MaxStale; after that, the failure (an *Error) is returned.
+//   - After a failure, the vendor is not asked again for a while, and
+//     requests get the stale copy or the failure at once: after a rate limit,
+//     until the vendor's retry-after (or its budget reset) has passed; after
+//     other failures, for a back-off of one second that doubles with each
+//     failure in a row, up to CacheTTL. When the budget the vendor last
+//     reported is spent (no calls remaining before its reset), dirgate does
+//     not call it at all until the reset: it knows the answer would be 429.
+//
+// With a CacheTTL of zero there is no cache: only requests that run at the
+// same time share a call, and there is no back-off or budget stretching,
+// though a vendor's retry-after is still honoured.
+
+// RateBudgeter is implemented by a Provider that knows its vendor's rate
+// budget, for example from X-RateLimit-* headers. The portable layer finds
+// it by type assertion and uses it to refresh a whole-directory copy less
+// often when the budget runs low, and to report the budget in Status.
+type RateBudgeter interface {
+	// RateLimit returns what the vendor last said: the calls allowed per
+	// window, the calls remaining, and when the window resets. ok is false
+	// when the vendor has not said yet.
+	RateLimit() (limit, remaining int, reset time.Time, ok bool)
+}
+
+// RateLimit is a vendor's rate budget, as it last reported it.
+type RateLimit struct {
+	Limit, Remaining int
+	Reset            time.Time
+}
+
+// rateLimit returns the provider's rate budget, if it reports one.
+func (s *Source) rateLimit() (RateLimit, bool) {
+	rb, ok := s.p.(RateBudgeter)
+	if !ok {
+		return RateLimit{}, false
+	}
+	limit, remaining, reset, ok := rb.RateLimit()
+	if !ok {
+		return RateLimit{}, false
+	}
+	return RateLimit{Limit: limit, Remaining: remaining, Reset: reset}, true
+}
+
+func (s *Source) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
+
+// snapshot returns the whole directory: the cached copy while it is fresh,
+// else a refreshed one, else (the refresh failed or is held back) the
+// stale copy while it is younger than MaxStale, else the failure.
+// Concurrent callers share one refresh, which is not cancelled when one of
+// them gives up.
+func (s *Source) snapshot(ctx context.Context) ([]User, error) {
+	s.mu.Lock()
+	now := s.now()
+	fresh := s.snap != nil && now.Before(s.snap.refreshAt)
+	users, done, err := s.cachedLocked(now)
+	s.mu.Unlock()
+	if done {
+		switch {
+		case fresh:
+			s.observeCache(CacheHit)
+		case err == nil:
+			s.observeCache(CacheStale)
+		default:
+			s.observeCache(CacheHeld)
+		}
+		return users, err
+	}
+	s.observeCache(CacheMiss)
+	ch := s.flight.DoChan("", func() (any, error) {
+		return s.refresh(context.WithoutCancel(ctx))
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.([]User), nil
+	case <-ctx.Done():
+		return nil, classify(s.Key, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err()))
+	}
+}
+
+// cachedLocked answers from the cache without a vendor call when it can:
+// with a fresh copy, or, while vendor calls are held back after a failure,
+// with the stale copy or the failure. done is false when the vendor must
+// be asked.
+func (s *Source) cachedLocked(now time.Time) (users []User, done bool, err error) {
+	if sn := s.snap; sn != nil && now.Before(sn.refreshAt) {
+		return sn.users, true, nil
+	}
+	if s.health.lastErr != nil && now.Before(s.health.holdUntil) {
+		users, err = s.fallbackLocked(now)
+		return users, true, err
+	}
+	return nil, false, nil
+}
+
+// fallbackLocked is the answer when the copy cannot be refreshed: the copy,
+// while younger than MaxStale, else the last failure. A rate-limit failure
+// says how long until dirgate calls the vendor again.
+func (s *Source) fallbackLocked(now time.Time) ([]User, error) {
+	if sn := s.snap; sn != nil && now.Sub(sn.fetched) < s.opts.MaxStale {
+		return sn.users, nil
+	}
+	e := Error{Provider: s.Key, Code: CodeUnavailable, Err: ErrUnavailable}
+	if s.health.lastErr != nil {
+		e = *s.health.lastErr
+	}
+	if e.Code == CodeRateLimited {
+		if d := s.health.holdUntil.Sub(now); d > 0 {
+			e.RetryAfter = d
+		}
+	}
+	return nil, &e
+}
+
+// refresh fetches the directory, within the shared flight.
+func (s *Source) refresh(ctx context.Context) (any, error) {
+	start := s.now()
+	s.mu.Lock()
+	// A flight that ended just before this one began may have refreshed
+	// the copy, or failed.
+	users, done, err := s.cachedLocked(start)
+	s.mu.Unlock()
+	if done {
+		return users, err
+	}
+
+	before, haveBefore := s.rateLimit()
+	var page *ListPage
+	if haveBefore && before.Remaining <= 0 && start.Before(before.Reset) && before.Reset.Sub(start) <= maxHold {
+		// The vendor said it would take no more calls until the reset (a
+		// reset further off than maxHold is not believed).
+		err = classify(s.Key, fmt.Errorf("the vendor's rate budget is spent: %w", &RateLimitError{RetryAfter: before.Reset.Sub(start)}))
+	} else {
+		page, err = s.call(ctx, ListRequest{})
+	}
+	end := s.now()
+	after, haveAfter := s.rateLimit()
+
+	s.mu.Lock()
+	if err == nil {
+		s.health.attempted, s.health.failing, s.health.failures = true, false, 0
+		s.health.holdUntil = time.Time{}
+		iv := s.refreshInterval(end, before, haveBefore, after, haveAfter)
+		s.snap = &snapshot{users: page.Users, fetched: start, refreshAt: start.Add(iv)}
+		s.mu.Unlock()
+		return page.Users, nil
+	}
+	e := classify(s.Key, err)
+	s.failedLocked(end, e, after, haveAfter)
+	users, ferr := s.fallbackLocked(end)
+	var fetched time.Time
+	if s.snap != nil {
+		fetched = s.snap.fetched
+	}
+	retryAt := s.health.holdUntil
+	s.mu.Unlock()
+
+	if log := s.opts.Logger; log != nil {
+		attrs := []slog.Attr{
+			slog.String("provider", s.Key), slog.String("code", string(e.Code)), slog.Any("err", e.Err),
+			slog.Bool("servingStale", ferr == nil),
+		}
+		if !fetched.IsZero() {
+			attrs = append(attrs, slog.Time("fetchedAt", fetched))
+		}
+		if retryAt.After(end) {
+			attrs = append(attrs, slog.Time("retryAt", retryAt))
+		}
+		log.LogAttrs(ctx, slog.LevelWarn, "provider refresh failed", attrs...)
+	}
+	return users, ferr
+}
+
+// maxHold is the longest dirgate holds back from calling a vendor,
+// whatever its headers say, so that a bogus reset or retry-after cannot
+// lock a provider out until a restart.
+const maxHold = time.Hour
+
+// failedLocked records a failed refresh at now, and holds vendor calls
+// back: for the vendor's retry-after after a rate limit (or until the
+// reset of its budget when it gave none), else for a back-off that
+// doubles with each failure in a row, from one second up to CacheTTL;
+// never for longer than maxHold.
+func (s *Source) failedLocked(now time.Time, e *Error, rl RateLimit, haveRL bool) {
+	h := &s.health
+	h.attempted, h.failing = true, true
+	h.lastErr, h.lastErrAt = e, now
+	h.failures++
+	var hold time.Duration
+	if ttl := s.opts.CacheTTL; ttl > 0 {
+		hold = min(time.Second<<min(h.failures-1, 12), ttl)
+	}
+	if e.Code == CodeRateLimited {
+		ra := e.RetryAfter
+		if ra <= 0 && haveRL && rl.Reset.After(now) {
+			ra = rl.Reset.Sub(now)
+		}
+		hold = max(hold, ra)
+	}
+	h.holdUntil = now.Add(min(hold, maxHold))
+}
+
+// reserveShare is the share of the vendor's rate limit that the budget
+// rule leaves unspent until the reset (at least one call).
+const reserveShare = 20 // 1/20 = 5%
+
+// refreshInterval is how long a copy fetched now stays fresh: CacheTTL,
+// stretched when the vendor's rate budget runs low, so that what is left
+// of it lasts until the vendor's reset.
+//
+// The rule: with R calls remaining, the reset D away, a reserve of 5% of
+// the limit (at least one call) and a refresh that costs c calls, the
+// budget affords n = (R - reserve) / c more refreshes before the reset, so
+// the copy stays fresh for max(CacheTTL, D/n), or for D when n is zero.
+// The cost c is the fall in remaining over the refresh (at least 1), so
+// that paged answers, and calls made by others with the same credentials,
+// count. The reserve is kept for a refresh when a copy reaches MaxStale and
+// for other users of the same credentials. A copy never stays fresh for
+// longer than MaxStale (when that is longer than CacheTTL), so a fresh copy
+// is never older than a stale one could be; a copy that reaches it is
+// refreshed from the reserve, or the vendor's 429 is served as a stale copy
+// or a failure.
+func (s *Source) refreshInterval(now time.Time, before RateLimit, haveBefore bool, after RateLimit, haveAfter bool) time.Duration {
+	ttl := s.opts.CacheTTL
+	if ttl <= 0 || !haveAfter || after.Limit <= 0 {
+		return ttl
+	}
+	left := after.Reset.Sub(now)
+	if left <= 0 {
+		return ttl
+	}
+	cost := 1
+	if haveBefore && before.Remaining > after.Remaining {
+		cost = before.Remaining - after.Remaining
+	}
+	reserve := max(after.Limit/reserveShare, 1)
+	need := left
+	if n := (after.Remaining - reserve) / cost; n >= 1 {
+		need = left / time.Duration(n)
+	}
+	return min(max(ttl, need), max(ttl, s.opts.MaxStale))
+}
