@@ -15,7 +15,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dirgate/dirgate/providers"
 )
@@ -31,9 +34,17 @@ const (
 	MaxPageSize     = 1000
 )
 
-// DefaultTimeout bounds each HTTP call when Options.HTTPClient is nil.
-// Concur says its services answer within 60 seconds.
+// DefaultTimeout bounds each HTTP call to Concur when Options.CallTimeout
+// is zero. Concur says its services answer within 60 seconds.
 const DefaultTimeout = 60 * time.Second
+
+// DefaultConcurrency is how many calls to Concur one ListUsers makes at a
+// time when Config.Concurrency is zero: enough to fetch a page of
+// MaxPageSize users, in calls of DefaultPageSize, in one round trip.
+const DefaultConcurrency = 10
+
+// maxConcurrency bounds Config.Concurrency.
+const maxConcurrency = 64
 
 const (
 	tokenPath = "/oauth2/v0/token"
@@ -64,25 +75,42 @@ type Config struct {
 	// without it every start needs a valid request token.
 	TokenStore string
 	// PageSize is the number of users asked for in each call to Concur,
-	// 1 to MaxPageSize. Default DefaultPageSize.
+	// 1 to MaxPageSize. Default DefaultPageSize. If Concur answers with
+	// smaller pages (it echoes a smaller limit, or refuses a limit above
+	// 100 with HTTP 400), the client asks for pages of that size from then
+	// on.
 	PageSize int
+	// Concurrency is the most calls to Concur that one ListUsers makes at
+	// a time, when it needs several vendor pages. Default
+	// DefaultConcurrency; 1 fetches them one after another.
+	Concurrency int
 }
 
 // Options are the optional dependencies of a Client.
 type Options struct {
 	// HTTPClient makes every call. Nil means a client with DefaultTimeout.
 	HTTPClient *http.Client
+	// CallTimeout bounds each HTTP call to Concur (token or /users),
+	// whatever the caller's context allows. Default DefaultTimeout.
+	CallTimeout time.Duration
 }
 
 // Client lists the users of one company through Concur's Users Bulk v3.1
 // API (GET /users/), with a company-level token. It implements
 // providers.Provider and is safe for concurrent use.
 type Client struct {
-	cfg   Config
-	hc    *http.Client
-	th    *http.Client // hc, not following redirects: the secret is in the body
-	now   func() time.Time
-	renew chan struct{} // holds one token: one renewal at a time
+	cfg         Config
+	hc          *http.Client
+	th          *http.Client // hc, not following redirects: the secret is in the body
+	callTimeout time.Duration
+	now         func() time.Time
+	renew       chan struct{} // holds one token: one renewal at a time
+	// limitCap is the largest page Concur has been seen to serve, when it
+	// served less than Config.PageSize; 0 until then.
+	limitCap atomic.Int64
+
+	hintMu sync.Mutex
+	hints  map[string]int // filter query → the last total Concur reported
 
 	mu         sync.Mutex // guards the fields below
 	loaded     bool       // the token store has been read
@@ -121,11 +149,20 @@ func New(cfg Config, opts *Options) (*Client, error) {
 	case cfg.PageSize < 1 || cfg.PageSize > MaxPageSize:
 		return nil, fmt.Errorf("concur: PageSize %d is out of range 1..%d", cfg.PageSize, MaxPageSize)
 	}
-	c := &Client{cfg: cfg, now: time.Now, renew: make(chan struct{}, 1)}
+	switch {
+	case cfg.Concurrency == 0:
+		cfg.Concurrency = DefaultConcurrency
+	case cfg.Concurrency < 1 || cfg.Concurrency > maxConcurrency:
+		return nil, fmt.Errorf("concur: Concurrency %d is out of range 1..%d", cfg.Concurrency, maxConcurrency)
+	}
+	c := &Client{cfg: cfg, now: time.Now, renew: make(chan struct{}, 1), callTimeout: DefaultTimeout}
 	if opts != nil && opts.HTTPClient != nil {
 		c.hc = opts.HTTPClient
 	} else {
 		c.hc = &http.Client{Timeout: DefaultTimeout}
+	}
+	if opts != nil && opts.CallTimeout > 0 {
+		c.callTimeout = opts.CallTimeout
 	}
 	th := *c.hc
 	th.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -144,8 +181,11 @@ func (c *Client) Describe() providers.Description {
 }
 
 // ListUsers returns up to req.Limit users matching req.Filter from
-// req.Start.Offset on, in as many calls of at most PageSize users as that
-// takes. A limit of zero returns only the total and the company.
+// req.Start.Offset on. It asks Concur for pages of at most PageSize users,
+// up to Concurrency of them at a time, and never assumes Concur honoured
+// a limit: it advances by the users received and stops at the total, and
+// when a page comes back short before the total it asks again from there.
+// A limit of zero returns only the total and the company.
 func (c *Client) ListUsers(ctx context.Context, req providers.ListRequest) (*providers.ListPage, error) {
 	start := req.Start.Offset
 	if start < 0 || req.Limit < 0 {
@@ -159,26 +199,146 @@ func (c *Client) ListUsers(ctx context.Context, req providers.ListRequest) (*pro
 			return nil, err
 		}
 		page.Total, page.Company = vp.total, vp.company
+		c.setHint(filters, page.Total)
 		return page, nil
 	}
+	size := c.pageSize()
 	offset := start
 	for len(page.Users) < req.Limit && (page.Total < 0 || offset < page.Total) {
-		want := min(c.cfg.PageSize, req.Limit-len(page.Users))
-		vp, err := c.usersPage(ctx, filters, offset, want)
+		want := req.Limit - len(page.Users)
+		if page.Total >= 0 {
+			want = min(want, page.Total-offset)
+		} else if hint, ok := c.hint(filters); ok {
+			// Do not ask for pages the directory most likely does not
+			// have. If it grew, the total in the answer says so and the
+			// next round fetches the rest.
+			want = min(want, max(hint-offset, 1))
+		}
+		round, err := c.fetch(ctx, filters, plan(offset, want, size))
 		if err != nil {
 			return nil, err
 		}
-		page.Total, page.Company = vp.total, vp.company
-		if len(vp.users) == 0 {
-			break
+		before := len(page.Users)
+		for i, r := range round {
+			if i == 0 {
+				page.Total, page.Company = r.total, r.company
+			}
+			got := r.users[:min(len(r.users), r.asked)]
+			page.Users = append(page.Users, got...)
+			offset += len(got)
+			if len(got) < r.asked {
+				// Concur sent fewer users than asked: its pages are
+				// smaller than ours, or the directory ends here. The
+				// pages after this one start in the wrong place; ask
+				// again from here, in pages of the size that came back.
+				if len(got) > 0 {
+					size = len(got)
+				}
+				break
+			}
 		}
-		// Never assume the vendor honoured the limit, in either direction.
-		got := vp.users[:min(len(vp.users), req.Limit-len(page.Users))]
-		page.Users = append(page.Users, got...)
-		offset += len(got)
+		if len(page.Users) == before {
+			break // nothing more, whatever the total says
+		}
 	}
+	c.setHint(filters, page.Total)
 	page.Next.Offset = start + len(page.Users)
 	return page, nil
+}
+
+// chunk is one call's worth of a listing: limit users from offset.
+type chunk struct{ offset, limit int }
+
+// plan splits want users from offset into calls of at most size users.
+func plan(offset, want, size int) []chunk {
+	var out []chunk
+	for n := 0; n < want; n += size {
+		out = append(out, chunk{offset + n, min(size, want-n)})
+	}
+	return out
+}
+
+// fetch makes the calls of a plan, at most Config.Concurrency at a time,
+// and returns their answers in the plan's order. The first failure stops
+// the others.
+func (c *Client) fetch(ctx context.Context, filters url.Values, chunks []chunk) ([]*vendorPage, error) {
+	out := make([]*vendorPage, len(chunks))
+	if len(chunks) == 1 {
+		vp, err := c.fetchChunk(ctx, filters, chunks[0])
+		out[0] = vp
+		return out, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.cfg.Concurrency)
+	for i, ch := range chunks {
+		g.Go(func() error {
+			vp, err := c.fetchChunk(gctx, filters, ch)
+			out[i] = vp
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// fetchChunk makes one call. When Concur refuses a limit above the GA
+// maximum (100), the client asks for pages of 100 from then on.
+func (c *Client) fetchChunk(ctx context.Context, filters url.Values, ch chunk) (*vendorPage, error) {
+	vp, err := c.usersPage(ctx, filters, ch.offset, ch.limit)
+	if ch.limit > DefaultPageSize && errors.Is(err, errQueryRefused) {
+		c.lowerPageSize(DefaultPageSize)
+		vp, err = c.usersPage(ctx, filters, ch.offset, DefaultPageSize)
+	}
+	if err != nil {
+		return nil, err
+	}
+	vp.asked = ch.limit
+	return vp, nil
+}
+
+// pageSize is Config.PageSize, or less when Concur showed it serves less.
+func (c *Client) pageSize() int {
+	if n := int(c.limitCap.Load()); n > 0 && n < c.cfg.PageSize {
+		return n
+	}
+	return c.cfg.PageSize
+}
+
+// lowerPageSize records that Concur serves pages of at most n users.
+func (c *Client) lowerPageSize(n int) {
+	for {
+		old := c.limitCap.Load()
+		if n < 1 || (old > 0 && old <= int64(n)) || c.limitCap.CompareAndSwap(old, int64(n)) {
+			return
+		}
+	}
+}
+
+// maxHints bounds the totals remembered for planning.
+const maxHints = 256
+
+// hint returns the total Concur last reported for these filters. It only
+// plans how many calls to make at once; the answers decide what is
+// returned.
+func (c *Client) hint(filters url.Values) (int, bool) {
+	c.hintMu.Lock()
+	defer c.hintMu.Unlock()
+	n, ok := c.hints[filters.Encode()]
+	return n, ok
+}
+
+func (c *Client) setHint(filters url.Values, total int) {
+	if total < 0 {
+		return
+	}
+	c.hintMu.Lock()
+	defer c.hintMu.Unlock()
+	if c.hints == nil || len(c.hints) >= maxHints {
+		c.hints = make(map[string]int)
+	}
+	c.hints[filters.Encode()] = total
 }
 
 // filterQuery maps f onto the query parameters of /users/.
@@ -209,8 +369,14 @@ func filterQuery(f providers.Filter) url.Values {
 type vendorPage struct {
 	users   []providers.User
 	total   int // -1: not said
+	limit   int // the limit Concur says it applied; -1: not said
 	company *providers.Company
+	asked   int // the limit dirgate asked for
 }
+
+// errQueryRefused marks an HTTP 400 from /users: Concur refused the query
+// (an unknown parameter, or a limit above its maximum).
+var errQueryRefused = errors.New("query refused")
 
 // usersPage makes one call to /users/, renewing the access token once if
 // Concur refuses it.
@@ -241,14 +407,32 @@ func (c *Client) usersPage(ctx context.Context, filters url.Values, offset, limi
 	}
 	switch s := resp.StatusCode; {
 	case s == http.StatusOK:
-		return c.decodeUsers(body)
+		vp, err := c.decodeUsers(body)
+		if err == nil && vp.limit > 0 && vp.limit < limit {
+			c.lowerPageSize(vp.limit) // Concur clamped the limit
+		}
+		return vp, err
 	case s == http.StatusTooManyRequests:
 		return nil, fmt.Errorf("concur: list users: %w", rateLimit(resp, c.now()))
+	case temporaryStatus(s):
+		return nil, &providers.TemporaryError{
+			RetryAfter: retryAfter(resp, c.now()),
+			Err:        fmt.Errorf("concur: list users: %w: HTTP %d%s", providers.ErrUnavailable, s, c.vendorMessage(body)),
+		}
 	case s >= 500:
 		return nil, fmt.Errorf("concur: list users: %w: HTTP %d%s", providers.ErrUnavailable, s, c.vendorMessage(body))
+	case s == http.StatusBadRequest:
+		return nil, fmt.Errorf("concur: list users: %w: %w: HTTP 400 for limit=%d%s",
+			providers.ErrUnavailable, errQueryRefused, limit, c.vendorMessage(body))
 	default:
 		return nil, fmt.Errorf("concur: list users: %w: unexpected HTTP %d%s", providers.ErrUnavailable, s, c.vendorMessage(body))
 	}
+}
+
+// temporaryStatus reports whether an HTTP status is worth retrying soon
+// (see providers.TemporaryError).
+func temporaryStatus(s int) bool {
+	return s == http.StatusBadGateway || s == http.StatusServiceUnavailable || s == http.StatusGatewayTimeout
 }
 
 func (c *Client) getUsers(ctx context.Context, geo, tok, query string) (*http.Response, []byte, error) {
@@ -261,16 +445,19 @@ func (c *Client) getUsers(ctx context.Context, geo, tok, query string) (*http.Re
 	return c.do(ctx, c.hc, "list users", req, maxUsersBody)
 }
 
-// do sends req and reads the whole answer. Transport failures are
-// ErrUnavailable.
+// do sends req (made with ctx) and reads the whole answer, within
+// c.callTimeout. Transport failures are ErrUnavailable, and temporary
+// unless ctx ended.
 func (c *Client) do(ctx context.Context, hc *http.Client, op string, req *http.Request, max int64) (*http.Response, []byte, error) {
-	resp, err := hc.Do(req)
+	cctx, cancel := context.WithTimeout(ctx, c.callTimeout)
+	defer cancel()
+	resp, err := hc.Do(req.WithContext(cctx))
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			ue.URL = stripQuery(ue.URL) // filter values are nobody's business
 		}
-		return nil, nil, fmt.Errorf("concur: %s: %w: %w", op, providers.ErrUnavailable, err)
+		return nil, nil, transportError(ctx, fmt.Errorf("concur: %s: %w: %w", op, providers.ErrUnavailable, err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
@@ -278,7 +465,7 @@ func (c *Client) do(ctx context.Context, hc *http.Client, op string, req *http.R
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return nil, nil, fmt.Errorf("concur: %s: %w: reading the answer: %w", op, providers.ErrUnavailable, err)
+		return nil, nil, transportError(ctx, fmt.Errorf("concur: %s: %w: reading the answer: %w", op, providers.ErrUnavailable, err))
 	}
 	if int64(len(body)) > max {
 		return nil, nil, fmt.Errorf("concur: %s: %w: answer larger than %d bytes", op, providers.ErrBadResponse, max)
@@ -286,21 +473,36 @@ func (c *Client) do(ctx context.Context, hc *http.Client, op string, req *http.R
 	return resp, body, nil
 }
 
+// transportError marks err, a failure to talk to Concur, temporary: the
+// network or Concur failed, or one call took longer than c.callTimeout.
+// When ctx ended, the caller gave up and trying again would not help.
+func transportError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	return &providers.TemporaryError{Err: err}
+}
+
 func stripQuery(s string) string {
 	s, _, _ = strings.Cut(s, "?")
 	return s
 }
 
-// rateLimit reads the Retry-After header of a 429, in seconds or as a date.
+// rateLimit is the error for a 429.
 func rateLimit(resp *http.Response, now time.Time) *providers.RateLimitError {
-	e := &providers.RateLimitError{}
+	return &providers.RateLimitError{RetryAfter: retryAfter(resp, now)}
+}
+
+// retryAfter reads a Retry-After header, in seconds or as a date; zero
+// when there is none (or it says 0).
+func retryAfter(resp *http.Response, now time.Time) time.Duration {
 	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
 	if n, err := strconv.Atoi(v); err == nil && n > 0 {
-		e.RetryAfter = time.Duration(n) * time.Second
+		return time.Duration(n) * time.Second
 	} else if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		e.RetryAfter = t.Sub(now).Round(time.Second)
+		return t.Sub(now).Round(time.Second)
 	}
-	return e
+	return 0
 }
 
 // vendorMessage returns ": " and the message of a Concur error body, or "".
@@ -400,7 +602,7 @@ func (c *Client) renewToken(ctx context.Context) error {
 			"refresh_token": {refresh},
 		})
 		var te *tokenError
-		if !errors.As(err, &te) || te.Code != 108 {
+		if !errors.As(err, &te) || (te.Code != 108 && te.Code != 105) {
 			return err // nil, or a failure the request token cannot fix
 		}
 		refreshErr = err
@@ -424,7 +626,7 @@ func (c *Client) renewToken(ctx context.Context) error {
 		"credtype":      {"authtoken"},
 	})
 	if err != nil && refreshErr != nil {
-		return fmt.Errorf("%w (after the refresh token was refused with code 108)", err)
+		return fmt.Errorf("%w (after the refresh token was refused)", err)
 	}
 	return err
 }
@@ -450,6 +652,11 @@ func (c *Client) grant(ctx context.Context, tokenURL string, form url.Values) er
 			return c.keep(body, tokenURL)
 		case s == http.StatusTooManyRequests:
 			return fmt.Errorf("concur: token: %w", rateLimit(resp, c.now()))
+		case temporaryStatus(s):
+			return &providers.TemporaryError{
+				RetryAfter: retryAfter(resp, c.now()),
+				Err:        fmt.Errorf("concur: token: %w: HTTP %d", providers.ErrUnavailable, s),
+			}
 		case s >= 500:
 			return fmt.Errorf("concur: token: %w: HTTP %d", providers.ErrUnavailable, s)
 		}
@@ -503,20 +710,45 @@ func (e *tokenError) Error() string {
 	if e.Description != "" {
 		b.WriteString(": " + e.Description)
 	}
-	switch e.Code {
-	case 5, 19, 136:
-		b.WriteString("; the company request token or CompanyUUID was refused: a new company request token is needed")
-	case 108:
-		b.WriteString("; the refresh token is bad or expired")
-	case 61, 62, 63, 64:
-		b.WriteString("; check ClientID and ClientSecret")
-	case 10, 11, 12, 13, 14, 20, 53, 59, 123:
-		b.WriteString("; an administrator must enable the company or app")
+	if advice := tokenAdvice[e.Code]; advice != "" {
+		b.WriteString("; " + advice)
 	}
 	return b.String()
 }
 
 func (e *tokenError) Unwrap() error { return providers.ErrAuth }
+
+// Advice for the documented token-endpoint error codes, for the operator
+// who reads the log. Where a person must act, it says who and what.
+const (
+	adviceNewRequestToken = "a new company request token is needed"
+	adviceBug             = "dirgate sent a request Concur does not accept; please report it"
+	adviceSupport         = "contact SAP Concur support"
+)
+
+var tokenAdvice = map[int]string{
+	5:   "the company request token or CompanyUUID was refused (a request token is valid for 24 hours): " + adviceNewRequestToken,
+	19:  "the company request token or CompanyUUID was refused (a request token is valid for 24 hours): " + adviceNewRequestToken,
+	136: "the company request token was made for another app: " + adviceNewRequestToken + ", made for this ClientID",
+	10:  "the account is disabled: " + adviceSupport,
+	11:  "the account is disabled: " + adviceSupport,
+	12:  "logon denied: " + adviceSupport,
+	13:  "logon denied: " + adviceSupport,
+	14:  "the account is locked: " + adviceSupport,
+	16:  "the company lives in another data center, and its geolocation could not be followed",
+	20:  "logon denied, typically by an IP restriction: a Concur administrator must allow dirgate's address",
+	53:  "the company has not enabled this app: a Concur administrator must connect it, and " + adviceNewRequestToken,
+	54:  "the requested scope exceeds the app's scopes: check the app in App Management",
+	59:  "the app is disabled: check it in App Management",
+	61:  "Concur does not know this ClientID: check clientID",
+	64:  "ClientSecret does not match ClientID: check clientSecret",
+	105: "the refresh token was issued to another app",
+	107: "refresh is disabled for this app: check it in App Management",
+	108: "the refresh token is bad, expired or revoked",
+	123: "the company's principal is disabled: " + adviceSupport,
+	51:  adviceBug, 52: adviceBug, 60: adviceBug, 62: adviceBug, 63: adviceBug,
+	65: adviceBug, 106: adviceBug, 120: adviceBug, 135: adviceBug,
+}
 
 // keep stores a successful token response, in memory and in the token
 // store.
@@ -689,6 +921,7 @@ func writeFileAtomic(name string, b []byte) error {
 
 type wirePageIn struct {
 	Total       flexInt         `json:"total"`
+	Limit       flexInt         `json:"limit"`
 	Company     *wireCompanyIn  `json:"company"`
 	CompanyInfo *wireCompanyIn  `json:"companyinfo"`
 	Items       json.RawMessage `json:"Items"`
@@ -733,9 +966,12 @@ func (c *Client) decodeUsers(body []byte) (*vendorPage, error) {
 	if err := json.Unmarshal(w.Items, &items); err != nil {
 		return nil, bad("undecodable Items")
 	}
-	p := &vendorPage{total: -1}
+	p := &vendorPage{total: -1, limit: -1}
 	if w.Total.set {
 		p.total = int(w.Total.n)
+	}
+	if w.Limit.set {
+		p.limit = int(w.Limit.n)
 	}
 	if wc := w.Company; wc != nil || w.CompanyInfo != nil {
 		if wc == nil {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +57,19 @@ type fixture struct {
 	srv   *httptest.Server
 	clock *clock
 	store string
+
+	mu      sync.Mutex
+	queries []url.Values // of /users, in the order they arrived
+}
+
+// usersQueries returns the queries /users has received so far, and
+// forgets them.
+func (f *fixture) usersQueries() []url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := f.queries
+	f.queries = nil
+	return q
 }
 
 // newFixture starts an emulator serving users; mod may change its options.
@@ -70,7 +85,14 @@ func newFixture(t *testing.T, users []providers.User, mod func(*EmulatorOptions)
 		mod(&opts)
 	}
 	f.emu = NewEmulator(opts)
-	f.srv = httptest.NewServer(f.emu)
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/users") {
+			f.mu.Lock()
+			f.queries = append(f.queries, r.URL.Query())
+			f.mu.Unlock()
+		}
+		f.emu.ServeHTTP(w, r)
+	}))
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -193,6 +215,8 @@ func TestPaging(t *testing.T) {
 	f := newFixture(t, users, nil)
 	c := f.client(t, func(c *Config) { c.PageSize = 7 })
 
+	// Without a total yet, the client plans the whole request at once:
+	// pages of 7 for 100 users, concurrently.
 	p := list(t, c, providers.Filter{}, 0, 100)
 	if !reflect.DeepEqual(ids(p.Users), ids(users)) {
 		t.Errorf("walk = %v, want %v", ids(p.Users), ids(users))
@@ -203,22 +227,53 @@ func TestPaging(t *testing.T) {
 	if !reflect.DeepEqual(p.Company, testCompanyInfo) {
 		t.Errorf("Company = %+v, want %+v", p.Company, testCompanyInfo)
 	}
-	if _, calls := f.emu.Calls(); calls != 4 {
-		t.Errorf("/users calls = %d, want 4 (pages of 7)", calls)
+	if got := offsets(f.usersQueries()); got != "0+7 7+7 14+7 21+7 28+7 35+7 42+7 49+7 56+7 63+7 70+7 77+7 84+7 91+7 98+2" {
+		t.Errorf("queries = %s, want pages of 7 up to 100", got)
+	}
+
+	// Once the total is known, only the pages the directory has.
+	p = list(t, c, providers.Filter{}, 0, 100)
+	if !reflect.DeepEqual(ids(p.Users), ids(users)) {
+		t.Errorf("walk = %v, want %v", ids(p.Users), ids(users))
+	}
+	if got := offsets(f.usersQueries()); got != "0+7 7+7 14+7 21+2" {
+		t.Errorf("queries = %s, want 0+7 7+7 14+7 21+2", got)
 	}
 
 	p = list(t, c, providers.Filter{}, 5, 10)
 	if !reflect.DeepEqual(ids(p.Users), ids(users[5:15])) || p.Next.Offset != 15 {
 		t.Errorf("offset 5 limit 10 = %v next %d, want %v next 15", ids(p.Users), p.Next.Offset, ids(users[5:15]))
 	}
-	if q := f.emu.LastQuery(); q.Get("offset") != "12" || q.Get("limit") != "3" {
-		t.Errorf("last query = %v, want offset 12, limit 3", q)
+	if got := offsets(f.usersQueries()); got != "5+7 12+3" {
+		t.Errorf("queries = %s, want 5+7 12+3", got)
 	}
 
 	p = list(t, c, providers.Filter{}, 30, 10)
 	if len(p.Users) != 0 || p.Total != 23 || p.Next.Offset != 30 {
 		t.Errorf("past the end: %d users, Total %d, Next %d; want 0, 23, 30", len(p.Users), p.Total, p.Next.Offset)
 	}
+}
+
+// offsets returns "offset+limit" of each query, sorted by offset, and
+// fails if a query has a parameter other than the documented lower-case
+// ones.
+func offsets(qs []url.Values) string {
+	var out []string
+	sort.Slice(qs, func(i, j int) bool { return atoi(qs[i].Get("offset")) < atoi(qs[j].Get("offset")) })
+	for _, q := range qs {
+		for k := range q {
+			if !usersParams[k] {
+				return "undocumented parameter " + k
+			}
+		}
+		out = append(out, q.Get("offset")+"+"+q.Get("limit"))
+	}
+	return strings.Join(out, " ")
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 func TestVendorSmallerPagesThanAsked(t *testing.T) {
@@ -449,18 +504,73 @@ func TestEmulatorTokenErrors(t *testing.T) {
 }
 
 func TestRenewalAfterTokensExpire(t *testing.T) {
-	f := newFixture(t, makeUsers(4), nil)
-	c := f.client(t, nil)
-	list(t, c, providers.Filter{}, 0, 10)
-	f.emu.ExpireAccessTokens()
-	if p := list(t, c, providers.Filter{}, 0, 10); len(p.Users) != 4 {
-		t.Errorf("after expiry: %d users, want 4", len(p.Users))
+	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			f := newFixture(t, makeUsers(4), func(o *EmulatorOptions) { o.ExpiredTokenStatus = status })
+			c := f.client(t, nil)
+			list(t, c, providers.Filter{}, 0, 10)
+			f.emu.ExpireAccessTokens()
+			if p := list(t, c, providers.Filter{}, 0, 10); len(p.Users) != 4 {
+				t.Errorf("after expiry: %d users, want 4", len(p.Users))
+			}
+			if tok, users := f.emu.Calls(); tok != 2 || users != 3 {
+				t.Errorf("Calls() = %d, %d, want 2, 3 (a refused call, a refresh, a retry)", tok, users)
+			}
+			if g := f.emu.LastTokenRequest().Form.Get("grant_type"); g != "refresh_token" {
+				t.Errorf("renewal used grant %q, want refresh_token", g)
+			}
+		})
 	}
-	if tok, users := f.emu.Calls(); tok != 2 || users != 3 {
-		t.Errorf("Calls() = %d, %d, want 2, 3 (a refused call, a refresh, a retry)", tok, users)
+}
+
+func TestEmulatorStorm(t *testing.T) {
+	f := newFixture(t, makeUsers(3), nil)
+	tok := getToken(t, f)
+	get(t, f, tok, "/users/") // before the storm
+	for _, tt := range []struct {
+		storm      Storm
+		want       string // the statuses of six calls
+		retryAfter string
+	}{
+		{Storm{Status: 429, RetryAfter: "2", Every: 3}, "429 200 200 429 200 200", "2"},
+		{Storm{Status: 503, Every: 4, Burst: 2}, "503 503 200 200 503 503", ""},
+		{Storm{Status: 502, Every: 1}, "502 502 502 502 502 502", ""},
+		{Storm{}, "200 200 200 200 200 200", ""},
+	} {
+		f.emu.SetStorm(tt.storm)
+		var got []string
+		for range 6 {
+			req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/users/", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := f.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			got = append(got, strconv.Itoa(resp.StatusCode))
+			if resp.StatusCode != 200 && resp.Header.Get("Retry-After") != tt.retryAfter {
+				t.Errorf("%+v: Retry-After = %q, want %q", tt.storm, resp.Header.Get("Retry-After"), tt.retryAfter)
+			}
+		}
+		if g := strings.Join(got, " "); g != tt.want {
+			t.Errorf("%+v: statuses %s, want %s", tt.storm, g, tt.want)
+		}
 	}
-	if g := f.emu.LastTokenRequest().Form.Get("grant_type"); g != "refresh_token" {
-		t.Errorf("renewal used grant %q, want refresh_token", g)
+	if n := f.emu.Failures(); n != 2+4+6 {
+		t.Errorf("Failures() = %d, want 12", n)
+	}
+}
+
+func TestEmulatorLimitAboveMax(t *testing.T) {
+	for _, reject := range []bool{false, true} {
+		f := newFixture(t, makeUsers(5), func(o *EmulatorOptions) { o.MaxLimit, o.RejectLimitAboveMax = 2, reject })
+		status, body := get(t, f, getToken(t, f), "/users/?limit=3")
+		if reject && (status != 400 || !strings.Contains(body, "invalid query params")) {
+			t.Errorf("reject: GET limit=3 = %d %s, want 400 invalid query params", status, body)
+		}
+		if !reject && (status != 200 || !strings.Contains(body, `"limit":2`)) {
+			t.Errorf("clamp: GET limit=3 = %d %s, want 200 with limit 2", status, body)
+		}
 	}
 }
 
@@ -478,15 +588,18 @@ func TestRenewalBeforeExpiry(t *testing.T) {
 	}
 }
 
+// TestOneRenewalForManyCallers: 100 concurrent requests arriving when the
+// access token expires (by the clock, or refused by Concur) make exactly
+// one renewal between them. See also TestManyRequestsAtExpiryMakeOneRenewal.
 func TestOneRenewalForManyCallers(t *testing.T) {
 	f := newFixture(t, makeUsers(30), nil)
-	c := f.client(t, func(c *Config) { c.PageSize = 7 })
+	c := f.client(t, func(c *Config) { c.PageSize = 15 })
 	run := func() {
 		var wg sync.WaitGroup
-		for range 16 {
+		for range 100 {
 			wg.Go(func() {
-				if _, err := c.ListUsers(t.Context(), providers.ListRequest{Limit: 30}); err != nil {
-					t.Error(err)
+				if p, err := c.ListUsers(t.Context(), providers.ListRequest{Limit: 30}); err != nil || len(p.Users) != 30 {
+					t.Errorf("ListUsers = %v, %v; want 30 users", p, err)
 				}
 			})
 		}
@@ -496,10 +609,15 @@ func TestOneRenewalForManyCallers(t *testing.T) {
 	if tok, _ := f.emu.Calls(); tok != 1 {
 		t.Errorf("token calls = %d, want 1", tok)
 	}
-	f.emu.ExpireAccessTokens()
+	f.clock.Add(time.Hour) // the access token's hour is up
 	run()
 	if tok, _ := f.emu.Calls(); tok != 2 {
 		t.Errorf("token calls after expiry = %d, want 2", tok)
+	}
+	f.emu.ExpireAccessTokens() // Concur refuses it before its time
+	run()
+	if tok, _ := f.emu.Calls(); tok != 3 {
+		t.Errorf("token calls after a refusal = %d, want 3", tok)
 	}
 }
 
@@ -549,6 +667,19 @@ func TestTokenStore(t *testing.T) {
 	// No request token at all: the store is enough.
 	c3 := f.client(t, func(c *Config) { c.RequestToken = "" })
 	list(t, c3, providers.Filter{}, 0, 10)
+
+	// A stored refresh token past its expiry is not used: the (new)
+	// request token is, and its refresh token replaces the stored one.
+	old := readStore(t, f.store)
+	f.clock.Add(old.RefreshExpiresAt.Sub(f.clock.Now()) + time.Second)
+	c4 := f.client(t, func(c *Config) { c.RequestToken = "regenerated" })
+	list(t, c4, providers.Filter{}, 0, 10)
+	if g := f.emu.LastTokenRequest().Form.Get("grant_type"); g != "password" {
+		t.Errorf("with an expired stored refresh token, grant = %q, want password", g)
+	}
+	if st := readStore(t, f.store); st.RefreshToken == old.RefreshToken {
+		t.Error("the store still holds the expired refresh token")
+	}
 }
 
 func TestRefreshTokenRotationAndOmission(t *testing.T) {
@@ -615,6 +746,130 @@ func TestUserLivesElsewhere(t *testing.T) {
 	tok, users := f.emu.Calls()
 	if glzCalls != 1 || tok != 1 || users != 1 {
 		t.Errorf("calls: GLZ %d, data center %d token and %d users; want 1, 1, 1", glzCalls, tok, users)
+	}
+	if st := readStore(t, f.store); st.Geolocation != f.srv.URL {
+		t.Errorf("stored geolocation = %q, want the data center %q", st.Geolocation, f.srv.URL)
+	}
+
+	// The refresh goes to the data center, not to GLZ.
+	f.emu.ExpireAccessTokens()
+	list(t, c, providers.Filter{}, 0, 10)
+	glzCalls, _ = glz.Calls()
+	if tok, _ := f.emu.Calls(); glzCalls != 1 || tok != 2 || f.emu.LastTokenRequest().Form.Get("grant_type") != "refresh_token" {
+		t.Errorf("after expiry: GLZ %d, data center %d token calls, want 1, 2 (a refresh at the data center)", glzCalls, tok)
+	}
+
+	// A refresh sent to the wrong data center follows code 16 too, and
+	// later calls go where it leads.
+	other := NewEmulator(EmulatorOptions{Elsewhere: f.srv.URL})
+	otherSrv := httptest.NewServer(other)
+	defer otherSrv.Close()
+	c.mu.Lock()
+	c.geo, c.access = otherSrv.URL, ""
+	c.mu.Unlock()
+	list(t, c, providers.Filter{}, 0, 10)
+	if n, _ := other.Calls(); n != 1 || c.geo != f.srv.URL {
+		t.Errorf("refresh at the wrong data center: %d calls there, geolocation now %q; want 1, %q", n, c.geo, f.srv.URL)
+	}
+}
+
+// TestShortPageMidway: when one of several concurrent pages comes back
+// shorter than asked, the client fetches the gap rather than skip it.
+func TestShortPageMidway(t *testing.T) {
+	users := makeUsers(50)
+	f := newFixture(t, users, nil)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if q := r.URL.Query(); r.URL.Path == "/users/" && q.Get("offset") == "20" {
+			q.Set("limit", "4") // this page happens to be short
+			r.URL.RawQuery = q.Encode()
+		}
+		f.emu.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c := f.client(t, func(c *Config) { c.TokenURL = srv.URL + tokenPath; c.PageSize = 10 })
+	list(t, c, providers.Filter{}, 0, 1) // learn the total
+	p := list(t, c, providers.Filter{}, 0, 50)
+	if !reflect.DeepEqual(ids(p.Users), ids(users)) || p.Next.Offset != 50 {
+		t.Errorf("got %d users, next %d; want all 50 in order", len(p.Users), p.Next.Offset)
+	}
+}
+
+// TestLimitAboveMaximum: with pageSize 1000 against a tenant whose maximum
+// is 100, the walk is complete whether Concur clamps the limit or refuses
+// it, and later calls ask for 100.
+func TestLimitAboveMaximum(t *testing.T) {
+	for _, reject := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reject=%v", reject), func(t *testing.T) {
+			users := makeUsers(250)
+			f := newFixture(t, users, func(o *EmulatorOptions) { o.RejectLimitAboveMax = reject })
+			c := f.client(t, func(c *Config) { c.PageSize = MaxPageSize })
+			p := list(t, c, providers.Filter{}, 0, 250)
+			if !reflect.DeepEqual(ids(p.Users), ids(users)) {
+				t.Errorf("got %d users, want all 250 in order", len(p.Users))
+			}
+			f.usersQueries()
+			p = list(t, c, providers.Filter{}, 10, 240)
+			if !reflect.DeepEqual(ids(p.Users), ids(users[10:])) {
+				t.Errorf("got %d users, want 240 in order", len(p.Users))
+			}
+			if got := offsets(f.usersQueries()); got != "10+100 110+100 210+40" {
+				t.Errorf("later queries = %s, want pages of 100", got)
+			}
+		})
+	}
+}
+
+// TestTokenErrorAdvice: each documented token-endpoint error code becomes
+// a message that says what to do, echoes no secret, and is ErrAuth.
+func TestTokenErrorAdvice(t *testing.T) {
+	for _, tt := range []struct {
+		code int
+		want string
+	}{
+		{5, "a new company request token is needed"},
+		{19, "a new company request token is needed"},
+		{136, "a new company request token is needed"},
+		{53, "a Concur administrator must connect it, and a new company request token is needed"},
+		{14, "contact SAP Concur support"},
+		{20, "IP restriction"},
+		{61, "check clientID"},
+		{64, "check clientSecret"},
+		{59, "App Management"},
+		{120, "please report it"},
+		{135, "please report it"},
+		{16, "geolocation could not be followed"},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			w.WriteHeader(http.StatusBadRequest)
+			// A vendor that echoes what it was sent.
+			fmt.Fprintf(w, `{"error":"invalid_grant","error_description":"no good: %s / %s","code":%d}`,
+				r.PostForm.Get("client_secret"), r.PostForm.Get("password"), tt.code)
+		}))
+		c, err := New(Config{TokenURL: srv.URL + tokenPath, ClientID: testClientID, ClientSecret: testClientSecret,
+			CompanyUUID: testCompanyUUID, RequestToken: testRequestToken}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.ListUsers(t.Context(), providers.ListRequest{Limit: 1})
+		srv.Close()
+		if !errors.Is(err, providers.ErrAuth) || !strings.Contains(err.Error(), tt.want) ||
+			!strings.Contains(err.Error(), fmt.Sprintf("(code %d)", tt.code)) {
+			t.Errorf("code %d: err = %v, want ErrAuth with the code and %q", tt.code, err, tt.want)
+		}
+		noSecrets(t, err)
+	}
+}
+
+// TestRefreshExpiresInAsString: refresh_expires_in as a JSON string is
+// read, and kept in the token store.
+func TestRefreshExpiresInAsString(t *testing.T) {
+	f := newFixture(t, makeUsers(2), func(o *EmulatorOptions) { o.RefreshExpiresInString, o.ExpiresInNumber = true, true })
+	c := f.client(t, nil)
+	list(t, c, providers.Filter{}, 0, 10)
+	want := f.clock.Now().Add(183 * 24 * time.Hour)
+	if st := readStore(t, f.store); !st.RefreshExpiresAt.Equal(want) {
+		t.Errorf("stored refresh expiry = %v, want %v", st.RefreshExpiresAt, want)
 	}
 }
 
@@ -807,6 +1062,29 @@ func TestTolerantDecoding(t *testing.T) {
 	// No geolocation: API calls go to the token URL's host.
 	if c.geo != srv.URL || !c.refreshExp.Equal(time.Unix(1900000000, 0)) {
 		t.Errorf("geo, refresh expiry = %s, %v", c.geo, c.refreshExp)
+	}
+
+	// Nulls where numbers and arrays belong: no users, no total.
+	for _, body := range []string{
+		`{"total":null,"offset":null,"limit":null,"company":null,"Items":null,"NextPage":null}`,
+		`{"total":"0","offset":"0","limit":"100","Items":[]}`,
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == tokenPath {
+				fmt.Fprint(w, `{"access_token":"at","expires_in":"3600","refresh_expires_in":null,"refresh_token":null}`)
+				return
+			}
+			fmt.Fprint(w, body)
+		}))
+		c, err := New(Config{TokenURL: srv.URL + tokenPath, ClientID: "id", ClientSecret: "secret", CompanyUUID: "co", RequestToken: "rq"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := c.ListUsers(t.Context(), providers.ListRequest{Limit: 10})
+		srv.Close()
+		if err != nil || len(p.Users) != 0 || p.Company != nil {
+			t.Errorf("%s: ListUsers = %+v, %v; want an empty page", body, p, err)
+		}
 	}
 }
 

@@ -35,9 +35,13 @@ type EmulatorOptions struct {
 	// Company is returned with every page; nil leaves it out.
 	Company *providers.Company
 
-	// MaxLimit is the largest page size; larger limits are clamped to it.
-	// Default 100 (the GA doc; the pre-release doc said 1000).
-	MaxLimit int
+	// MaxLimit is the largest page size; larger limits are clamped to it
+	// (the answer echoes the clamped limit), or refused with HTTP 400
+	// "invalid query params" when RejectLimitAboveMax is set: the docs do
+	// not say which. Default 100 (the GA doc; the pre-release doc said
+	// 1000).
+	MaxLimit            int
+	RejectLimitAboveMax bool
 	// AccessTTL is the lifetime of access tokens. Default 1h.
 	AccessTTL time.Duration
 	// RefreshTTL is the lifetime of refresh tokens; each refresh slides it.
@@ -49,6 +53,10 @@ type EmulatorOptions struct {
 	// ExpiresInNumber sends expires_in as a JSON number rather than the
 	// documented string "3600".
 	ExpiresInNumber bool
+	// RefreshExpiresInString sends refresh_expires_in as a JSON string
+	// ("1735689600", as e-receipt guides show) rather than the documented
+	// number of epoch seconds.
+	RefreshExpiresInString bool
 	// RotateRefreshToken makes the refresh grant issue a new refresh token
 	// and retire the one it was given.
 	RotateRefreshToken bool
@@ -69,6 +77,9 @@ type EmulatorOptions struct {
 	// Geolocation overrides the geolocation in token responses and the
 	// base of NextPage links. Default: the URL the request came to.
 	Geolocation string
+	// Latency delays every answer, as a vendor across the internet does.
+	// The delay ends early when the request is cancelled.
+	Latency time.Duration
 }
 
 // Fault makes /users fail. The zero Fault is no fault.
@@ -76,6 +87,18 @@ type Fault struct {
 	Status     int    // the HTTP status of every /users answer
 	RetryAfter string // the Retry-After header, when not empty
 	Body       string // the body, sent as is
+}
+
+// Storm makes bursts of /users calls fail, as a vendor under load does: of
+// every Every calls counted from SetStorm on, the first Burst (default 1)
+// are answered with Status, in the Concur v3 error shape, with a
+// Retry-After header when RetryAfter is not empty. The zero Storm, or one
+// with Every zero, is calm.
+type Storm struct {
+	Status     int
+	RetryAfter string
+	Every      int
+	Burst      int
 }
 
 // TokenRequest is a request the token endpoint received.
@@ -97,12 +120,15 @@ type Emulator struct {
 
 	tokenCalls atomic.Int64
 	usersCalls atomic.Int64
+	failures   atomic.Int64
 
 	mu           sync.Mutex
 	requestToken string
 	access       map[string]time.Time // access token → expiry
 	refresh      map[string]time.Time // refresh token → expiry
 	fault        Fault
+	storm        Storm
+	stormFrom    int64 // usersCalls when the storm began
 	lastQuery    url.Values
 	lastToken    TokenRequest
 }
@@ -145,6 +171,17 @@ func (e *Emulator) SetFault(f Fault) {
 	e.fault = f
 	e.mu.Unlock()
 }
+
+// SetStorm starts s, replacing any storm before it; the zero Storm ends
+// it.
+func (e *Emulator) SetStorm(s Storm) {
+	e.mu.Lock()
+	e.storm, e.stormFrom = s, e.usersCalls.Load()
+	e.mu.Unlock()
+}
+
+// Failures returns how many /users calls a Fault or a Storm has failed.
+func (e *Emulator) Failures() int { return int(e.failures.Load()) }
 
 // Calls returns how many requests the token endpoint and /users received.
 func (e *Emulator) Calls() (token, users int) {
@@ -191,6 +228,15 @@ func (e *Emulator) LastTokenRequest() TokenRequest {
 // ServeHTTP serves the token endpoint and /users. Every response carries a
 // concur-correlationid header.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if d := e.opts.Latency; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
 	w.Header()["concur-correlationid"] = []string{newUUID()}
 	switch r.URL.Path {
 	case tokenPath:
@@ -365,6 +411,9 @@ func (e *Emulator) issue(w http.ResponseWriter, r *http.Request, now time.Time, 
 	}
 	if !refreshExp.IsZero() {
 		body["refresh_expires_in"] = refreshExp.Unix()
+		if e.opts.RefreshExpiresInString {
+			body["refresh_expires_in"] = strconv.FormatInt(refreshExp.Unix(), 10)
+		}
 	}
 	writeJSON(w, http.StatusOK, body)
 }
@@ -411,20 +460,29 @@ var usersParams = map[string]bool{
 }
 
 func (e *Emulator) serveUsers(w http.ResponseWriter, r *http.Request) {
-	e.usersCalls.Add(1)
+	n := e.usersCalls.Add(1)
 	q, qerr := url.ParseQuery(r.URL.RawQuery)
 	e.mu.Lock()
 	e.lastQuery = maps.Clone(q)
-	f := e.fault
+	f, st, from := e.fault, e.storm, e.stormFrom
 	e.mu.Unlock()
 
 	if f.Status != 0 {
+		e.failures.Add(1)
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(f.Status)
 		io.WriteString(w, f.Body)
+		return
+	}
+	if st.Status != 0 && st.Every > 0 && n > from && (n-from-1)%int64(st.Every) < int64(max(st.Burst, 1)) {
+		e.failures.Add(1)
+		if st.RetryAfter != "" {
+			w.Header().Set("Retry-After", st.RetryAfter)
+		}
+		e.restError(w, st.Status, http.StatusText(st.Status))
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -461,6 +519,10 @@ func (e *Emulator) serveUsers(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(v[0])
 		if err != nil || n < 1 {
 			e.restError(w, http.StatusBadRequest, "invalid query params: limit must be a number from 1")
+			return
+		}
+		if n > e.opts.MaxLimit && e.opts.RejectLimitAboveMax {
+			e.restError(w, http.StatusBadRequest, "invalid query params: limit must be at most "+strconv.Itoa(e.opts.MaxLimit))
 			return
 		}
 		limit = min(n, e.opts.MaxLimit)
