@@ -91,16 +91,16 @@ type Emulator struct {
 	ttl                    time.Duration
 	limit                  int
 	window                 time.Duration
-	paginate               bool
 	now                    func() time.Time
 
 	tokenCalls, usersCalls atomic.Int64
 
-	mu     sync.Mutex
-	users  []wireUser
-	tokens map[string]grant
-	hits   map[string][]time.Time // per rate-limit key, oldest first
-	fault  Fault
+	mu       sync.Mutex
+	users    []wireUser
+	tokens   map[string]grant
+	hits     map[string][]time.Time // per rate-limit key, oldest first
+	fault    Fault
+	paginate bool
 }
 
 // grant is what an access token stands for.
@@ -158,6 +158,14 @@ func (e *Emulator) SetUsers(users []providers.User) {
 	w := toWire(users)
 	e.mu.Lock()
 	e.users = w
+	e.mu.Unlock()
+}
+
+// SetPaginate turns the pagination of the users endpoint on or off from
+// now on (see EmulatorOptions.Paginate).
+func (e *Emulator) SetPaginate(on bool) {
+	e.mu.Lock()
+	e.paginate = on
 	e.mu.Unlock()
 }
 
@@ -277,6 +285,7 @@ func (e *Emulator) serveUsers(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	fault := e.fault
 	users := e.users // never modified in place
+	paginate := e.paginate
 	e.mu.Unlock()
 
 	switch {
@@ -298,7 +307,7 @@ func (e *Emulator) serveUsers(w http.ResponseWriter, r *http.Request) {
 	}
 
 	body := map[string]any{"error": false, "message": "Success"}
-	if !e.paginate {
+	if !paginate {
 		body["data"] = users
 		writeJSON(w, http.StatusOK, body)
 		return

@@ -148,7 +148,9 @@ func (c *Client) ListUsers(ctx context.Context, _ providers.ListRequest) (*provi
 }
 
 // RateLimit returns what getbill's X-RateLimit-* headers said on the last
-// answer that carried them; ok is false before the first one.
+// answer that carried them; ok is false before the first one. It makes
+// Client a providers.RateBudgeter, so the portable layer refreshes its
+// cached copy less often when the budget runs low.
 func (c *Client) RateLimit() (limit, remaining int, reset time.Time, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -166,8 +168,13 @@ func (c *Client) listAll(ctx context.Context) ([]providers.User, error) {
 		return nil, err
 	}
 	p := first.pagination
-	if p == nil || p.pages <= p.page {
+	if p == nil || (p.pages <= p.page && p.total <= len(first.users)) {
 		return first.users, nil
+	}
+	if p.pages <= p.page {
+		// More users than the page holds, and no way to reach them: say
+		// so rather than return part of the directory as the whole.
+		return nil, c.badResponse("pagination says %d users, the answer holds %d, and names no further page", p.total, len(first.users))
 	}
 	if p.page != 1 {
 		return nil, c.badResponse("pagination says page %d, want page 1", p.page)
@@ -301,6 +308,7 @@ type envelope struct {
 	Message    json.RawMessage `json:"message"`
 	Data       json.RawMessage `json:"data"`
 	Pagination json.RawMessage `json:"pagination"`
+	Code       json.RawMessage `json:"code"`
 	Details    json.RawMessage `json:"details"`
 }
 
@@ -322,6 +330,10 @@ func (c *Client) decodePage(header http.Header, body []byte, n int) (*page, erro
 	case !ok:
 		return nil, c.badResponse("answer is not getbill's JSON envelope (%s, %d bytes)", contentType(header), len(body))
 	case failed:
+		// An error envelope on a 200: its code says what went wrong.
+		if code, ok := flexInt(env.Code); ok && code >= 400 && code <= 599 {
+			return nil, fmt.Errorf("error envelope on status 200: %w", c.statusError(code, header, body))
+		}
 		return nil, c.badResponse("status 200 with error %s", c.vendorMessage(env.Message))
 	}
 	var wire []map[string]json.RawMessage
@@ -481,10 +493,21 @@ func (c *Client) statusError(status int, header http.Header, body []byte) error 
 		return fmt.Errorf("%s: %w", msg, &providers.RateLimitError{RetryAfter: retryAfter(env.Details, header)})
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return fmt.Errorf("%w: getbill refused the credentials: %s", providers.ErrAuth, msg)
+	case temporaryStatus(status):
+		return &providers.TemporaryError{
+			RetryAfter: retryAfter(env.Details, header),
+			Err:        fmt.Errorf("%w: %s", providers.ErrUnavailable, msg),
+		}
 	case status >= 500 || status == http.StatusRequestTimeout || status == http.StatusNotFound:
 		return fmt.Errorf("%w: %s", providers.ErrUnavailable, msg)
 	}
 	return fmt.Errorf("%w: unexpected %s", providers.ErrBadResponse, msg)
+}
+
+// temporaryStatus reports whether an HTTP status is worth retrying soon
+// (see providers.TemporaryError).
+func temporaryStatus(s int) bool {
+	return s == http.StatusBadGateway || s == http.StatusServiceUnavailable || s == http.StatusGatewayTimeout
 }
 
 // retryAfter reads details.retry_after (seconds), else the Retry-After
@@ -528,28 +551,38 @@ func (c *Client) tokenError(err error) error {
 		case status == http.StatusTooManyRequests:
 			env, _, _ := decodeEnvelope(re.Body)
 			return fmt.Errorf("%s: %w", msg, &providers.RateLimitError{RetryAfter: retryAfter(env.Details, header)})
+		case temporaryStatus(status):
+			env, _, _ := decodeEnvelope(re.Body)
+			return &providers.TemporaryError{
+				RetryAfter: retryAfter(env.Details, header),
+				Err:        fmt.Errorf("%w: %s", providers.ErrUnavailable, msg),
+			}
 		case status >= 500 || status == http.StatusRequestTimeout:
 			return fmt.Errorf("%w: %s", providers.ErrUnavailable, msg)
 		}
 		return fmt.Errorf("%w: getbill refused the client credentials: %s", providers.ErrAuth, msg)
 	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: token: %w", providers.ErrUnavailable, err)
+	}
 	var ue *url.Error
 	var ne net.Error
-	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: token: %w", providers.ErrUnavailable, err)
+	if errors.As(err, &ue) || errors.As(err, &ne) {
+		return &providers.TemporaryError{Err: fmt.Errorf("%w: token: %s", providers.ErrUnavailable, c.redact(err.Error()))}
 	}
 	// The oauth2 package's own errors: an unparsable answer or one without
 	// an access token. Their text carries no secrets, but redact anyway.
 	return fmt.Errorf("%w: token: %s", providers.ErrBadResponse, c.redact(err.Error()))
 }
 
-// transportError classifies a failed round trip. It keeps the context's
-// error visible to errors.Is.
+// transportError classifies a failed round trip: temporary, unless the
+// caller's context ended. It keeps the context's error visible to
+// errors.Is.
 func (c *Client) transportError(ctx context.Context, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("%w: %w", providers.ErrUnavailable, ctxErr)
 	}
-	return fmt.Errorf("%w: %s", providers.ErrUnavailable, c.redact(err.Error()))
+	return &providers.TemporaryError{Err: fmt.Errorf("%w: %s", providers.ErrUnavailable, c.redact(err.Error()))}
 }
 
 // badResponse is an ErrBadResponse with a formatted reason.
@@ -683,4 +716,7 @@ func (tc *tokenCache) current() string {
 	return tc.tok.AccessToken
 }
 
-var _ providers.Provider = (*Client)(nil)
+var (
+	_ providers.Provider     = (*Client)(nil)
+	_ providers.RateBudgeter = (*Client)(nil)
+)

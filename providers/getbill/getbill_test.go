@@ -378,7 +378,15 @@ func TestFaults(t *testing.T) {
 		{"other envelope", Fault{Status: 200, Body: `{"users":[{"id":"a"}]}`}, providers.ErrBadResponse},
 		{"no data", Fault{Status: 200, Body: `{"error":false,"message":"Success"}`}, providers.ErrBadResponse},
 		{"data not a list", Fault{Status: 200, Body: `{"error":false,"data":{"id":"a"}}`}, providers.ErrBadResponse},
-		{"error true on 200", Fault{Status: 200, Body: `{"error":true,"message":"Something broke","code":500}`}, providers.ErrBadResponse},
+		// An error envelope on a 200 is classified by its code.
+		{"error true on 200", Fault{Status: 200, Body: `{"error":true,"message":"Something broke","code":500}`}, providers.ErrUnavailable},
+		{"429 envelope on 200", Fault{Status: 200, Body: `{"error":true,"message":"Rate limit exceeded. Please try again later.","code":429,"details":{"retry_after":1800}}`}, providers.ErrRateLimited},
+		{"403 envelope on 200", Fault{Status: 200, Body: `{"error":true,"message":"Required scope \"users:read\" not found in token","code":"403"}`}, providers.ErrAuth},
+		{"error envelope on 200 without code", Fault{Status: 200, Body: `{"error":true,"message":"Something broke"}`}, providers.ErrBadResponse},
+		{"error envelope on 200 with code 200", Fault{Status: 200, Body: `{"error":true,"message":"Something broke","code":200}`}, providers.ErrBadResponse},
+		{"error not a boolean", Fault{Status: 200, Body: `{"error":"invalid_token","data":[]}`}, providers.ErrBadResponse},
+		{"400 envelope", Fault{Status: 400, Body: `{"error":true,"message":"Validation failed","code":400,"details":{"limit":["bad"]}}`}, providers.ErrBadResponse},
+		{"pagination total beyond the answer", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a"}],"pagination":{"total":150,"page":1}}`}, providers.ErrBadResponse},
 		{"user without id", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a"},{"email":"x@example.com"}]}`}, providers.ErrBadResponse},
 		{"null user", Fault{Status: 200, Body: `{"error":false,"data":[null]}`}, providers.ErrBadResponse},
 		{"bad is_active", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a","is_active":"maybe"}]}`}, providers.ErrBadResponse},
@@ -847,4 +855,115 @@ func TestEmulatorNotFoundOverLimit(t *testing.T) {
 	if resp.StatusCode != 429 || body["code"] != 429.0 {
 		t.Errorf("second call: status %d, body %v; want 429", resp.StatusCode, body)
 	}
+}
+
+// TestTemporary: the failures worth retrying soon (502, 503, 504, a
+// network failure) are *providers.TemporaryError; the others are final.
+func TestTemporary(t *testing.T) {
+	isTemp := func(err error) bool {
+		var te *providers.TemporaryError
+		return errors.As(err, &te)
+	}
+	for _, tt := range []struct {
+		give Fault
+		want bool
+	}{
+		{Fault{Status: 502}, true}, {Fault{Status: 503}, true}, {Fault{Status: 504, Body: "<html></html>"}, true},
+		{Fault{Status: 500}, false}, {Fault{Status: 404}, false}, {Fault{Status: 429}, false}, {Fault{Status: 401}, false},
+		{Fault{Status: 200, Body: `{"error":true,"code":503}`}, true},
+	} {
+		e := newEmulator(EmulatorOptions{})
+		e.SetFault(tt.give)
+		err := listErr(t, newClient(t, Config{BaseURL: serve(t, e), Token: testToken}))
+		if isTemp(err) != tt.want || (tt.want && !errors.Is(err, providers.ErrUnavailable)) {
+			t.Errorf("%+v: %v, temporary %t, want %t", tt.give, err, isTemp(err), tt.want)
+		}
+	}
+	ts := httptest.NewServer(http.NotFoundHandler())
+	base := ts.URL
+	ts.Close()
+	for _, cfg := range []Config{{BaseURL: base, Token: testToken}, creds(base)} {
+		if err := listErr(t, newClient(t, cfg)); !isTemp(err) {
+			t.Errorf("unreachable: %v is not temporary", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	e := newEmulator(EmulatorOptions{})
+	if _, err := newClient(t, Config{BaseURL: serve(t, e), Token: testToken}).ListUsers(ctx, providers.ListRequest{}); isTemp(err) {
+		t.Errorf("canceled: %v is temporary", err)
+	}
+	// A 503 with Retry-After says how long.
+	ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "7")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(ts.Close)
+	var te *providers.TemporaryError
+	if err := listErr(t, newClient(t, Config{BaseURL: ts.URL, Token: testToken})); !errors.As(err, &te) || te.RetryAfter != 7*time.Second {
+		t.Errorf("503 with Retry-After: %v, want temporary, retry after 7s", err)
+	}
+}
+
+// TestRateLimitEnvelopeOn200: a 429 envelope on a 200 carries its
+// retry_after.
+func TestRateLimitEnvelopeOn200(t *testing.T) {
+	e := newEmulator(EmulatorOptions{})
+	e.SetFault(Fault{Status: 200, Body: `{"error":true,"message":"Rate limit exceeded. Please try again later.","code":429,"details":{"retry_after":"90"}}`})
+	var rl *providers.RateLimitError
+	if err := listErr(t, newClient(t, creds(serve(t, e)))); !errors.As(err, &rl) || rl.RetryAfter != 90*time.Second {
+		t.Errorf("ListUsers() = %v, want retry after 90s", err)
+	}
+}
+
+// FuzzAnswer: whatever getbill answers, with whatever status, the client
+// returns users or a classified error, and never panics. (go test runs the
+// seeds; go test -fuzz=FuzzAnswer explores.)
+func FuzzAnswer(f *testing.F) {
+	for _, s := range []struct {
+		status int
+		body   string
+	}{
+		{200, `{"error":false,"message":"Success","data":[{"id":"a","is_active":true}]}`},
+		{200, `{"error":false,"data":[{"id":"a"}],"pagination":{"total":3,"page":1,"limit":1,"pages":3}}`},
+		{200, `{"error":false,"data":[{"id":"a"}],"pagination":{"total":"1e9","page":1,"limit":0}}`},
+		{200, `{"error":true,"code":429,"details":{"retry_after":1e300}}`},
+		{200, `{"error":true,"code":"x","details":[]}`},
+		{429, `{"error":true,"details":{"retry_after":-5}}`},
+		{503, `<html>`},
+		{200, `{"error":false,"data":[{"id":{"x":1}},{"id":null}]}`},
+		{200, `null`},
+		{401, ``},
+	} {
+		f.Add(s.status, s.body)
+	}
+	f.Fuzz(func(t *testing.T, status int, body string) {
+		if status < 100 || status > 599 {
+			return
+		}
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			fmt.Fprint(w, body)
+		}))
+		defer ts.Close()
+		c, err := New(Config{BaseURL: ts.URL, Token: testToken}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := c.ListUsers(t.Context(), providers.ListRequest{})
+		if err != nil {
+			for _, s := range []error{providers.ErrUnavailable, providers.ErrRateLimited, providers.ErrAuth, providers.ErrBadResponse} {
+				if errors.Is(err, s) {
+					return
+				}
+			}
+			t.Fatalf("unclassified error %v", err)
+		}
+		for _, u := range page.Users {
+			if u.ID == "" {
+				t.Fatal("a user without an id")
+			}
+		}
+	})
 }
