@@ -1,0 +1,156 @@
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dirgate/dirgate/providers"
+)
+
+// fake is a provider whose state the test sets; a probe turns it into
+// what next says, and counts.
+type fake struct {
+	mu     sync.Mutex
+	state  providers.State
+	next   providers.State
+	probes int
+}
+
+func (f *fake) target(key string) Target {
+	return Target{
+		Key: key,
+		Status: func() providers.SourceStatus {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			st := providers.SourceStatus{State: f.state}
+			if f.state == providers.StateFailing {
+				st.LastError = &providers.Error{Provider: key, Code: providers.CodeAuthFailed, Err: errors.New("secret cause")}
+			}
+			return st
+		},
+		Probe: func(context.Context) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.probes++
+			f.state = f.next
+			if f.state == providers.StateFailing {
+				return errors.New("probe failed")
+			}
+			return nil
+		},
+	}
+}
+
+func (f *fake) set(state, next providers.State) {
+	f.mu.Lock()
+	f.state, f.next = state, next
+	f.mu.Unlock()
+}
+
+func (f *fake) probeCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.probes
+}
+
+func readyz(t *testing.T, c *Checker) (int, Report) {
+	t.Helper()
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
+	var r Report
+	if err := json.Unmarshal(w.Body.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	return w.Code, r
+}
+
+func TestReadiness(t *testing.T) {
+	for _, degradedReady := range []bool{true, false} {
+		t.Run(fmt.Sprintf("degradedReady=%t", degradedReady), func(t *testing.T) {
+			a, b := &fake{}, &fake{}
+			a.set(providers.StateUnknown, providers.StateOK)
+			b.set(providers.StateUnknown, providers.StateFailing)
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			c := New([]Target{a.target("a"), b.target("b")}, Options{DegradedReady: degradedReady, ProbeInterval: time.Minute, Now: func() time.Time { return now }})
+			defer c.Close()
+
+			// Nothing called yet: starting; the answer starts probes.
+			if code, r := readyz(t, c); code != 503 || r.Status != Starting {
+				t.Errorf("first: %d %+v, want 503 starting", code, r)
+			}
+			c.Wait()
+			// a authenticated, b failed its probe: still starting.
+			code, r := readyz(t, c)
+			if code != 503 || r.Status != Starting || !r.Providers[0].Authenticated || r.Providers[1].Authenticated {
+				t.Errorf("b never up: %d %+v, want 503 starting, a authenticated, b not", code, r)
+			}
+			if e := r.Providers[1].LastError; e == nil || e.Code != providers.CodeAuthFailed || strings.Contains(e.Message, "secret cause") {
+				t.Errorf("b's last error = %+v, want PROVIDER_AUTH_FAILED without its internal cause", e)
+			}
+			c.Wait()
+			if n := b.probeCount(); n != 1 {
+				t.Errorf("b probed %d times within the interval, want 1", n)
+			}
+			// After the interval, b is probed again and recovers.
+			now = now.Add(time.Minute)
+			b.set(providers.StateFailing, providers.StateOK)
+			readyz(t, c)
+			c.Wait()
+			if code, r := readyz(t, c); code != 200 || r.Status != Ready || !r.Ready {
+				t.Errorf("both up: %d %+v, want 200 ready", code, r)
+			}
+			// b fails again: degraded, ready or not by policy.
+			b.set(providers.StateFailing, providers.StateFailing)
+			want := 503
+			if degradedReady {
+				want = 200
+			}
+			if code, r := readyz(t, c); code != want || r.Status != Degraded || r.Providers[1].Up || !r.Providers[1].Authenticated {
+				t.Errorf("b down: %d %+v, want %d degraded", code, r, want)
+			}
+			// Both down: unavailable whatever the policy.
+			a.set(providers.StateFailing, providers.StateFailing)
+			if code, r := readyz(t, c); code != 503 || r.Status != Unavailable {
+				t.Errorf("both down: %d %+v, want 503 unavailable", code, r)
+			}
+			// A stale copy counts as up.
+			a.set(providers.StateStale, providers.StateStale)
+			b.set(providers.StateOK, providers.StateOK)
+			if code, r := readyz(t, c); code != 200 || r.Status != Ready {
+				t.Errorf("a stale: %d %+v, want 200 ready", code, r)
+			}
+			c.Wait()
+		})
+	}
+}
+
+func TestProbeDownSkipsUpAndBusy(t *testing.T) {
+	up, down := &fake{}, &fake{}
+	up.set(providers.StateOK, providers.StateOK)
+	down.set(providers.StateFailing, providers.StateFailing)
+	gate := make(chan struct{})
+	slow := down.target("down")
+	probe := slow.Probe
+	slow.Probe = func(ctx context.Context) error { <-gate; return probe(ctx) }
+	c := New([]Target{up.target("up"), slow}, Options{ProbeInterval: 0})
+	c.ProbeDown()
+	c.ProbeDown() // the first probe of "down" is still running
+	close(gate)
+	c.Wait()
+	if up.probeCount() != 0 || down.probeCount() != 1 {
+		t.Errorf("probes: up %d, down %d; want 0 and 1", up.probeCount(), down.probeCount())
+	}
+	c.Close()
+	c.ProbeDown() // closed: no more probes
+	c.Wait()
+	if down.probeCount() != 1 {
+		t.Errorf("probed after Close")
+	}
+}

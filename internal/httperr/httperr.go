@@ -1,0 +1,31 @@
+// Package httperr writes the errors dirgate answers before any GraphQL
+// runs (a missing API key, a body too large) in the shape of a GraphQL
+// response, so that clients read every error the same way:
+//
+//	{"errors":[{"message":"...","extensions":{"code":"UNAUTHENTICATED"}}]}
+package httperr
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+type body struct {
+	Errors []entry `json:"errors"`
+}
+
+type entry struct {
+	Message    string            `json:"message"`
+	Extensions map[string]string `json:"extensions"`
+}
+
+// Write answers with status and one error with message and
+// extensions.code. The message must be safe for clients.
+func Write(w http.ResponseWriter, status int, code, message string) {
+	b, _ := json.Marshal(body{Errors: []entry{{Message: message, Extensions: map[string]string{"code": code}}}})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
