@@ -35,7 +35,8 @@ type gateway struct {
 	getbill     *getbill.Emulator
 	concurUsers []providers.User // as the Concur adapter returns them
 	billUsers   []providers.User // as the getbill adapter returns them
-	logs        *bytes.Buffer
+	logs        *syncBuffer      // safe to read while the server writes
+	handler     http.Handler     // newHandler's
 }
 
 const (
@@ -65,7 +66,7 @@ func asGetbill(u providers.User) providers.User {
 // newGatewayWith is newGateway over the given directories.
 func newGatewayWith(t *testing.T, concurUsers, billUsers []providers.User, mutate func(*config.Config)) *gateway {
 	t.Helper()
-	g := &gateway{logs: &bytes.Buffer{}}
+	g := &gateway{logs: &syncBuffer{}}
 	for _, u := range concurUsers {
 		g.concurUsers = append(g.concurUsers, asConcur(u))
 	}
@@ -97,7 +98,7 @@ func newGatewayWith(t *testing.T, concurUsers, billUsers []providers.User, mutat
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	g.url = srv.URL
+	g.url, g.handler = srv.URL, h
 	t.Cleanup(func() {
 		for _, secret := range []string{"concur-client-secret", "request-token-secret", "getbill-client-secret"} {
 			if strings.Contains(g.logs.String(), secret) {
@@ -339,7 +340,7 @@ func TestArgumentAndCursorErrors(t *testing.T) {
 		{"first and last", map[string]any{"first": 1, "last": 1}, "BAD_USER_INPUT"},
 		{"negative first", map[string]any{"first": -1}, "BAD_USER_INPUT"},
 		{"negative last", map[string]any{"last": -3}, "BAD_USER_INPUT"},
-		{"page too large", map[string]any{"first": 1001}, "BAD_USER_INPUT"},
+		{"page too large", map[string]any{"first": 1001}, "PAGE_SIZE_LIMIT_EXCEEDED"},
 		{"garbage cursor", map[string]any{"first": 1, "after": "not a cursor"}, "BAD_CURSOR"},
 		{"altered cursor", map[string]any{"first": 1, "after": string(flipped), "filter": map[string]any{"active": true}}, "BAD_CURSOR"},
 		{"cursor of another filter", map[string]any{"first": 1, "after": cursor, "filter": map[string]any{"active": false}}, "BAD_CURSOR"},

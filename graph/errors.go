@@ -10,17 +10,23 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/dirgate/dirgate/internal/limits"
 	"github.com/dirgate/dirgate/providers"
 )
 
 // The closed set of extensions.code values that dirgate's own errors carry.
 // The provider codes come from the providers package; gqlgen adds
 // GRAPHQL_PARSE_FAILED and GRAPHQL_VALIDATION_FAILED for documents it
-// cannot run.
+// cannot run, COMPLEXITY_LIMIT_EXCEEDED, and PERSISTED_QUERY_NOT_FOUND
+// for an automatic persisted query it does not hold. Rejections before
+// resolvers run come from internal/limits (REQUEST_TOO_LARGE,
+// DEPTH_LIMIT_EXCEEDED, PAGE_SIZE_LIMIT_EXCEEDED, TOKEN_LIMIT_EXCEEDED,
+// INTROSPECTION_DISABLED) and internal/auth (UNAUTHENTICATED).
 const (
-	CodeBadUserInput = "BAD_USER_INPUT"
-	CodeBadCursor    = "BAD_CURSOR"
-	CodeInternal     = "INTERNAL"
+	CodeBadUserInput  = "BAD_USER_INPUT"
+	CodeBadCursor     = "BAD_CURSOR"
+	CodeInternal      = "INTERNAL"
+	CodePageSizeLimit = limits.CodePageSizeLimit
 )
 
 // inputError is an error in the request, safe to show as it is.
@@ -63,7 +69,10 @@ func PresentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			log.LogAttrs(ctx, slog.LevelWarn, "provider failed",
 				slog.String("provider", pe.Provider), slog.String("code", string(pe.Code)), slog.Any("err", pe.Err))
 		case gqlErr.Extensions["code"] != nil && gqlErr.Err == nil:
-			// gqlgen's own parse and validation errors.
+			// gqlgen's own parse and validation errors, and the limits'.
+			if limits.IsTokenLimit(gqlErr) {
+				setCode(gqlErr, limits.CodeTokenLimit)
+			}
 		case gqlErr.Err == nil && len(gqlErr.Path) == 0:
 			// gqlgen's errors about the HTTP request itself, such as a body
 			// that is not JSON. Its message would quote the body back.

@@ -57,11 +57,38 @@ type ComplexityRoot struct {
 	}
 
 	Provider struct {
-		Company func(childComplexity int) int
-		ID      func(childComplexity int) int
-		Key     func(childComplexity int) int
-		Kind    func(childComplexity int) int
-		Name    func(childComplexity int) int
+		Company   func(childComplexity int) int
+		FetchedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Key       func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Stale     func(childComplexity int) int
+		Status    func(childComplexity int) int
+	}
+
+	ProviderFailure struct {
+		At      func(childComplexity int) int
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	ProviderRateLimit struct {
+		Limit     func(childComplexity int) int
+		Remaining func(childComplexity int) int
+		ResetAt   func(childComplexity int) int
+	}
+
+	ProviderStatus struct {
+		AgeSeconds  func(childComplexity int) int
+		Cached      func(childComplexity int) int
+		FetchedAt   func(childComplexity int) int
+		LastError   func(childComplexity int) int
+		RateLimit   func(childComplexity int) int
+		RefreshAt   func(childComplexity int) int
+		RetryAt     func(childComplexity int) int
+		ServedUntil func(childComplexity int) int
+		State       func(childComplexity int) int
 	}
 
 	Query struct {
@@ -113,6 +140,9 @@ type ComplexityRoot struct {
 
 type ProviderResolver interface {
 	Company(ctx context.Context, obj *model.Provider) (*model.Company, error)
+	FetchedAt(ctx context.Context, obj *model.Provider) (*time.Time, error)
+	Stale(ctx context.Context, obj *model.Provider) (bool, error)
+	Status(ctx context.Context, obj *model.Provider) (*model.ProviderStatus, error)
 }
 type QueryResolver interface {
 	Users(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.UserFilter) (*model.UserConnection, error)
@@ -217,6 +247,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Provider.Company(childComplexity), true
+	case "Provider.fetchedAt":
+		if e.ComplexityRoot.Provider.FetchedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Provider.FetchedAt(childComplexity), true
 	case "Provider.id":
 		if e.ComplexityRoot.Provider.ID == nil {
 			break
@@ -241,6 +277,111 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Provider.Name(childComplexity), true
+	case "Provider.stale":
+		if e.ComplexityRoot.Provider.Stale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Provider.Stale(childComplexity), true
+	case "Provider.status":
+		if e.ComplexityRoot.Provider.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Provider.Status(childComplexity), true
+
+	case "ProviderFailure.at":
+		if e.ComplexityRoot.ProviderFailure.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderFailure.At(childComplexity), true
+	case "ProviderFailure.code":
+		if e.ComplexityRoot.ProviderFailure.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderFailure.Code(childComplexity), true
+	case "ProviderFailure.message":
+		if e.ComplexityRoot.ProviderFailure.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderFailure.Message(childComplexity), true
+
+	case "ProviderRateLimit.limit":
+		if e.ComplexityRoot.ProviderRateLimit.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRateLimit.Limit(childComplexity), true
+	case "ProviderRateLimit.remaining":
+		if e.ComplexityRoot.ProviderRateLimit.Remaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRateLimit.Remaining(childComplexity), true
+	case "ProviderRateLimit.resetAt":
+		if e.ComplexityRoot.ProviderRateLimit.ResetAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderRateLimit.ResetAt(childComplexity), true
+
+	case "ProviderStatus.ageSeconds":
+		if e.ComplexityRoot.ProviderStatus.AgeSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderStatus.AgeSeconds(childComplexity), true
+	case "ProviderStatus.cached":
+		if e.ComplexityRoot.ProviderStatus.Cached == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderStatus.Cached(childComplexity), true
+	case "ProviderStatus.fetchedAt":
+		if e.ComplexityRoot.ProviderStatus.FetchedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderStatus.FetchedAt(childComplexity), true
+	case "ProviderStatus.lastError":
+		if e.ComplexityRoot.ProviderStatus.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderStatus.LastError(childComplexity), true
+	case "ProviderStatus.rateLimit":
+		if e.ComplexityRoot.ProviderStatus.RateLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderStatus.RateLimit(childComplexity), true
+	case "ProviderStatus.refreshAt":
+		if e.ComplexityRoot.ProviderStatus.RefreshAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderStatus.RefreshAt(childComplexity), true
+	case "ProviderStatus.retryAt":
+		if e.ComplexityRoot.ProviderStatus.RetryAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderStatus.RetryAt(childComplexity), true
+	case "ProviderStatus.servedUntil":
+		if e.ComplexityRoot.ProviderStatus.ServedUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderStatus.ServedUntil(childComplexity), true
+	case "ProviderStatus.state":
+		if e.ComplexityRoot.ProviderStatus.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderStatus.State(childComplexity), true
 
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
@@ -516,7 +657,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema.graphqls" "user.graphqls"
+//go:embed "provider.graphqls" "schema.graphqls" "user.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -528,6 +669,7 @@ func sourceData(filename string) string {
 }
 
 var sources = []*ast.Source{
+	{Name: "provider.graphqls", Input: sourceData("provider.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "user.graphqls", Input: sourceData("user.graphqls"), BuiltIn: false},
 }
@@ -581,8 +723,62 @@ func (ec *executionContext) childFields_Provider(ctx context.Context, field grap
 		return ec.fieldContext_Provider_name(ctx, field)
 	case "company":
 		return ec.fieldContext_Provider_company(ctx, field)
+	case "fetchedAt":
+		return ec.fieldContext_Provider_fetchedAt(ctx, field)
+	case "stale":
+		return ec.fieldContext_Provider_stale(ctx, field)
+	case "status":
+		return ec.fieldContext_Provider_status(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Provider", field.Name)
+}
+
+func (ec *executionContext) childFields_ProviderFailure(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_ProviderFailure_code(ctx, field)
+	case "message":
+		return ec.fieldContext_ProviderFailure_message(ctx, field)
+	case "at":
+		return ec.fieldContext_ProviderFailure_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProviderFailure", field.Name)
+}
+
+func (ec *executionContext) childFields_ProviderRateLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "limit":
+		return ec.fieldContext_ProviderRateLimit_limit(ctx, field)
+	case "remaining":
+		return ec.fieldContext_ProviderRateLimit_remaining(ctx, field)
+	case "resetAt":
+		return ec.fieldContext_ProviderRateLimit_resetAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProviderRateLimit", field.Name)
+}
+
+func (ec *executionContext) childFields_ProviderStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "state":
+		return ec.fieldContext_ProviderStatus_state(ctx, field)
+	case "cached":
+		return ec.fieldContext_ProviderStatus_cached(ctx, field)
+	case "fetchedAt":
+		return ec.fieldContext_ProviderStatus_fetchedAt(ctx, field)
+	case "ageSeconds":
+		return ec.fieldContext_ProviderStatus_ageSeconds(ctx, field)
+	case "refreshAt":
+		return ec.fieldContext_ProviderStatus_refreshAt(ctx, field)
+	case "servedUntil":
+		return ec.fieldContext_ProviderStatus_servedUntil(ctx, field)
+	case "lastError":
+		return ec.fieldContext_ProviderStatus_lastError(ctx, field)
+	case "retryAt":
+		return ec.fieldContext_ProviderStatus_retryAt(ctx, field)
+	case "rateLimit":
+		return ec.fieldContext_ProviderStatus_rateLimit(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProviderStatus", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1294,6 +1490,447 @@ func (ec *executionContext) fieldContext_Provider_company(_ context.Context, fie
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Company(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Provider_fetchedAt(ctx context.Context, field graphql.CollectedField, obj *model.Provider) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Provider_fetchedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Provider().FetchedAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Provider_fetchedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Provider", field, true, true, "Time")
+}
+
+func (ec *executionContext) _Provider_stale(ctx context.Context, field graphql.CollectedField, obj *model.Provider) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Provider_stale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Provider().Stale(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Provider_stale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Provider", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Provider_status(ctx context.Context, field graphql.CollectedField, obj *model.Provider) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Provider_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Provider().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProviderStatus) graphql.Marshaler {
+			return ec.marshalNProviderStatus2ᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Provider_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Provider",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProviderStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProviderFailure_code(ctx context.Context, field graphql.CollectedField, obj *model.ProviderFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderFailure_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ProviderErrorCode) graphql.Marshaler {
+			return ec.marshalNProviderErrorCode2githubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderErrorCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderFailure_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderFailure", field, false, false, "ProviderErrorCode")
+}
+
+func (ec *executionContext) _ProviderFailure_message(ctx context.Context, field graphql.CollectedField, obj *model.ProviderFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderFailure_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderFailure_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderFailure", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProviderFailure_at(ctx context.Context, field graphql.CollectedField, obj *model.ProviderFailure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderFailure_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderFailure_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderFailure", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProviderRateLimit_limit(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRateLimit_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRateLimit_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProviderRateLimit_remaining(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRateLimit_remaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Remaining, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRateLimit_remaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProviderRateLimit_resetAt(ctx context.Context, field graphql.CollectedField, obj *model.ProviderRateLimit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderRateLimit_resetAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResetAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderRateLimit_resetAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderRateLimit", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProviderStatus_state(ctx context.Context, field graphql.CollectedField, obj *model.ProviderStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderStatus_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ProviderState) graphql.Marshaler {
+			return ec.marshalNProviderState2githubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderStatus_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderStatus", field, false, false, "ProviderState")
+}
+
+func (ec *executionContext) _ProviderStatus_cached(ctx context.Context, field graphql.CollectedField, obj *model.ProviderStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderStatus_cached(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cached, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderStatus_cached(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ProviderStatus_fetchedAt(ctx context.Context, field graphql.CollectedField, obj *model.ProviderStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderStatus_fetchedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FetchedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderStatus_fetchedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderStatus", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProviderStatus_ageSeconds(ctx context.Context, field graphql.CollectedField, obj *model.ProviderStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderStatus_ageSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AgeSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderStatus_ageSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProviderStatus_refreshAt(ctx context.Context, field graphql.CollectedField, obj *model.ProviderStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderStatus_refreshAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefreshAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderStatus_refreshAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderStatus", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProviderStatus_servedUntil(ctx context.Context, field graphql.CollectedField, obj *model.ProviderStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderStatus_servedUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServedUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderStatus_servedUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderStatus", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProviderStatus_lastError(ctx context.Context, field graphql.CollectedField, obj *model.ProviderStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderStatus_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProviderFailure) graphql.Marshaler {
+			return ec.marshalOProviderFailure2ᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderFailure(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderStatus_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProviderStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProviderFailure(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProviderStatus_retryAt(ctx context.Context, field graphql.CollectedField, obj *model.ProviderStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderStatus_retryAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetryAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderStatus_retryAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderStatus", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProviderStatus_rateLimit(ctx context.Context, field graphql.CollectedField, obj *model.ProviderStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderStatus_rateLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RateLimit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProviderRateLimit) graphql.Marshaler {
+			return ec.marshalOProviderRateLimit2ᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderRateLimit(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderStatus_rateLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProviderStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProviderRateLimit(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3552,6 +4189,183 @@ func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Provider_company(ctx, field, obj)
 				})
+		case "fetchedAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Provider_fetchedAt(ctx, field, obj)
+				})
+		case "stale":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Provider_stale(ctx, field, obj)
+				})
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Provider_status(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var providerFailureImplementors = []string{"ProviderFailure"}
+
+func (ec *executionContext) _ProviderFailure(ctx context.Context, sel ast.SelectionSet, obj *model.ProviderFailure) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, providerFailureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProviderFailure")
+		case "code":
+			out.Values[i] = ec._ProviderFailure_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ProviderFailure_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._ProviderFailure_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var providerRateLimitImplementors = []string{"ProviderRateLimit"}
+
+func (ec *executionContext) _ProviderRateLimit(ctx context.Context, sel ast.SelectionSet, obj *model.ProviderRateLimit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, providerRateLimitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProviderRateLimit")
+		case "limit":
+			out.Values[i] = ec._ProviderRateLimit_limit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remaining":
+			out.Values[i] = ec._ProviderRateLimit_remaining(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetAt":
+			out.Values[i] = ec._ProviderRateLimit_resetAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var providerStatusImplementors = []string{"ProviderStatus"}
+
+func (ec *executionContext) _ProviderStatus(ctx context.Context, sel ast.SelectionSet, obj *model.ProviderStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, providerStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProviderStatus")
+		case "state":
+			out.Values[i] = ec._ProviderStatus_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cached":
+			out.Values[i] = ec._ProviderStatus_cached(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fetchedAt":
+			out.Values[i] = ec._ProviderStatus_fetchedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "ageSeconds":
+			out.Values[i] = ec._ProviderStatus_ageSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "refreshAt":
+			out.Values[i] = ec._ProviderStatus_refreshAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "servedUntil":
+			out.Values[i] = ec._ProviderStatus_servedUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._ProviderStatus_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "retryAt":
+			out.Values[i] = ec._ProviderStatus_retryAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rateLimit":
+			out.Values[i] = ec._ProviderStatus_rateLimit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -4337,6 +5151,16 @@ func (ec *executionContext) marshalNProvider2ᚖgithubᚗcomᚋdirgateᚋdirgate
 	return ec._Provider(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNProviderErrorCode2githubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderErrorCode(ctx context.Context, v any) (model.ProviderErrorCode, error) {
+	var res model.ProviderErrorCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProviderErrorCode2githubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderErrorCode(ctx context.Context, sel ast.SelectionSet, v model.ProviderErrorCode) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNProviderKind2githubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderKind(ctx context.Context, v any) (model.ProviderKind, error) {
 	var res model.ProviderKind
 	err := res.UnmarshalGQL(v)
@@ -4345,6 +5169,24 @@ func (ec *executionContext) unmarshalNProviderKind2githubᚗcomᚋdirgateᚋdirg
 
 func (ec *executionContext) marshalNProviderKind2githubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderKind(ctx context.Context, sel ast.SelectionSet, v model.ProviderKind) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNProviderState2githubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderState(ctx context.Context, v any) (model.ProviderState, error) {
+	var res model.ProviderState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProviderState2githubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderState(ctx context.Context, sel ast.SelectionSet, v model.ProviderState) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNProviderStatus2ᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderStatus(ctx context.Context, sel ast.SelectionSet, v *model.ProviderStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProviderStatus!")
+		return graphql.Null
+	}
+	return ec._ProviderStatus(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -4388,6 +5230,20 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
+	res, err := graphql.UnmarshalTime(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalTime(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNUser2ᚕᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.User) graphql.Marshaler {
@@ -4648,6 +5504,20 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋdirgateᚋdirgateᚋgrap
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOProviderFailure2ᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderFailure(ctx context.Context, sel ast.SelectionSet, v *model.ProviderFailure) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ProviderFailure(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOProviderRateLimit2ᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderRateLimit(ctx context.Context, sel ast.SelectionSet, v *model.ProviderRateLimit) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ProviderRateLimit(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

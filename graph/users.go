@@ -34,7 +34,8 @@ func (r *Resolver) users(ctx context.Context, first *int, after *string, last *i
 		return nil, badInput("first and last must not be negative")
 	}
 	if req.Count > r.MaxPageSize {
-		return nil, badInput("first and last must be at most %d", r.MaxPageSize)
+		// Normally rejected before resolvers run (limits.PageSize).
+		return nil, &inputError{code: CodePageSizeLimit, msg: fmt.Sprintf("first and last must be at most %d", r.MaxPageSize)}
 	}
 	if filter != nil {
 		req.Keys = filter.Providers

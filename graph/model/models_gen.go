@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 )
 
 // An object with a global, opaque, stable id.
@@ -31,6 +32,55 @@ type PageInfo struct {
 	EndCursor       *string `json:"endCursor,omitempty"`
 }
 
+// A provider's failure, as clients see it in errors.
+type ProviderFailure struct {
+	// The same code as extensions.code of the error.
+	Code ProviderErrorCode `json:"code"`
+	// Safe to show; the cause is in the server log.
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
+
+// A vendor's rate budget, from its own rate-limit headers.
+type ProviderRateLimit struct {
+	// Calls allowed per window.
+	Limit int `json:"limit"`
+	// Calls left in the window.
+	Remaining int `json:"remaining"`
+	// When the window resets, as the vendor said.
+	ResetAt time.Time `json:"resetAt"`
+}
+
+// How fresh and how healthy a provider's data is, as of when the field is
+// resolved.
+type ProviderStatus struct {
+	State ProviderState `json:"state"`
+	// True when dirgate keeps one copy of the provider's whole directory and
+	// shares it between requests (getbill); false when it asks the vendor on
+	// every request (Concur), in which case the time fields below are null.
+	Cached bool `json:"cached"`
+	// When the copy was fetched (same as Provider.fetchedAt).
+	FetchedAt *time.Time `json:"fetchedAt,omitempty"`
+	// Seconds since fetchedAt, by dirgate's clock.
+	AgeSeconds *int `json:"ageSeconds,omitempty"`
+	// When the copy stops being fresh: the first request after it refreshes
+	// it. This is fetchedAt plus the configured cacheTTL, or later when the
+	// vendor's rate budget runs low (see the README).
+	RefreshAt *time.Time `json:"refreshAt,omitempty"`
+	// Until when the copy would still be served if refreshing failed:
+	// fetchedAt plus the configured maxStale (or refreshAt, if later).
+	ServedUntil *time.Time `json:"servedUntil,omitempty"`
+	// The most recent failure since dirgate started, which may be over: state
+	// says whether the provider is failing now.
+	LastError *ProviderFailure `json:"lastError,omitempty"`
+	// When dirgate is holding back from calling the vendor (after a rate limit,
+	// or between attempts while it fails), the time it will next try; else
+	// null.
+	RetryAt *time.Time `json:"retryAt,omitempty"`
+	// The vendor's rate budget as it last reported it; null when it does not report one.
+	RateLimit *ProviderRateLimit `json:"rateLimit,omitempty"`
+}
+
 type Query struct {
 }
 
@@ -53,6 +103,66 @@ type UserFilter struct {
 	LastName    *string `json:"lastName,omitempty"`
 	EmployeeID  *string `json:"employeeId,omitempty"`
 	CountryCode *string `json:"countryCode,omitempty"`
+}
+
+// The provider error codes of the closed set (see the README).
+type ProviderErrorCode string
+
+const (
+	ProviderErrorCodeProviderUnavailable ProviderErrorCode = "PROVIDER_UNAVAILABLE"
+	ProviderErrorCodeProviderRateLimited ProviderErrorCode = "PROVIDER_RATE_LIMITED"
+	ProviderErrorCodeProviderAuthFailed  ProviderErrorCode = "PROVIDER_AUTH_FAILED"
+	ProviderErrorCodeProviderBadResponse ProviderErrorCode = "PROVIDER_BAD_RESPONSE"
+)
+
+var AllProviderErrorCode = []ProviderErrorCode{
+	ProviderErrorCodeProviderUnavailable,
+	ProviderErrorCodeProviderRateLimited,
+	ProviderErrorCodeProviderAuthFailed,
+	ProviderErrorCodeProviderBadResponse,
+}
+
+func (e ProviderErrorCode) IsValid() bool {
+	switch e {
+	case ProviderErrorCodeProviderUnavailable, ProviderErrorCodeProviderRateLimited, ProviderErrorCodeProviderAuthFailed, ProviderErrorCodeProviderBadResponse:
+		return true
+	}
+	return false
+}
+
+func (e ProviderErrorCode) String() string {
+	return string(e)
+}
+
+func (e *ProviderErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ProviderErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ProviderErrorCode", str)
+	}
+	return nil
+}
+
+func (e ProviderErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ProviderErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ProviderErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type ProviderKind string
@@ -105,6 +215,71 @@ func (e *ProviderKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e ProviderKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type ProviderState string
+
+const (
+	// dirgate has not called the provider yet.
+	ProviderStateUnknown ProviderState = "UNKNOWN"
+	// The last call to the provider succeeded.
+	ProviderStateOk ProviderState = "OK"
+	// Refreshing the copy failed or is held back, and the copy, though past
+	// its refresh time, is served: it is younger than maxStale.
+	ProviderStateStale ProviderState = "STALE"
+	// The last call failed and there is no copy to serve in its place: requests
+	// get this provider's error (lastError.code).
+	ProviderStateFailing ProviderState = "FAILING"
+)
+
+var AllProviderState = []ProviderState{
+	ProviderStateUnknown,
+	ProviderStateOk,
+	ProviderStateStale,
+	ProviderStateFailing,
+}
+
+func (e ProviderState) IsValid() bool {
+	switch e {
+	case ProviderStateUnknown, ProviderStateOk, ProviderStateStale, ProviderStateFailing:
+		return true
+	}
+	return false
+}
+
+func (e ProviderState) String() string {
+	return string(e)
+}
+
+func (e *ProviderState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ProviderState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ProviderState", str)
+	}
+	return nil
+}
+
+func (e ProviderState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ProviderState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ProviderState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -23,6 +23,9 @@ import (
 type Config struct {
 	Server    Server     `yaml:"server"`
 	Providers []Provider `yaml:"providers"`
+	// Now is the clock of the providers' caches; nil means time.Now. It is
+	// never read from the file: tests set it.
+	Now func() time.Time `yaml:"-"`
 }
 
 // Server configures the HTTP server and the GraphQL API.
@@ -39,6 +42,21 @@ type Server struct {
 	// balancer, or a restarted instance, accept each other's cursors only
 	// when they share it; when empty, a random key is made at start-up.
 	CursorSecret string `yaml:"cursorSecret"`
+
+	// The production surface; see surface.go.
+	Auth Auth `yaml:"auth"`
+	// Introspection turns on schema introspection (off by default).
+	Introspection bool       `yaml:"introspection"`
+	Playground    Playground `yaml:"playground"`
+	Limits        Limits     `yaml:"limits"`
+	// RequestTimeout bounds each GraphQL request; vendor calls made for it
+	// inherit the deadline. ShutdownTimeout bounds how long in-flight
+	// requests may take to finish once dirgate is told to stop.
+	RequestTimeout  time.Duration `yaml:"requestTimeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+	Readiness       Readiness     `yaml:"readiness"`
+	Log             Log           `yaml:"log"`
+	APQ             APQ           `yaml:"apq"`
 }
 
 // Provider configures one directory. Which keys apply depends on Kind.
@@ -60,6 +78,9 @@ type Provider struct {
 	BaseURL  string        `yaml:"baseURL"`
 	Token    string        `yaml:"token"`
 	CacheTTL time.Duration `yaml:"cacheTTL"`
+	// MaxStale bounds the age of the cached directory served when a
+	// refresh fails or is held back by the rate limit.
+	MaxStale time.Duration `yaml:"maxStale"`
 
 	// Both.
 	ClientID     string `yaml:"clientID"`
@@ -75,13 +96,14 @@ const (
 	DefaultConcurPageSize  = 100
 	DefaultGetbillBaseURL  = "https://getbill.io"
 	DefaultGetbillCacheTTL = 60 * time.Second
+	DefaultGetbillMaxStale = 15 * time.Minute
 )
 
 // Kinds of provider, and the keys each accepts besides key, kind, name and
 // timeout.
 var kindKeys = map[string][]string{
 	"concur":  {"tokenURL", "clientID", "clientSecret", "companyUUID", "requestToken", "tokenStore", "pageSize"},
-	"getbill": {"baseURL", "token", "clientID", "clientSecret", "cacheTTL"},
+	"getbill": {"baseURL", "token", "clientID", "clientSecret", "cacheTTL", "maxStale"},
 }
 
 var commonKeys = []string{"key", "kind", "name", "timeout"}
@@ -207,6 +229,9 @@ func (c *Config) check() error {
 	case s.DefaultPageSize < 1 || s.DefaultPageSize > s.MaxPageSize:
 		return errors.New("config: server.defaultPageSize must be between 1 and server.maxPageSize")
 	}
+	if err := s.checkSurface(); err != nil {
+		return err
+	}
 	for i, o := range s.CORS.AllowedOrigins {
 		if o == "*" {
 			continue
@@ -291,6 +316,12 @@ func (p *Provider) checkGetbill() error {
 	}
 	if p.CacheTTL < 0 {
 		return errors.New("cacheTTL must not be negative")
+	}
+	if p.MaxStale == 0 {
+		p.MaxStale = max(DefaultGetbillMaxStale, p.CacheTTL)
+	}
+	if p.MaxStale < p.CacheTTL {
+		return errors.New("maxStale must not be less than cacheTTL")
 	}
 	if p.Token == "" && (p.ClientID == "" || p.ClientSecret == "") {
 		switch {

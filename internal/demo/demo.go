@@ -71,11 +71,15 @@ func Start() (*Demo, error) {
 	}, {
 		Key: "getbill", Kind: "getbill", Name: "getbill (emulated)",
 		BaseURL: getbillURL, ClientID: getbillClientID, ClientSecret: getbillSecret,
-		CacheTTL: config.DefaultGetbillCacheTTL,
+		CacheTTL: config.DefaultGetbillCacheTTL, MaxStale: config.DefaultGetbillMaxStale,
 	}}}
 	cfg.Server.Addr = config.DefaultAddr
 	cfg.Server.DefaultPageSize = config.DefaultPageSize
 	cfg.Server.MaxPageSize = config.DefaultMaxPageSize
+	// A demo is for exploring: introspection, the playground and text logs.
+	cfg.Server.Introspection = true
+	cfg.Server.Playground.Enabled = true
+	cfg.Server.Log.Format = "text"
 	d.Config = cfg
 	return d, nil
 }
