@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -39,30 +37,13 @@ import (
 func startDemo(t *testing.T) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out, w := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"dirgate", "-addr", "127.0.0.1:0"}, func(string) string { return "" }, w, io.Discard)
-		w.Close()
-	}()
+	base, done := startRun(t, ctx, []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("run returned %v after cancel, want nil", err)
 		}
 	})
-	sc := bufio.NewScanner(out)
-	var base string
-	for sc.Scan() {
-		if m := regexp.MustCompile(`GraphQL:\s+(http://\S+)/query`).FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-			break
-		}
-	}
-	go io.Copy(io.Discard, out)
-	if base == "" {
-		t.Fatal("no URL printed")
-	}
 	return base
 }
 

@@ -510,24 +510,7 @@ func TestHealthzAndCORS(t *testing.T) {
 // queries the demo.
 func TestRunDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
-	out, w := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"dirgate", "-addr", "127.0.0.1:0"}, func(string) string { return "" }, w, io.Discard)
-		w.Close()
-	}()
-	sc := bufio.NewScanner(out)
-	var base string
-	for sc.Scan() {
-		if m := regexp.MustCompile(`GraphQL:\s+(http://\S+)/query`).FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-			break
-		}
-	}
-	go io.Copy(io.Discard, out)
-	if base == "" {
-		t.Fatal("no URL printed")
-	}
+	base, done := startRun(t, ctx, []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
 	g := &gateway{url: base}
 	p, errs := g.page(t, map[string]any{"first": 3})
 	if len(errs) > 0 || len(p.Users.Edges) != 3 || p.Users.TotalCount != demo.ConcurUsers+demo.GetbillUsers {
@@ -594,4 +577,30 @@ func TestRequestErrors(t *testing.T) {
 			t.Errorf("the error quotes the body back: %+v", r.Errors)
 		}
 	}
+}
+
+// startRun runs dirgate as main would, with args after the program name,
+// and returns the base URL it prints and the channel run's result arrives
+// on. Cancelling ctx stops it.
+func startRun(t *testing.T, ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (string, <-chan error) {
+	t.Helper()
+	out, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"dirgate"}, args...), getenv, w, stderr)
+		w.Close()
+	}()
+	sc := bufio.NewScanner(out)
+	base := ""
+	for sc.Scan() {
+		if m := regexp.MustCompile(`GraphQL:\s+(http://\S+)/query`).FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+			break
+		}
+	}
+	go io.Copy(io.Discard, out)
+	if base == "" {
+		t.Fatalf("dirgate printed no URL; run: %v", <-done)
+	}
+	return base, done
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -512,25 +511,7 @@ func started(t *testing.T, ctx context.Context, configYAML string, env map[strin
 	if err := os.WriteFile(path, []byte(configYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, w := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"dirgate", "-config", path}, func(k string) string { return env[k] }, w, stderr)
-		w.Close()
-	}()
-	sc := bufio.NewScanner(out)
-	base := ""
-	for sc.Scan() {
-		if m := regexp.MustCompile(`GraphQL:\s+(http://\S+)/query`).FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-			break
-		}
-	}
-	go io.Copy(io.Discard, out)
-	if base == "" {
-		t.Fatalf("dirgate printed no URL; run: %v", <-done)
-	}
-	return base, done
+	return startRun(t, ctx, []string{"-config", path}, func(k string) string { return env[k] }, stderr)
 }
 
 // TestNoSecretsInLogs runs dirgate at debug level through successes and
