@@ -190,11 +190,21 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	return &server{Handler: sf.wrap(cors.New(cors.Options{
-		AllowedOrigins: cfg.Server.CORS.AllowedOrigins,
+	return &server{Handler: sf.wrap(withCORS(cfg.Server.CORS.AllowedOrigins, mux)), ready: sf.ready}, nil
+}
+
+// withCORS lets the listed origins read dirgate's answers from a browser,
+// and no other. (rs/cors allows every origin when given none, which would
+// let any web page its operator visits read the directory.)
+func withCORS(origins []string, h http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return h
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins: origins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost},
 		AllowedHeaders: []string{"Content-Type", "Authorization"},
-	}).Handler(mux)), ready: sf.ready}, nil
+	}).Handler(h)
 }
 
 // newDirectory builds each configured provider's adapter, explicitly, and

@@ -483,14 +483,21 @@ func TestIDs(t *testing.T) {
 
 func TestHealthzAndCORS(t *testing.T) {
 	g := newGateway(t, nil)
+	none := newGateway(t, func(c *config.Config) { c.Server.CORS.AllowedOrigins = nil })
 	resp, err := http.Get(g.url + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", resp, err)
 	}
-	for _, tt := range []struct{ origin, want string }{
-		{"https://dash.example.com", "https://dash.example.com"},
-		{"https://evil.example.com", ""},
+	for _, tt := range []struct {
+		g            *gateway
+		origin, want string
+	}{
+		{g, "https://dash.example.com", "https://dash.example.com"},
+		{g, "https://evil.example.com", ""},
+		{none, "https://dash.example.com", ""}, // no origins configured: none allowed
+		{none, "https://evil.example.com", ""},
 	} {
+		g := tt.g
 		req, _ := http.NewRequest(http.MethodOptions, g.url+"/query", nil)
 		req.Header.Set("Origin", tt.origin)
 		req.Header.Set("Access-Control-Request-Method", "POST")
@@ -502,6 +509,18 @@ func TestHealthzAndCORS(t *testing.T) {
 		resp.Body.Close()
 		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tt.want {
 			t.Errorf("preflight from %s: Access-Control-Allow-Origin %q, want %q", tt.origin, got, tt.want)
+		}
+		// And on the request itself.
+		req, _ = http.NewRequest(http.MethodPost, g.url+"/query", strings.NewReader(`{"query":"{ providers { key } }"}`))
+		req.Header.Set("Origin", tt.origin)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tt.want {
+			t.Errorf("POST from %s: Access-Control-Allow-Origin %q, want %q", tt.origin, got, tt.want)
 		}
 	}
 }
