@@ -265,6 +265,9 @@ func (p *Page) backward(ctx context.Context, lower, upper []Position, count int)
 	last := len(p.sources) - 1
 	for i := len(p.sources) - 1; i >= 0 && len(rev) < count; i-- {
 		last = i
+		if lower[i].Offset == End {
+			continue // every user of i lies at or before the lower bound
+		}
 		s := p.sources[i]
 		hi := cur[i].Offset
 		if hi == End {
@@ -294,6 +297,9 @@ func (p *Page) backward(ctx context.Context, lower, upper []Position, count int)
 	p.Edges = rev
 	p.HasPreviousPage = len(p.Failed) > 0
 	for i := last; i >= 0 && !p.HasPreviousPage; i-- {
+		if lower[i].Offset == End {
+			continue
+		}
 		if cur[i].Offset == End {
 			total, ok := p.total(ctx, i)
 			p.HasPreviousPage = !ok || total > lower[i].Offset

@@ -138,6 +138,22 @@ func TestPageInfo(t *testing.T) {
 			t.Errorf("between 2nd and 8th (backward %t) = %v, want %v", backward, got, f.truth[2:7])
 		}
 	}
+	// Bounded by cursors of a backward page, which mark providers they
+	// never reached as wholly before them.
+	back, err := f.dir.Page(t.Context(), providers.PageRequest{Count: 3, Backward: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, backward := range []bool{false, true} {
+		p, err := f.dir.Page(t.Context(), providers.PageRequest{Count: 10, After: &back.Edges[0].Cut, Backward: backward})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(p.Edges); !slices.Equal(got, f.truth[8:]) || p.HasPreviousPage != !backward || p.HasNextPage {
+			t.Errorf("after the first edge of the last 3 (backward %t) = %v (prev %t, next %t), want %v (prev %t, next false)",
+				backward, got, p.HasPreviousPage, p.HasNextPage, f.truth[8:], !backward)
+		}
+	}
 	// first: 0 still tells whether there is anything.
 	empty, err := f.dir.Page(t.Context(), providers.PageRequest{Count: 0})
 	if err != nil {
