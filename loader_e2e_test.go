@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/getbill"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
 
@@ -213,5 +215,31 @@ func TestBatchedUserLookups(t *testing.T) {
 	t.Logf("50 lookups (%d distinct Concur ids): concur calls %d, getbill calls %d", len(distinct), concurCalls, billCalls)
 	if billCalls > 1 || concurCalls > len(distinct) {
 		t.Errorf("vendor calls: getbill %d (want ≤ 1), concur %d (want ≤ %d distinct ids)", billCalls, concurCalls, len(distinct))
+	}
+}
+
+// TestOneErrorPerFailure: a provider that fails under a page of users is
+// one error in the response, not one per user; and nodes takes no more ids
+// than a page holds.
+func TestOneErrorPerFailure(t *testing.T) {
+	g := newGateway(t, nil)
+	g.getbill.SetFault(getbill.Fault{Status: http.StatusServiceUnavailable})
+	r := g.query(t, `{ users(first: 30) { edges { node { linkedAccounts { id } } } } }`, nil)
+	if !slices.Equal(codes(r.Errors), []string{"PROVIDER_UNAVAILABLE@getbill"}) {
+		t.Errorf("errors = %v, want one PROVIDER_UNAVAILABLE@getbill", codes(r.Errors))
+	}
+	if n := strings.Count(g.logs.String(), "provider failed"); n != 1 {
+		t.Errorf("%d log lines for the failure, want 1", n)
+	}
+	ids := make([]string, 1001)
+	for i := range ids {
+		ids[i] = relay.UserID("concur", fmt.Sprint(i))
+	}
+	r = g.query(t, `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": ids})
+	if !slices.Equal(codes(r.Errors), []string{"BAD_USER_INPUT"}) {
+		t.Errorf("nodes of 1001 ids: errors %v, want BAD_USER_INPUT", codes(r.Errors))
+	}
+	if c, _ := g.calls(); c > 1 {
+		t.Errorf("concur calls = %d: the ids were looked up", c)
 	}
 }

@@ -42,7 +42,7 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, error) {
-	return r.nodes(ctx, ids), nil
+	return r.nodes(ctx, ids)
 }
 
 // Providers is the resolver for the providers field.

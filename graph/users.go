@@ -142,7 +142,11 @@ func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 
 // nodes resolves ids at the same time; each failure is an error beside the
 // others' nodes.
-func (r *Resolver) nodes(ctx context.Context, ids []string) []model.Node {
+func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error) {
+	if len(ids) > r.MaxPageSize {
+		// Each id may cost a vendor call: bound them like a page.
+		return nil, badInput("nodes: at most %d ids", r.MaxPageSize)
+	}
 	out := make([]model.Node, len(ids))
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
@@ -150,12 +154,13 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) []model.Node {
 		wg.Go(func() { out[i], errs[i] = r.node(ctx, id) })
 	}
 	wg.Wait()
+	l := r.loaders(ctx)
 	for _, err := range errs {
-		if err != nil {
+		if err != nil && l.FirstReport(err) {
 			graphql.AddError(ctx, err)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // loaders returns the request's dataloaders; outside a request made
@@ -201,7 +206,7 @@ func (r *Resolver) linkedAccounts(ctx context.Context, u *model.User) []*model.U
 	wg.Wait()
 	out := []*model.User{}
 	for i, s := range sources {
-		if errs[i] != nil {
+		if errs[i] != nil && l.FirstReport(errs[i]) {
 			graphql.AddError(ctx, errs[i])
 		}
 		for _, f := range found[i] {

@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -39,6 +40,9 @@ func contains(list []string, s string) bool {
 // All returns every user of a whole-directory (PagingSnapshot) provider.
 // For other providers it is an error: they are never read whole.
 func (s *Source) All(ctx context.Context) ([]User, error) {
+	if s.desc.Paging != PagingSnapshot {
+		return nil, fmt.Errorf("provider %q pages on the vendor side: it is never read whole", s.Key)
+	}
 	page, err := s.List(ctx, Filter{}, Position{}, math.MaxInt)
 	if err != nil {
 		return nil, err

@@ -62,6 +62,31 @@ type Loaders struct {
 	dir     *providers.Directory
 	sources map[string]*source
 	company *dataloader.Loader[string, *providers.Company]
+
+	mu       sync.Mutex
+	reported map[string]bool
+}
+
+// FirstReport reports whether err is the first failure of its provider,
+// with its code, in this request: a provider that fails under a page of
+// users is then one error in the response (and one log line), not one per
+// user.
+func (l *Loaders) FirstReport(err error) bool {
+	var pe *providers.Error
+	if !errors.As(err, &pe) {
+		return true
+	}
+	key := pe.Provider + "/" + string(pe.Code)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.reported[key] {
+		return false
+	}
+	if l.reported == nil {
+		l.reported = map[string]bool{}
+	}
+	l.reported[key] = true
+	return true
 }
 
 type source struct {
@@ -77,15 +102,21 @@ func New(dir *providers.Directory) *Loaders {
 	l := &Loaders{dir: dir, sources: map[string]*source{}}
 	for _, s := range dir.Sources() {
 		src := &source{s: s}
-		var once sync.Once
+		var mu sync.Mutex
 		var idx *providers.Index
-		var idxErr error
 		src.index = func(ctx context.Context) (*providers.Index, error) {
-			once.Do(func() {
+			// Keep a good read for the request; after a failure, the next
+			// batch asks again.
+			mu.Lock()
+			defer mu.Unlock()
+			if idx == nil {
 				users, err := s.All(ctx)
-				idx, idxErr = providers.NewIndex(users), err
-			})
-			return idx, idxErr
+				if err != nil {
+					return nil, err
+				}
+				idx = providers.NewIndex(users)
+			}
+			return idx, nil
 		}
 		src.byID = dataloader.NewBatchedLoader(src.usersByID,
 			dataloader.WithWait[string, *providers.User](Wait), dataloader.WithBatchCapacity[string, *providers.User](BatchCapacity))

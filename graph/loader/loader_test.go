@@ -67,8 +67,14 @@ func TestUserLookupsAlignAndDeduplicate(t *testing.T) {
 // TestTransientErrorsAreNotMemoised: a lookup that failed because the
 // vendor was down is asked again later in the same request.
 func TestTransientErrorsAreNotMemoised(t *testing.T) {
+	for _, paging := range []providers.Paging{providers.PagingOffset, providers.PagingSnapshot} {
+		t.Run(paging.String(), func(t *testing.T) { testTransientErrors(t, paging) })
+	}
+}
+
+func testTransientErrors(t *testing.T, paging providers.Paging) {
 	users := providertest.Dataset(5)
-	dir, m := newDir(t, providers.PagingOffset, users)
+	dir, m := newDir(t, paging, users)
 	l := loader.New(dir)
 	m.SetError(fmt.Errorf("down: %w", providers.ErrUnavailable))
 	if _, err := l.User(t.Context(), "m", users[2].ID); err == nil {
