@@ -45,6 +45,10 @@ type Provider interface {
 	// failure worth retrying soon (the vendor unreachable, one HTTP call
 	// timed out, HTTP 502, 503 or 504) is a *TemporaryError: the portable
 	// layer retries those and rate limits, and nothing else (see retry.go).
+	// When a call fails after some users were fetched, ListUsers may return
+	// a page of those users (the first ones, with Next after them) together
+	// with the error: the portable layer keeps them and asks again from
+	// Next, rather than fetching them twice.
 	ListUsers(ctx context.Context, req ListRequest) (*ListPage, error)
 }
 

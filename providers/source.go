@@ -155,13 +155,34 @@ func (s *Source) call(ctx context.Context, req ListRequest) (*ListPage, error) {
 	if o := s.opts.Observer; o != nil {
 		policy.onRetry = func() { o.Retry(s.Key) }
 	}
-	page, err := retry(ctx, policy, func(ctx context.Context) (*ListPage, error) {
-		ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
-		defer cancel()
-		return s.p.ListUsers(ctx, req)
-	})
-	if err != nil {
-		return nil, classify(s.Key, err)
+	// Users fetched before a failure are kept, and the call goes on from
+	// after them, with a fresh retry budget: each round of retries that
+	// makes progress brings the end closer, so this ends.
+	var kept []User
+	var page *ListPage
+	for {
+		progress := false
+		var err error
+		page, err = retry(ctx, policy, func(ctx context.Context) (*ListPage, error) {
+			ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+			defer cancel()
+			p, err := s.p.ListUsers(ctx, req)
+			if err != nil && p != nil && len(p.Users) > 0 && len(p.Users) < req.Limit && s.desc.Paging != PagingSnapshot {
+				kept = append(kept, p.Users...)
+				req.Start, req.Limit = p.Next, req.Limit-len(p.Users)
+				progress = true
+			}
+			return p, err
+		})
+		if err == nil {
+			break
+		}
+		if !progress {
+			return nil, classify(s.Key, err)
+		}
+	}
+	if page != nil && len(kept) > 0 {
+		page.Users = append(kept, page.Users...)
 	}
 	if page == nil {
 		return nil, classify(s.Key, fmt.Errorf("%w: no page", ErrBadResponse))

@@ -215,7 +215,7 @@ func (c *Client) ListUsers(ctx context.Context, req providers.ListRequest) (*pro
 			want = min(want, max(hint-offset, 1))
 		}
 		round, err := c.fetch(ctx, filters, plan(offset, want, size))
-		if err != nil {
+		if err != nil && len(page.Users) == 0 && len(round) == 0 {
 			return nil, err
 		}
 		before := len(page.Users)
@@ -236,6 +236,12 @@ func (c *Client) ListUsers(ctx context.Context, req providers.ListRequest) (*pro
 				}
 				break
 			}
+		}
+		if err != nil {
+			// Hand back the users before the failure with it: the
+			// portable layer keeps them and asks again from there.
+			page.Next.Offset = start + len(page.Users)
+			return page, err
 		}
 		if len(page.Users) == before {
 			break // nothing more, whatever the total says
@@ -265,20 +271,28 @@ func (c *Client) fetch(ctx context.Context, filters url.Values, chunks []chunk) 
 	out := make([]*vendorPage, len(chunks))
 	if len(chunks) == 1 {
 		vp, err := c.fetchChunk(ctx, filters, chunks[0])
+		if err != nil {
+			return nil, err
+		}
 		out[0] = vp
-		return out, err
+		return out, nil
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	// Every chunk runs to its end, so that the ones before a failure are
+	// kept (see ListUsers).
+	errs := make([]error, len(chunks))
+	var g errgroup.Group
 	g.SetLimit(c.cfg.Concurrency)
 	for i, ch := range chunks {
 		g.Go(func() error {
-			vp, err := c.fetchChunk(gctx, filters, ch)
-			out[i] = vp
-			return err
+			out[i], errs[i] = c.fetchChunk(ctx, filters, ch)
+			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	g.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return out[:i], err // the chunks before the first failure
+		}
 	}
 	return out, nil
 }

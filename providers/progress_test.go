@@ -1,0 +1,62 @@
+package providers
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+)
+
+// flaky pages like Concur: it fails after handing out `per` users each
+// time, with the users it had.
+type flaky struct {
+	users  []User
+	per    int
+	starts []int
+}
+
+func (f *flaky) Describe() Description { return Description{Paging: PagingOffset} }
+
+func (f *flaky) ListUsers(_ context.Context, req ListRequest) (*ListPage, error) {
+	f.starts = append(f.starts, req.Start.Offset)
+	end := min(req.Start.Offset+req.Limit, len(f.users))
+	page := &ListPage{Total: len(f.users)}
+	if end-req.Start.Offset > f.per {
+		page.Users = f.users[req.Start.Offset : req.Start.Offset+f.per]
+		page.Next.Offset = req.Start.Offset + f.per
+		return page, &TemporaryError{}
+	}
+	page.Users = f.users[req.Start.Offset:end]
+	page.Next.Offset = end
+	return page, nil
+}
+
+// TestKeepsProgress: users fetched before a failure are kept and not
+// fetched again, and a call that keeps making progress completes even when
+// it fails more often than it has attempts.
+func TestKeepsProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		users := make([]User, 50)
+		for i := range users {
+			users[i].ID = string(rune('A' + i))
+		}
+		f := &flaky{users: users, per: 7}
+		s := NewSource(Info{Key: "f"}, f, &SourceOptions{MaxAttempts: 2})
+		page, err := s.List(t.Context(), Filter{}, Position{Offset: 3}, 40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Users) != 40 || page.Users[0].ID != users[3].ID || page.Users[39].ID != users[42].ID || page.Next.Offset != 43 {
+			t.Fatalf("got %d users from %s to %s, next %d; want 40 from %s to %s, next 43",
+				len(page.Users), page.Users[0].ID, page.Users[len(page.Users)-1].ID, page.Next.Offset, users[3].ID, users[42].ID)
+		}
+		want := []int{3, 10, 17, 24, 31, 38}
+		if len(f.starts) != len(want) {
+			t.Fatalf("calls started at %v, want %v", f.starts, want)
+		}
+		for i := range want {
+			if f.starts[i] != want[i] {
+				t.Fatalf("calls started at %v, want %v", f.starts, want)
+			}
+		}
+	})
+}
