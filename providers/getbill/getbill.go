@@ -110,6 +110,10 @@ func New(cfg Config, opts *Options) (*Client, error) {
 		return c, nil
 	}
 	c.secrets = []string{cfg.ClientSecret}
+	// Token requests carry the client secret: never follow a redirect
+	// with them to wherever it points.
+	th := *hc
+	th.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.tokens = &tokenCache{
 		conf: &clientcredentials.Config{
 			ClientID:     cfg.ClientID,
@@ -117,7 +121,7 @@ func New(cfg Config, opts *Options) (*Client, error) {
 			TokenURL:     base + tokenPath,
 			Scopes:       []string{scopeUsersRead},
 		},
-		hc: hc,
+		hc: &th,
 	}
 	return c, nil
 }

@@ -967,3 +967,28 @@ func FuzzAnswer(f *testing.F) {
 		}
 	})
 }
+
+// TestTokenRequestFollowsNoRedirect: the token request carries the client
+// secret, so a redirect from the token endpoint is not followed to another
+// host.
+func TestTokenRequestFollowsNoRedirect(t *testing.T) {
+	var elsewhere int
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere++ }))
+	defer other.Close()
+	e := newEmulator(EmulatorOptions{})
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" {
+			http.Redirect(w, r, other.URL+"/token", http.StatusTemporaryRedirect)
+			return
+		}
+		e.ServeHTTP(w, r)
+	}))
+	defer redirecting.Close()
+	err := listErr(t, newClient(t, creds(redirecting.URL)))
+	if err == nil || elsewhere != 0 {
+		t.Errorf("ListUsers = %v; the other host got %d requests, want an error and none", err, elsewhere)
+	}
+	if strings.Contains(err.Error(), testSecret) {
+		t.Errorf("error %q contains the secret", err)
+	}
+}
