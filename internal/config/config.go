@@ -132,12 +132,33 @@ func Parse(data []byte, getenv func(string) string) (*Config, error) {
 	dec.KnownFields(true)
 	var c Config
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %w", scrub(err))
 	}
 	if err := c.check(); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+var (
+	quotedValue = regexp.MustCompile("`[^`]*`")
+	lineRef     = regexp.MustCompile(`line \d+: `)
+)
+
+// scrub rewrites the decoder's type errors so that they name the key and
+// the type it wants but not the value, which may be a secret from the
+// environment, nor a line number, which is the line of the expanded
+// document, not of the file.
+func scrub(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		msgs[i] = lineRef.ReplaceAllString(quotedValue.ReplaceAllString(m, "a value"), "")
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -151,7 +172,14 @@ func expand(n *yaml.Node, getenv func(string) string) {
 			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 				return getenv(ref[2 : len(ref)-1])
 			})
-			n.Tag, n.Style = "!!str", yaml.DoubleQuotedStyle
+			// Let the value take the type its field wants (a port, a
+			// page size, a duration), except a value YAML would read as
+			// null, which stays the string it is.
+			n.Tag, n.Style = "", 0
+			switch n.Value {
+			case "", "~", "null", "Null", "NULL":
+				n.Tag, n.Style = "!!str", yaml.DoubleQuotedStyle
+			}
 		}
 	case yaml.MappingNode:
 		for i := 1; i < len(n.Content); i += 2 {

@@ -68,6 +68,7 @@ func TestParseErrors(t *testing.T) {
 		name, give, want string
 	}{
 		{"unknown top-level key", "serverr: {}\n" + minimal, `field serverr not found`},
+		{"secret in a number", "providers:\n  - key: c\n    kind: concur\n    clientID: a\n    clientSecret: b\n    companyUUID: c\n    requestToken: d\n    pageSize: ${SECRET}\n", `cannot unmarshal !!str a value into int`},
 		{"unknown server key", "server:\n  adr: x\n" + minimal, `field adr not found`},
 		{"key of another kind", "providers:\n  - key: gb\n    kind: getbill\n    token: x\n    tokenStore: /tmp/x\n", `unknown key "tokenStore"`},
 		{"unknown provider key", "providers:\n  - key: gb\n    kind: getbill\n    token: x\n    tokn: y\n", `unknown key "tokn"`},
@@ -116,5 +117,19 @@ func TestEnvCannotAddStructure(t *testing.T) {
 	}
 	if c.Providers[0].BaseURL != DefaultGetbillBaseURL {
 		t.Errorf("baseURL = %q: the environment injected a key", c.Providers[0].BaseURL)
+	}
+}
+
+// TestEnvInTypedFields: ${VAR} works in a number or duration field, and a
+// secret that YAML would read as something else stays the string it is.
+func TestEnvInTypedFields(t *testing.T) {
+	c, err := Parse([]byte("providers:\n  - key: c\n    kind: concur\n    clientID: ${ID}\n    clientSecret: ${S}\n    companyUUID: c\n    requestToken: ${RT}\n    pageSize: ${PS}\n    timeout: ${TO}\n"),
+		env(map[string]string{"ID": "12345", "S": "~", "RT": "true", "PS": "250", "TO": "3s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Providers[0]
+	if p.PageSize != 250 || p.Timeout != 3*time.Second || p.ClientID != "12345" || p.ClientSecret != "~" || p.RequestToken != "true" {
+		t.Errorf("provider = %+v", p)
 	}
 }
