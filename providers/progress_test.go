@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 )
@@ -59,4 +60,35 @@ func TestKeepsProgress(t *testing.T) {
 			}
 		}
 	})
+}
+
+// noTotal is a paged vendor that does not say how many users match.
+type noTotal struct{ flaky }
+
+func (n *noTotal) ListUsers(ctx context.Context, req ListRequest) (*ListPage, error) {
+	p, err := n.flaky.ListUsers(ctx, req)
+	if p != nil {
+		p.Total = -1
+	}
+	return p, err
+}
+
+// TestUnknownTotal: a vendor that does not give a total is never counted
+// or paged silently short: a short page is its end, anything else an error.
+func TestUnknownTotal(t *testing.T) {
+	users := make([]User, 10)
+	for i := range users {
+		users[i].ID = string(rune('a' + i))
+	}
+	s := NewSource(Info{Key: "n"}, &noTotal{flaky{users: users, per: 100}}, nil)
+	page, err := s.List(t.Context(), Filter{}, Position{Offset: 4}, 20)
+	if err != nil || page.Total != 10 || len(page.Users) != 6 {
+		t.Errorf("short page: %d users, total %d, %v; want 6, 10", len(page.Users), page.Total, err)
+	}
+	for _, limit := range []int{0, 3} {
+		var pe *Error
+		if _, err := s.List(t.Context(), Filter{}, Position{}, limit); !errors.As(err, &pe) || pe.Code != CodeBadResponse {
+			t.Errorf("limit %d: err = %v, want PROVIDER_BAD_RESPONSE", limit, err)
+		}
+	}
 }

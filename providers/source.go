@@ -127,6 +127,14 @@ func (s *Source) List(ctx context.Context, f Filter, start Position, limit int) 
 	if len(page.Users) > limit {
 		return nil, classify(s.Key, fmt.Errorf("%w: asked for %d users, got %d", ErrBadResponse, limit, len(page.Users)))
 	}
+	if page.Total < 0 {
+		// A short page is the end, so the total is known; otherwise
+		// guessing would page or count silently short.
+		if len(page.Users) >= limit {
+			return nil, classify(s.Key, fmt.Errorf("%w: the vendor did not say how many users match", ErrBadResponse))
+		}
+		page.Total = start.Offset + len(page.Users)
+	}
 	page.Next.Offset = start.Offset + len(page.Users)
 	return page, nil
 }
