@@ -35,20 +35,6 @@ func (d *Directory) Sources() []*Source { return slices.Clone(d.sources) }
 // Source returns the provider with the given key, or nil.
 func (d *Directory) Source(key string) *Source { return d.byKey[key] }
 
-// User returns the user with the given native id in the given provider, or
-// nil when there is none.
-func (d *Directory) User(ctx context.Context, key, id string) (*User, error) {
-	s := d.byKey[key]
-	if s == nil {
-		return nil, nil
-	}
-	page, err := s.List(ctx, Filter{ID: &id}, Position{}, 1)
-	if err != nil || len(page.Users) == 0 {
-		return nil, err
-	}
-	return &page.Users[0], nil
-}
-
 // ErrBadCut reports a Cut that does not fit the query it is used with.
 var ErrBadCut = errors.New("cut does not fit this query")
 
@@ -67,8 +53,6 @@ type Cut struct {
 	Edge int
 	Pos  []Position
 }
-
-func (c *Cut) clone() Cut { return Cut{Edge: c.Edge, Pos: slices.Clone(c.Pos)} }
 
 // PageRequest asks for one page of the merged connection.
 type PageRequest struct {
