@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -21,20 +22,11 @@ func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(
 func UserEmails(u *User) []string {
 	var out []string
 	for _, e := range append([]string{u.Email}, u.Emails...) {
-		if n := NormalizeEmail(e); n != "" && !contains(out, n) {
+		if n := NormalizeEmail(e); n != "" && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // All returns every user of a whole-directory (PagingSnapshot) provider.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -223,21 +224,12 @@ func checkProviderKeys(root *yaml.Node) error {
 		}
 		for j := 0; j < len(p.Content); j += 2 {
 			k := p.Content[j].Value
-			if !contains(commonKeys, k) && !contains(allowed, k) {
+			if !slices.Contains(commonKeys, k) && !slices.Contains(allowed, k) {
 				return fmt.Errorf("config: providers[%d] (kind %s): unknown key %q (line %d)", i, kind, k, p.Content[j].Line)
 			}
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *Config) check() error {

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -209,7 +210,7 @@ func (p PageSize) Validate(graphql.ExecutableSchema) error {
 func (p PageSize) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
 	var found *gqlerror.Error
 	walk(opCtx.Operation.SelectionSet, map[string]bool{}, func(f *ast.Field) bool {
-		if f.ObjectDefinition == nil || !contains(p.Fields, f.ObjectDefinition.Name+"."+f.Name) {
+		if f.ObjectDefinition == nil || !slices.Contains(p.Fields, f.ObjectDefinition.Name+"."+f.Name) {
 			return true
 		}
 		args := f.ArgumentMap(opCtx.Variables)
@@ -279,15 +280,6 @@ func walk(set ast.SelectionSet, seen map[string]bool, visit func(*ast.Field) boo
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // asInt reads an Int argument as gqlparser hands it over: int64 from a
