@@ -22,6 +22,7 @@ import (
 
 	"github.com/dirgate/dirgate/internal/auth"
 	"github.com/dirgate/dirgate/internal/config"
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/internal/health"
 	"github.com/dirgate/dirgate/providers"
 	"github.com/dirgate/dirgate/providers/concur"
@@ -281,7 +282,7 @@ func TestReadyz(t *testing.T) {
 	}
 	code, r := readyz(t, g)
 	c := state(r, "concur")
-	if code != 503 || r.Status != health.Degraded || c.Up || !c.Authenticated || c.LastError == nil || c.LastError.Code != providers.CodeAuthFailed {
+	if code != 503 || r.Status != health.Degraded || c.Up || !c.Authenticated || c.LastError == nil || c.LastError.Code != errcode.ProviderAuthFailed {
 		t.Errorf("Concur failing: %d %+v, want 503 degraded, concur down with PROVIDER_AUTH_FAILED", code, r)
 	}
 	probes.Wait()

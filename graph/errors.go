@@ -10,39 +10,25 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/internal/limits"
 	"github.com/dirgate/dirgate/providers"
 )
 
-// The closed set of extensions.code values that dirgate's own errors carry.
-// The provider codes come from the providers package; gqlgen adds
-// GRAPHQL_PARSE_FAILED and GRAPHQL_VALIDATION_FAILED for documents it
-// cannot run, COMPLEXITY_LIMIT_EXCEEDED, and PERSISTED_QUERY_NOT_FOUND
-// for an automatic persisted query it does not hold. Rejections before
-// resolvers run come from internal/limits (REQUEST_TOO_LARGE,
-// DEPTH_LIMIT_EXCEEDED, PAGE_SIZE_LIMIT_EXCEEDED, TOKEN_LIMIT_EXCEEDED,
-// INTROSPECTION_DISABLED) and internal/auth (UNAUTHENTICATED).
-const (
-	CodeBadUserInput  = "BAD_USER_INPUT"
-	CodeBadCursor     = "BAD_CURSOR"
-	CodeInternal      = "INTERNAL"
-	CodePageSizeLimit = limits.CodePageSizeLimit
-)
-
 // inputError is an error in the request, safe to show as it is.
 type inputError struct {
-	code string
+	code errcode.Code
 	msg  string
 }
 
 func (e *inputError) Error() string { return e.msg }
 
 func badInput(format string, args ...any) error {
-	return &inputError{code: CodeBadUserInput, msg: fmt.Sprintf(format, args...)}
+	return &inputError{code: errcode.BadUserInput, msg: fmt.Sprintf(format, args...)}
 }
 
 func badCursor(arg string) error {
-	return &inputError{code: CodeBadCursor, msg: fmt.Sprintf("%s: the cursor is malformed or altered, or was made with another filter", arg)}
+	return &inputError{code: errcode.BadCursor, msg: fmt.Sprintf("%s: the cursor is malformed or altered, or was made with another filter", arg)}
 }
 
 // PresentError returns an error presenter that gives every error a code
@@ -61,9 +47,9 @@ func PresentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			setCode(gqlErr, ie.code)
 		case errors.As(err, &pe):
 			gqlErr.Message = pe.Error()
-			setCode(gqlErr, string(pe.Code))
+			setCode(gqlErr, pe.Code)
 			gqlErr.Extensions["provider"] = pe.Provider
-			if pe.Code == providers.CodeRateLimited && pe.RetryAfter > 0 {
+			if pe.Code == errcode.ProviderRateLimited && pe.RetryAfter > 0 {
 				gqlErr.Extensions["retryAfter"] = int(math.Ceil(pe.RetryAfter.Seconds()))
 			}
 			log.LogAttrs(ctx, slog.LevelWarn, "provider failed",
@@ -71,27 +57,27 @@ func PresentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case gqlErr.Extensions["code"] != nil && gqlErr.Err == nil:
 			// gqlgen's own parse and validation errors, and the limits'.
 			if limits.IsTokenLimit(gqlErr) {
-				setCode(gqlErr, limits.CodeTokenLimit)
+				setCode(gqlErr, errcode.TokenLimit)
 			}
 		case gqlErr.Err == nil && len(gqlErr.Path) == 0:
 			// gqlgen's errors about the HTTP request itself, such as a body
 			// that is not JSON. Its message would quote the body back.
 			gqlErr.Message = "the request is not a GraphQL request dirgate can read: send JSON with a query"
-			setCode(gqlErr, CodeBadRequest)
+			setCode(gqlErr, errcode.BadRequest)
 		default:
 			log.LogAttrs(ctx, slog.LevelError, "internal error", slog.Any("err", err), slog.String("path", gqlErr.Path.String()))
 			gqlErr.Message = "internal error"
-			setCode(gqlErr, CodeInternal)
+			setCode(gqlErr, errcode.Internal)
 		}
 		return gqlErr
 	}
 }
 
-func setCode(e *gqlerror.Error, code string) {
+func setCode(e *gqlerror.Error, code errcode.Code) {
 	if e.Extensions == nil {
 		e.Extensions = map[string]any{}
 	}
-	e.Extensions["code"] = code
+	e.Extensions["code"] = string(code)
 }
 
 // Recover turns a panic in a resolver into an INTERNAL error, logged with

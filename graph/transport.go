@@ -6,12 +6,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-)
 
-// CodeBadRequest is the code of an HTTP request that is not a GraphQL
-// request dirgate can read: a body that is not JSON, an unsupported method
-// or content type.
-const CodeBadRequest = "BAD_REQUEST"
+	"github.com/dirgate/dirgate/internal/errcode"
+)
 
 // Unsupported is the last transport: it answers every request the real
 // transports do not support with a coded JSON error, instead of gqlgen's
@@ -32,6 +29,6 @@ func (Unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExe
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(graphql.Response{Errors: gqlerror.List{{
 		Message:    msg,
-		Extensions: map[string]any{"code": CodeBadRequest},
+		Extensions: map[string]any{"code": string(errcode.BadRequest)},
 	}}})
 }

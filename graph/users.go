@@ -12,6 +12,7 @@ import (
 	"github.com/dirgate/dirgate/graph/loader"
 	"github.com/dirgate/dirgate/graph/model"
 	"github.com/dirgate/dirgate/graph/relay"
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 )
 
@@ -35,7 +36,7 @@ func (r *Resolver) users(ctx context.Context, first *int, after *string, last *i
 	}
 	if req.Count > r.MaxPageSize {
 		// Normally rejected before resolvers run (limits.PageSize).
-		return nil, &inputError{code: CodePageSizeLimit, msg: fmt.Sprintf("first and last must be at most %d", r.MaxPageSize)}
+		return nil, &inputError{code: errcode.PageSizeLimit, msg: fmt.Sprintf("first and last must be at most %d", r.MaxPageSize)}
 	}
 	if filter != nil {
 		req.Keys = filter.Providers

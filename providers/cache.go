@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/dirgate/dirgate/internal/errcode"
 )
 
 // The cache of whole-directory (PagingSnapshot) providers.
@@ -127,11 +129,11 @@ func (s *Source) fallbackLocked(now time.Time) ([]User, error) {
 	if sn := s.snap; sn != nil && now.Sub(sn.fetched) < s.opts.MaxStale {
 		return sn.users, nil
 	}
-	e := Error{Provider: s.Key, Code: CodeUnavailable, Err: ErrUnavailable}
+	e := Error{Provider: s.Key, Code: errcode.ProviderUnavailable, Err: ErrUnavailable}
 	if s.health.lastErr != nil {
 		e = *s.health.lastErr
 	}
-	if e.Code == CodeRateLimited {
+	if e.Code == errcode.ProviderRateLimited {
 		if d := s.health.holdUntil.Sub(now); d > 0 {
 			e.RetryAfter = d
 		}
@@ -217,7 +219,7 @@ func (s *Source) failedLocked(now time.Time, e *Error, rl RateLimit, haveRL bool
 	if ttl := s.opts.CacheTTL; ttl > 0 {
 		hold = min(time.Second<<min(h.failures-1, 12), ttl)
 	}
-	if e.Code == CodeRateLimited {
+	if e.Code == errcode.ProviderRateLimited {
 		ra := e.RetryAfter
 		if ra <= 0 && haveRL && rl.Reset.After(now) {
 			ra = rl.Reset.Sub(now)

@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
@@ -145,7 +146,7 @@ func (f *cacheFixture) list() (int, *providers.Error) {
 
 // expect lists and checks the outcome and the number of vendor calls so
 // far.
-func (f *cacheFixture) expect(what string, wantUsers bool, wantCode providers.Code, wantCalls int) *providers.Error {
+func (f *cacheFixture) expect(what string, wantUsers bool, wantCode errcode.Code, wantCalls int) *providers.Error {
 	f.t.Helper()
 	n, err := f.list()
 	switch {
@@ -193,8 +194,8 @@ func TestCacheZeroTTL(t *testing.T) {
 	f.expect("second, same instant", true, "", 2)
 	// No back-off without a cache: the vendor is asked again at once.
 	f.stub.setErr(errDown)
-	f.expect("failing", false, providers.CodeUnavailable, 3)
-	f.expect("failing again", false, providers.CodeUnavailable, 4)
+	f.expect("failing", false, errcode.ProviderUnavailable, 3)
+	f.expect("failing again", false, errcode.ProviderUnavailable, 4)
 	f.stub.setErr(nil)
 	f.expect("recovered", true, "", 5)
 }
@@ -244,7 +245,7 @@ func TestCacheWaiterGivesUp(t *testing.T) {
 		synctest.Wait()
 		cancel()
 		var pe *providers.Error
-		if err := <-errc; !errors.As(err, &pe) || pe.Code != providers.CodeUnavailable || !errors.Is(err, context.Canceled) {
+		if err := <-errc; !errors.As(err, &pe) || pe.Code != errcode.ProviderUnavailable || !errors.Is(err, context.Canceled) {
 			t.Errorf("canceled request: %v, want PROVIDER_UNAVAILABLE wrapping context.Canceled", err)
 		}
 		close(f.stub.gate)
@@ -270,7 +271,7 @@ func TestCacheStaleWhileError(t *testing.T) {
 	f.clk.Add(2 * time.Minute)
 	f.expect("refresh fails at 2m", true, "", 2)
 	st := f.expectState("at 2m", providers.StateStale)
-	if st.LastError == nil || st.LastError.Code != providers.CodeUnavailable || !st.LastErrorAt.Equal(t0.Add(2*time.Minute)) {
+	if st.LastError == nil || st.LastError.Code != errcode.ProviderUnavailable || !st.LastErrorAt.Equal(t0.Add(2*time.Minute)) {
 		t.Errorf("status at 2m: last error %v at %v", st.LastError, st.LastErrorAt)
 	}
 	if !st.FetchedAt.Equal(t0) || st.Age != 2*time.Minute || !st.ServedUntil.Equal(t0.Add(10*time.Minute)) {
@@ -294,13 +295,13 @@ func TestCacheStaleWhileError(t *testing.T) {
 	f.clk.Set(t0.Add(10*time.Minute - time.Nanosecond))
 	f.expect("just inside MaxStale", true, "", 5)
 	f.clk.Set(t0.Add(10 * time.Minute))
-	f.expect("at MaxStale, still backing off", false, providers.CodeUnavailable, 5)
+	f.expect("at MaxStale, still backing off", false, errcode.ProviderUnavailable, 5)
 	st = f.expectState("past MaxStale", providers.StateFailing)
 	if st.FetchedAt != t0 {
 		t.Errorf("failing status keeps the copy's fetch time, got %v", st.FetchedAt)
 	}
 	f.clk.Add(time.Hour)
-	f.expect("an hour later", false, providers.CodeUnavailable, 6)
+	f.expect("an hour later", false, errcode.ProviderUnavailable, 6)
 	// Recovery.
 	f.stub.setErr(nil)
 	f.clk.Add(time.Hour)
@@ -325,26 +326,26 @@ func TestCacheStaleWhileError(t *testing.T) {
 func TestCacheBackoffCappedByTTL(t *testing.T) {
 	f := newCacheFixture(t, false, providers.SourceOptions{CacheTTL: 10 * time.Second})
 	f.stub.setErr(errDown)
-	f.expect("cold", false, providers.CodeUnavailable, 1)
+	f.expect("cold", false, errcode.ProviderUnavailable, 1)
 	for _, d := range []time.Duration{1, 2, 4, 8, 10, 10} {
 		f.clk.Add(d*time.Second - time.Nanosecond)
 		before := int(f.stub.calls.Load())
-		f.expect(fmt.Sprintf("just before %ds", d), false, providers.CodeUnavailable, before)
+		f.expect(fmt.Sprintf("just before %ds", d), false, errcode.ProviderUnavailable, before)
 		f.clk.Add(time.Nanosecond)
-		f.expect(fmt.Sprintf("after %ds", d), false, providers.CodeUnavailable, before+1)
+		f.expect(fmt.Sprintf("after %ds", d), false, errcode.ProviderUnavailable, before+1)
 	}
 }
 
 func TestCacheRateLimitedCold(t *testing.T) {
 	f := newCacheFixture(t, false, providers.SourceOptions{CacheTTL: time.Minute, MaxStale: 15 * time.Minute})
 	f.stub.setErr(fmt.Errorf("429: %w", &providers.RateLimitError{RetryAfter: 30 * time.Minute}))
-	err := f.expect("cold", false, providers.CodeRateLimited, 1)
+	err := f.expect("cold", false, errcode.ProviderRateLimited, 1)
 	if err != nil && err.RetryAfter != 30*time.Minute {
 		t.Errorf("RetryAfter = %v, want 30m", err.RetryAfter)
 	}
 	// Until the retry-after passes, no call, and the wait left.
 	f.clk.Add(10 * time.Minute)
-	err = f.expect("10m later", false, providers.CodeRateLimited, 1)
+	err = f.expect("10m later", false, errcode.ProviderRateLimited, 1)
 	if err != nil && err.RetryAfter != 20*time.Minute {
 		t.Errorf("RetryAfter = %v, want 20m", err.RetryAfter)
 	}
@@ -353,7 +354,7 @@ func TestCacheRateLimitedCold(t *testing.T) {
 	}
 	f.stub.setErr(nil)
 	f.clk.Add(20*time.Minute - time.Nanosecond)
-	f.expect("just before", false, providers.CodeRateLimited, 1)
+	f.expect("just before", false, errcode.ProviderRateLimited, 1)
 	f.clk.Add(time.Nanosecond)
 	f.expect("after the retry-after", true, "", 2)
 }
@@ -366,13 +367,13 @@ func TestCacheRateLimitedWarm(t *testing.T) {
 	f.clk.Add(time.Minute)
 	f.expect("429 at 1m: the copy", true, "", 2)
 	st := f.expectState("at 1m", providers.StateStale)
-	if st.LastError == nil || st.LastError.Code != providers.CodeRateLimited || !st.RetryAt.Equal(t0.Add(31*time.Minute)) {
+	if st.LastError == nil || st.LastError.Code != errcode.ProviderRateLimited || !st.RetryAt.Equal(t0.Add(31*time.Minute)) {
 		t.Errorf("status: %+v", st)
 	}
 	f.clk.Add(13 * time.Minute)
 	f.expect("at 14m: the copy, no call", true, "", 2)
 	f.clk.Add(time.Minute)
-	err := f.expect("at 15m: past MaxStale, no call", false, providers.CodeRateLimited, 2)
+	err := f.expect("at 15m: past MaxStale, no call", false, errcode.ProviderRateLimited, 2)
 	if err != nil && err.RetryAfter != 16*time.Minute {
 		t.Errorf("RetryAfter = %v, want 16m", err.RetryAfter)
 	}
@@ -384,14 +385,14 @@ func TestCacheRateLimitWithoutRetryAfter(t *testing.T) {
 	f := newCacheFixture(t, true, providers.SourceOptions{CacheTTL: time.Minute})
 	f.stub.setBudget(100, 50, 1, f.clk.Now().Add(20*time.Minute))
 	f.stub.setErr(fmt.Errorf("429: %w", providers.ErrRateLimited))
-	err := f.expect("cold", false, providers.CodeRateLimited, 1)
+	err := f.expect("cold", false, errcode.ProviderRateLimited, 1)
 	if err != nil && err.RetryAfter != 20*time.Minute {
 		t.Errorf("RetryAfter = %v, want the reset, 20m", err.RetryAfter)
 	}
 
 	g := newCacheFixture(t, false, providers.SourceOptions{CacheTTL: time.Minute})
 	g.stub.setErr(fmt.Errorf("429: %w", providers.ErrRateLimited))
-	err = g.expect("cold, no budget", false, providers.CodeRateLimited, 1)
+	err = g.expect("cold, no budget", false, errcode.ProviderRateLimited, 1)
 	if err != nil && err.RetryAfter != time.Second {
 		t.Errorf("RetryAfter = %v, want the back-off, 1s", err.RetryAfter)
 	}
@@ -468,11 +469,11 @@ func TestCacheBudgetSpent(t *testing.T) {
 	f.clk.Add(time.Minute)
 	f.expect("budget spent: the copy", true, "", 1)
 	st := f.expectState("budget spent", providers.StateStale)
-	if st.LastError == nil || st.LastError.Code != providers.CodeRateLimited || !st.RetryAt.Equal(t0.Add(time.Hour)) {
+	if st.LastError == nil || st.LastError.Code != errcode.ProviderRateLimited || !st.RetryAt.Equal(t0.Add(time.Hour)) {
 		t.Errorf("status %+v", st)
 	}
 	f.clk.Add(9 * time.Minute)
-	err := f.expect("past MaxStale", false, providers.CodeRateLimited, 1)
+	err := f.expect("past MaxStale", false, errcode.ProviderRateLimited, 1)
 	if err != nil && err.RetryAfter != 50*time.Minute {
 		t.Errorf("RetryAfter = %v, want 50m", err.RetryAfter)
 	}
@@ -502,7 +503,7 @@ func TestStatusLive(t *testing.T) {
 	f.mems[0].SetError(errDown)
 	list(t.Context(), providers.Filter{})
 	st := src.Status()
-	if st.State != providers.StateFailing || st.LastError == nil || st.LastError.Code != providers.CodeUnavailable || st.LastErrorAt.IsZero() {
+	if st.State != providers.StateFailing || st.LastError == nil || st.LastError.Code != errcode.ProviderUnavailable || st.LastErrorAt.IsZero() {
 		t.Errorf("after a failure: %+v", st)
 	}
 	// A caller that gave up, and a list that needs no call, say nothing.
@@ -526,11 +527,11 @@ func TestStatusLive(t *testing.T) {
 func TestCacheHoldCapped(t *testing.T) {
 	f := newCacheFixture(t, false, providers.SourceOptions{CacheTTL: time.Minute})
 	f.stub.setErr(fmt.Errorf("429: %w", &providers.RateLimitError{RetryAfter: 365 * 24 * time.Hour}))
-	if err := f.expect("cold", false, providers.CodeRateLimited, 1); err != nil && err.RetryAfter != time.Hour {
+	if err := f.expect("cold", false, errcode.ProviderRateLimited, 1); err != nil && err.RetryAfter != time.Hour {
 		t.Errorf("RetryAfter = %v, want 1h", err.RetryAfter)
 	}
 	f.clk.Add(time.Hour)
-	f.expect("an hour later", false, providers.CodeRateLimited, 2)
+	f.expect("an hour later", false, errcode.ProviderRateLimited, 2)
 }
 
 // TestCacheBogusReset: a spent budget whose reset is years away does not

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 	"github.com/dirgate/dirgate/providers/memory"
 	"github.com/dirgate/dirgate/providers/providertest"
@@ -277,7 +278,7 @@ func TestResumeAfterFailure(t *testing.T) {
 					}
 					for _, e := range p.Failed {
 						failedPages++
-						if e.Provider != fmt.Sprintf("p%d", failing) || e.Code != providers.CodeUnavailable {
+						if e.Provider != fmt.Sprintf("p%d", failing) || e.Code != errcode.ProviderUnavailable {
 							t.Errorf("page %d: failure %v (%s), want p%d unavailable", pages, e.Provider, e.Code, failing)
 						}
 					}

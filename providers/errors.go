@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/dirgate/dirgate/internal/errcode"
 )
 
 // Sentinel errors that adapters wrap (with %w) so that the portable layer
@@ -39,35 +41,22 @@ func (e *RateLimitError) Error() string {
 // Unwrap makes errors.Is(err, ErrRateLimited) true.
 func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
 
-// Code is an error code from the closed set that GraphQL clients see in
-// extensions.code.
-type Code string
-
-// The provider-related codes. The graph package adds the request-related
-// ones (BAD_USER_INPUT, BAD_CURSOR, INTERNAL).
-const (
-	CodeUnavailable Code = "PROVIDER_UNAVAILABLE"
-	CodeRateLimited Code = "PROVIDER_RATE_LIMITED"
-	CodeAuthFailed  Code = "PROVIDER_AUTH_FAILED"
-	CodeBadResponse Code = "PROVIDER_BAD_RESPONSE"
-)
-
 // Error is a failure of one provider, classified. Its message is safe to
 // show to clients; the vendor's own cause stays in Err, for logs.
 type Error struct {
 	Provider   string // the provider's key
-	Code       Code
-	RetryAfter time.Duration // for CodeRateLimited, when known
+	Code       errcode.Code
+	RetryAfter time.Duration // for errcode.ProviderRateLimited, when known
 	Err        error
 }
 
 func (e *Error) Error() string {
 	switch e.Code {
-	case CodeRateLimited:
+	case errcode.ProviderRateLimited:
 		return fmt.Sprintf("provider %q is rate limited", e.Provider)
-	case CodeAuthFailed:
+	case errcode.ProviderAuthFailed:
 		return fmt.Sprintf("provider %q refused dirgate's credentials", e.Provider)
-	case CodeBadResponse:
+	case errcode.ProviderBadResponse:
 		return fmt.Sprintf("provider %q sent a response dirgate could not read", e.Provider)
 	}
 	return fmt.Sprintf("provider %q is unavailable", e.Provider)
@@ -84,17 +73,17 @@ func classify(key string, err error) *Error {
 	if errors.As(err, &pe) {
 		return pe
 	}
-	e := &Error{Provider: key, Code: CodeUnavailable, Err: err}
+	e := &Error{Provider: key, Code: errcode.ProviderUnavailable, Err: err}
 	var rl *RateLimitError
 	switch {
 	case errors.As(err, &rl):
-		e.Code, e.RetryAfter = CodeRateLimited, rl.RetryAfter
+		e.Code, e.RetryAfter = errcode.ProviderRateLimited, rl.RetryAfter
 	case errors.Is(err, ErrRateLimited):
-		e.Code = CodeRateLimited
+		e.Code = errcode.ProviderRateLimited
 	case errors.Is(err, ErrAuth):
-		e.Code = CodeAuthFailed
+		e.Code = errcode.ProviderAuthFailed
 	case errors.Is(err, ErrBadResponse):
-		e.Code = CodeBadResponse
+		e.Code = errcode.ProviderBadResponse
 	}
 	return e
 }

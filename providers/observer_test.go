@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 )
 
@@ -77,7 +78,7 @@ func TestObserverCallsAndRetries(t *testing.T) {
 		if _, err := s.List(t.Context(), providers.Filter{}, providers.Position{}, 1); err == nil {
 			t.Fatal("the auth failure did not come through")
 		}
-		if rec.retries != 2 || len(rec.calls) != 2 || rec.calls[0] != "ok" || rec.calls[1] != string(providers.CodeAuthFailed) {
+		if rec.retries != 2 || len(rec.calls) != 2 || rec.calls[0] != "ok" || rec.calls[1] != string(errcode.ProviderAuthFailed) {
 			t.Errorf("retries %d, calls %v; want 2 retries, then ok and PROVIDER_AUTH_FAILED", rec.retries, rec.calls)
 		}
 	})

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"testing/synctest"
+
+	"github.com/dirgate/dirgate/internal/errcode"
 )
 
 // flaky pages like Concur: it fails after handing out `per` users each
@@ -87,7 +89,7 @@ func TestUnknownTotal(t *testing.T) {
 	}
 	for _, limit := range []int{0, 3} {
 		var pe *Error
-		if _, err := s.List(t.Context(), Filter{}, Position{}, limit); !errors.As(err, &pe) || pe.Code != CodeBadResponse {
+		if _, err := s.List(t.Context(), Filter{}, Position{}, limit); !errors.As(err, &pe) || pe.Code != errcode.ProviderBadResponse {
 			t.Errorf("limit %d: err = %v, want PROVIDER_BAD_RESPONSE", limit, err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 )
 
@@ -162,8 +163,8 @@ func TestRetryNeverWaitsPastTheDeadline(t *testing.T) {
 		start := time.Now()
 		_, err := listOne(ctx, p, nil)
 		var pe *providers.Error
-		if !errors.As(err, &pe) || pe.Code != providers.CodeRateLimited || pe.RetryAfter != 30*time.Second {
-			t.Fatalf("err = %#v, want CodeRateLimited with RetryAfter 30s", err)
+		if !errors.As(err, &pe) || pe.Code != errcode.ProviderRateLimited || pe.RetryAfter != 30*time.Second {
+			t.Fatalf("err = %#v, want errcode.ProviderRateLimited with RetryAfter 30s", err)
 		}
 		if n := len(p.calls()); n != 1 || time.Since(start) != 0 {
 			t.Errorf("%d calls in %v, want 1 call and no wait", n, time.Since(start))
@@ -183,8 +184,8 @@ func TestRetryNeverWaitsPastTheDeadline(t *testing.T) {
 		p = &scripted{script: []error{after2s, after2s, nil}}
 		ctx, cancel = context.WithTimeout(t.Context(), 3*time.Second)
 		defer cancel()
-		if _, err := listOne(ctx, p, nil); !errors.As(err, &pe) || pe.Code != providers.CodeUnavailable {
-			t.Fatalf("err = %v, want CodeUnavailable", err)
+		if _, err := listOne(ctx, p, nil); !errors.As(err, &pe) || pe.Code != errcode.ProviderUnavailable {
+			t.Fatalf("err = %v, want errcode.ProviderUnavailable", err)
 		}
 		if n, took := len(p.calls()), time.Since(start); n != 2 || took >= 3*time.Second {
 			t.Errorf("%d calls in %v, want 2 within the 3s deadline", n, took)

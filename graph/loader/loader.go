@@ -23,6 +23,7 @@ import (
 
 	"github.com/graph-gophers/dataloader/v7"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 )
 
@@ -267,7 +268,7 @@ func (l *Loaders) companies(ctx context.Context, keys []string) []*dataloader.Re
 // NewSkipCacheError does this; the module proxy serves v7.1.)
 func forgetTransient[V any](ctx context.Context, l *dataloader.Loader[string, V], key string, err error) {
 	var pe *providers.Error
-	if errors.As(err, &pe) && (pe.Code == providers.CodeUnavailable || pe.Code == providers.CodeRateLimited) {
+	if errors.As(err, &pe) && (pe.Code == errcode.ProviderUnavailable || pe.Code == errcode.ProviderRateLimited) {
 		l.Clear(ctx, key)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 )
 
@@ -15,7 +16,7 @@ func TestProviderStatusEnums(t *testing.T) {
 			t.Errorf("state %q is not a ProviderState", s)
 		}
 	}
-	for _, c := range []providers.Code{providers.CodeUnavailable, providers.CodeRateLimited, providers.CodeAuthFailed, providers.CodeBadResponse} {
+	for _, c := range []errcode.Code{errcode.ProviderUnavailable, errcode.ProviderRateLimited, errcode.ProviderAuthFailed, errcode.ProviderBadResponse} {
 		if !ProviderErrorCode(c).IsValid() {
 			t.Errorf("code %q is not a ProviderErrorCode", c)
 		}
@@ -27,7 +28,7 @@ func TestNewProviderStatus(t *testing.T) {
 	got := NewProviderStatus(providers.SourceStatus{
 		State: providers.StateStale, Cached: true, FetchedAt: t0, Age: 4*time.Minute + 999*time.Millisecond,
 		RefreshAt: t0.Add(time.Minute), ServedUntil: t0.Add(15 * time.Minute),
-		LastError:   &providers.Error{Provider: "getbill", Code: providers.CodeUnavailable, Err: errSecret{}},
+		LastError:   &providers.Error{Provider: "getbill", Code: errcode.ProviderUnavailable, Err: errSecret{}},
 		LastErrorAt: t0.Add(4 * time.Minute),
 		RateLimit:   &providers.RateLimit{Limit: 1000, Remaining: 3, Reset: t0.Add(time.Hour)},
 	})

@@ -22,11 +22,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/internal/httperr"
 )
-
-// CodeUnauthenticated is the extensions.code of a 401.
-const CodeUnauthenticated = "UNAUTHENTICATED"
 
 // APIKeys accepts callers that present one of a set of keys.
 type APIKeys struct {
@@ -105,7 +103,7 @@ func (k *APIKeys) Middleware(next http.Handler) http.Handler {
 			// The presented value is never logged, at any level.
 			k.log.LogAttrs(r.Context(), slog.LevelDebug, "caller not authenticated", slog.String("reason", reason))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dirgate"`)
-			httperr.Write(w, http.StatusUnauthorized, CodeUnauthenticated, reason)
+			httperr.Write(w, http.StatusUnauthorized, errcode.Unauthenticated, reason)
 			return
 		}
 		id := hex.EncodeToString(k.hashes[i][:6])

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/dirgate/dirgate/internal/errcode"
 )
 
 func TestAPIKeys(t *testing.T) {
@@ -63,7 +65,7 @@ func TestAPIKeys(t *testing.T) {
 				Extensions map[string]string
 			}
 		}
-		if err := json.Unmarshal(body, &r); err != nil || len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != CodeUnauthenticated {
+		if err := json.Unmarshal(body, &r); err != nil || len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != string(errcode.Unauthenticated) {
 			t.Errorf("%s: body %s, want one UNAUTHENTICATED error (%v)", tt.name, body, err)
 		}
 		if ct := resp.Header.Get("Content-Type"); ct != "application/json" || resp.Header.Get("WWW-Authenticate") == "" {

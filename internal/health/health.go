@@ -30,6 +30,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 )
 
@@ -137,9 +138,9 @@ type ProviderReport struct {
 // ErrorReport is a provider failure, as safe for clients as GraphQL
 // errors are.
 type ErrorReport struct {
-	Code    providers.Code `json:"code"`
-	Message string         `json:"message"`
-	At      time.Time      `json:"at"`
+	Code    errcode.Code `json:"code"`
+	Message string       `json:"message"`
+	At      time.Time    `json:"at"`
 }
 
 // Check reports readiness now. It makes no call.

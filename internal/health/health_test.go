@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 )
 
@@ -31,7 +32,7 @@ func (f *fake) target(key string) Target {
 			defer f.mu.Unlock()
 			st := providers.SourceStatus{State: f.state}
 			if f.state == providers.StateFailing {
-				st.LastError = &providers.Error{Provider: key, Code: providers.CodeAuthFailed, Err: errors.New("secret cause")}
+				st.LastError = &providers.Error{Provider: key, Code: errcode.ProviderAuthFailed, Err: errors.New("secret cause")}
 			}
 			return st
 		},
@@ -91,7 +92,7 @@ func TestReadiness(t *testing.T) {
 			if code != 503 || r.Status != Starting || !r.Providers[0].Authenticated || r.Providers[1].Authenticated {
 				t.Errorf("b never up: %d %+v, want 503 starting, a authenticated, b not", code, r)
 			}
-			if e := r.Providers[1].LastError; e == nil || e.Code != providers.CodeAuthFailed || strings.Contains(e.Message, "secret cause") {
+			if e := r.Providers[1].LastError; e == nil || e.Code != errcode.ProviderAuthFailed || strings.Contains(e.Message, "secret cause") {
 				t.Errorf("b's last error = %+v, want PROVIDER_AUTH_FAILED without its internal cause", e)
 			}
 			c.Wait()

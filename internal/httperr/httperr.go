@@ -8,6 +8,8 @@ package httperr
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/dirgate/dirgate/internal/errcode"
 )
 
 type body struct {
@@ -21,8 +23,8 @@ type entry struct {
 
 // Write answers with status and one error with message and
 // extensions.code. The message must be safe for clients.
-func Write(w http.ResponseWriter, status int, code, message string) {
-	b, _ := json.Marshal(body{Errors: []entry{{Message: message, Extensions: map[string]string{"code": code}}}})
+func Write(w http.ResponseWriter, status int, code errcode.Code, message string) {
+	b, _ := json.Marshal(body{Errors: []entry{{Message: message, Extensions: map[string]string{"code": string(code)}}}})
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")

@@ -36,26 +36,13 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
+	gqlerrcode "github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/internal/httperr"
-)
-
-// The extensions.code values of rejections.
-const (
-	CodeRequestTooLarge       = "REQUEST_TOO_LARGE"
-	CodeBadRequest            = "BAD_REQUEST"
-	CodeDepthLimit            = "DEPTH_LIMIT_EXCEEDED"
-	CodePageSizeLimit         = "PAGE_SIZE_LIMIT_EXCEEDED"
-	CodeIntrospectionDisabled = "INTROSPECTION_DISABLED"
-	// CodeComplexityLimit is the code of gqlgen's extension.ComplexityLimit.
-	CodeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
-	// CodeTokenLimit replaces gqlgen's GRAPHQL_PARSE_FAILED when the parser
-	// stopped at its token limit (see IsTokenLimit).
-	CodeTokenLimit = "TOKEN_LIMIT_EXCEEDED"
 )
 
 // Body answers a request whose body is larger than max bytes with a 413
@@ -64,7 +51,7 @@ func Body(max int64, next http.Handler) http.Handler {
 	tooLarge := fmt.Sprintf("the request body is larger than %d bytes", max)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
-			httperr.Write(w, http.StatusRequestEntityTooLarge, CodeRequestTooLarge, tooLarge)
+			httperr.Write(w, http.StatusRequestEntityTooLarge, errcode.RequestTooLarge, tooLarge)
 			return
 		}
 		if r.Body == nil || r.Body == http.NoBody {
@@ -74,10 +61,10 @@ func Body(max int64, next http.Handler) http.Handler {
 		b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 		switch {
 		case err != nil:
-			httperr.Write(w, http.StatusBadRequest, CodeBadRequest, "the request body could not be read")
+			httperr.Write(w, http.StatusBadRequest, errcode.BadRequest, "the request body could not be read")
 			return
 		case int64(len(b)) > max:
-			httperr.Write(w, http.StatusRequestEntityTooLarge, CodeRequestTooLarge, tooLarge)
+			httperr.Write(w, http.StatusRequestEntityTooLarge, errcode.RequestTooLarge, tooLarge)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(b))
@@ -98,7 +85,7 @@ func Deadline(d time.Duration, next http.Handler) http.Handler {
 // IsTokenLimit reports whether err is the parser's refusal to read more
 // tokens than gqlgen's SetParserTokenLimit allows.
 func IsTokenLimit(err *gqlerror.Error) bool {
-	return err.Extensions["code"] == "GRAPHQL_PARSE_FAILED" && strings.HasPrefix(err.Message, "exceeded token limit of ")
+	return err.Extensions["code"] == string(errcode.ParseFailed) && strings.HasPrefix(err.Message, "exceeded token limit of ")
 }
 
 var registerOnce sync.Once
@@ -109,15 +96,15 @@ var registerOnce sync.Once
 // a registry of its own, for the process; calling it again does nothing.
 func RegisterCodes() {
 	registerOnce.Do(func() {
-		for _, code := range []string{CodeDepthLimit, CodePageSizeLimit, CodeIntrospectionDisabled, CodeComplexityLimit} {
-			errcode.RegisterErrorType(code, errcode.KindProtocol)
+		for _, code := range []errcode.Code{errcode.DepthLimit, errcode.PageSizeLimit, errcode.IntrospectionDisabled, errcode.ComplexityLimit} {
+			gqlerrcode.RegisterErrorType(string(code), gqlerrcode.KindProtocol)
 		}
 	})
 }
 
-func reject(code, format string, args ...any) *gqlerror.Error {
+func reject(code errcode.Code, format string, args ...any) *gqlerror.Error {
 	err := gqlerror.Errorf(format, args...)
-	err.Extensions = map[string]any{"code": code}
+	err.Extensions = map[string]any{"code": string(code)}
 	return err
 }
 
@@ -147,7 +134,7 @@ func (d Depth) Validate(graphql.ExecutableSchema) error {
 func (d Depth) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
 	w := depthWalker{memo: map[string]int{}}
 	if n := w.depth(opCtx.Operation.SelectionSet); n > d.Max {
-		return reject(CodeDepthLimit, "the operation nests fields %d deep, more than the limit of %d", n, d.Max)
+		return reject(errcode.DepthLimit, "the operation nests fields %d deep, more than the limit of %d", n, d.Max)
 	}
 	return nil
 }
@@ -216,7 +203,7 @@ func (p PageSize) MutateOperationContext(_ context.Context, opCtx *graphql.Opera
 		args := f.ArgumentMap(opCtx.Variables)
 		for _, arg := range []string{"first", "last"} {
 			if n, ok := asInt(args[arg]); ok && n > int64(p.Max) {
-				found = reject(CodePageSizeLimit, "%s: %s must be at most %d", f.Name, arg, p.Max)
+				found = reject(errcode.PageSizeLimit, "%s: %s must be at most %d", f.Name, arg, p.Max)
 				found.Extensions["limit"] = p.Max
 				found.Path = ast.Path{ast.PathName(f.Alias)}
 				return false
@@ -248,7 +235,7 @@ func (NoIntrospection) MutateOperationContext(_ context.Context, opCtx *graphql.
 	var found *gqlerror.Error
 	walk(opCtx.Operation.SelectionSet, map[string]bool{}, func(f *ast.Field) bool {
 		if f.Name == "__schema" || f.Name == "__type" {
-			found = reject(CodeIntrospectionDisabled, "introspection is disabled on this server")
+			found = reject(errcode.IntrospectionDisabled, "introspection is disabled on this server")
 			return false
 		}
 		return true

@@ -20,6 +20,7 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 )
 
@@ -93,7 +94,7 @@ func TestDeadline(t *testing.T) {
 		}))
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/query", nil))
 		var pe *providers.Error
-		if !errors.As(err, &pe) || pe.Code != providers.CodeUnavailable {
+		if !errors.As(err, &pe) || pe.Code != errcode.ProviderUnavailable {
 			t.Errorf("List = %v, want PROVIDER_UNAVAILABLE", err)
 		}
 		if elapsed != 3*time.Second {
@@ -128,24 +129,24 @@ func mutate(t *testing.T, ext graphql.OperationContextMutator, query string, var
 	return ext.MutateOperationContext(t.Context(), &graphql.OperationContext{Doc: doc, Operation: op, Variables: coerced})
 }
 
-func code(err *gqlerror.Error) string {
+func code(err *gqlerror.Error) errcode.Code {
 	if err == nil {
 		return ""
 	}
 	c, _ := err.Extensions["code"].(string)
-	return c
+	return errcode.Code(c)
 }
 
 func TestDepth(t *testing.T) {
 	tests := []struct {
 		query string
-		want  string
+		want  errcode.Code
 	}{
-		{`{ users { edges { node { id } } } }`, ""},                                            // 4
-		{`{ users { edges { node { friends { edges { node { id } } } } } } }`, CodeDepthLimit}, // 7
+		{`{ users { edges { node { id } } } }`, ""},                                                // 4
+		{`{ users { edges { node { friends { edges { node { id } } } } } } }`, errcode.DepthLimit}, // 7
 		{`{ users { ...E } } fragment E on UserConnection { edges { node { id } } }`, ""},
-		{`{ users { ...E } } fragment E on UserConnection { edges { node { friends { edges { node { id } } } } } }`, CodeDepthLimit},
-		{`{ users { edges { ... on UserEdge { node { friends { edges { node { id } } } } } } } }`, CodeDepthLimit},
+		{`{ users { ...E } } fragment E on UserConnection { edges { node { friends { edges { node { id } } } } } }`, errcode.DepthLimit},
+		{`{ users { edges { ... on UserEdge { node { friends { edges { node { id } } } } } } } }`, errcode.DepthLimit},
 		{`{ __schema { types { fields { type { ofType { ofType { ofType { name } } } } } } } }`, ""}, // introspection is not counted
 		{`{ user(id: 1) { __typename id } }`, ""},
 	}
@@ -165,18 +166,18 @@ func TestPageSize(t *testing.T) {
 	tests := []struct {
 		query string
 		vars  map[string]any
-		want  string
+		want  errcode.Code
 	}{
 		{`{ users(first: 100) { edges { node { id } } } }`, nil, ""},
-		{`{ users(first: 101) { edges { node { id } } } }`, nil, CodePageSizeLimit},
-		{`{ users(last: 5000) { edges { node { id } } } }`, nil, CodePageSizeLimit},
-		{`query($n: Int) { users(first: $n) { edges { node { id } } } }`, map[string]any{"n": 101}, CodePageSizeLimit},
-		{`query($n: Int) { users(first: $n) { edges { node { id } } } }`, map[string]any{"n": json.Number("1000")}, CodePageSizeLimit},
+		{`{ users(first: 101) { edges { node { id } } } }`, nil, errcode.PageSizeLimit},
+		{`{ users(last: 5000) { edges { node { id } } } }`, nil, errcode.PageSizeLimit},
+		{`query($n: Int) { users(first: $n) { edges { node { id } } } }`, map[string]any{"n": 101}, errcode.PageSizeLimit},
+		{`query($n: Int) { users(first: $n) { edges { node { id } } } }`, map[string]any{"n": json.Number("1000")}, errcode.PageSizeLimit},
 		{`query($n: Int) { users(first: $n) { edges { node { id } } } }`, map[string]any{"n": 100}, ""},
 		{`query($n: Int) { users(first: $n) { edges { node { id } } } }`, nil, ""},
 		{`{ users(first: -1) { edges { node { id } } } }`, nil, ""}, // the resolver's to refuse
-		{`{ ...Q } fragment Q on Query { a: users(first: 1) { edges { node { id } } } b: users(first: 200) { edges { node { id } } } }`, nil, CodePageSizeLimit},
-		{`{ user(id: 1) { friends(first: 101) { edges { node { id } } } } }`, nil, CodePageSizeLimit},
+		{`{ ...Q } fragment Q on Query { a: users(first: 1) { edges { node { id } } } b: users(first: 200) { edges { node { id } } } }`, nil, errcode.PageSizeLimit},
+		{`{ user(id: 1) { friends(first: 101) { edges { node { id } } } } }`, nil, errcode.PageSizeLimit},
 	}
 	for _, tt := range tests {
 		if got := code(mutate(t, p, tt.query, tt.vars)); got != tt.want {
@@ -186,10 +187,13 @@ func TestPageSize(t *testing.T) {
 }
 
 func TestNoIntrospection(t *testing.T) {
-	for _, tt := range []struct{ query, want string }{
-		{`{ __schema { types { name } } }`, CodeIntrospectionDisabled},
-		{`{ __type(name: "User") { name } }`, CodeIntrospectionDisabled},
-		{`{ ...F } fragment F on Query { __schema { queryType { name } } }`, CodeIntrospectionDisabled},
+	for _, tt := range []struct {
+		query string
+		want  errcode.Code
+	}{
+		{`{ __schema { types { name } } }`, errcode.IntrospectionDisabled},
+		{`{ __type(name: "User") { name } }`, errcode.IntrospectionDisabled},
+		{`{ ...F } fragment F on Query { __schema { queryType { name } } }`, errcode.IntrospectionDisabled},
 		{`{ __typename user(id: 1) { __typename id } }`, ""},
 	} {
 		if got := code(mutate(t, NoIntrospection{}, tt.query, nil)); got != tt.want {

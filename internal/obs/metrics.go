@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 )
 
@@ -247,7 +248,7 @@ var _ providers.Observer = (*Metrics)(nil)
 func (m *Metrics) Call(provider string, d time.Duration, err error) {
 	outcome := "ok"
 	if err != nil {
-		outcome = string(providers.CodeUnavailable)
+		outcome = string(errcode.ProviderUnavailable)
 		var pe *providers.Error
 		if errors.As(err, &pe) {
 			outcome = string(pe.Code)

@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 )
 
@@ -305,7 +306,7 @@ func TestRateLimitBeyondTheDeadline(t *testing.T) {
 		start := time.Now()
 		_, err := src.List(ctx, providers.Filter{}, providers.Position{}, 5)
 		var pe *providers.Error
-		if !errors.As(err, &pe) || pe.Code != providers.CodeRateLimited || pe.RetryAfter != 30*time.Second {
+		if !errors.As(err, &pe) || pe.Code != errcode.ProviderRateLimited || pe.RetryAfter != 30*time.Second {
 			t.Fatalf("err = %v, want PROVIDER_RATE_LIMITED with retryAfter 30s", err)
 		}
 		if _, users := emu.Calls(); users != 1 || time.Since(start) != 0 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
@@ -153,12 +154,12 @@ func TestSourceRateLimitedCold(t *testing.T) {
 	// Someone else with the same credentials spends the budget.
 	apiCall(t, http.MethodGet, f.c.usersURL, testToken, nil)
 	_, err := f.list()
-	if err == nil || err.Code != providers.CodeRateLimited || err.RetryAfter != time.Hour {
+	if err == nil || err.Code != errcode.ProviderRateLimited || err.RetryAfter != time.Hour {
 		t.Fatalf("cold list = %v, want PROVIDER_RATE_LIMITED, retry after 1h", err)
 	}
 	f.clock.add(20 * time.Minute)
 	_, err = f.list()
-	if err == nil || err.Code != providers.CodeRateLimited || err.RetryAfter != 40*time.Minute {
+	if err == nil || err.Code != errcode.ProviderRateLimited || err.RetryAfter != 40*time.Minute {
 		t.Errorf("20m later: %v, want PROVIDER_RATE_LIMITED, retry after 40m", err)
 	}
 	if n := f.usersCalls(); n != 2 {
@@ -183,7 +184,7 @@ func TestSourceRateLimitedWarm(t *testing.T) {
 		t.Fatalf("429 with a copy: %d users, %v; want the copy", len(users), err)
 	}
 	st := f.src.Status()
-	if st.State != providers.StateStale || st.LastError == nil || st.LastError.Code != providers.CodeRateLimited || !st.RetryAt.Equal(t0.Add(31*time.Minute)) {
+	if st.State != providers.StateStale || st.LastError == nil || st.LastError.Code != errcode.ProviderRateLimited || !st.RetryAt.Equal(t0.Add(31*time.Minute)) {
 		t.Errorf("status after the 429: %+v", st)
 	}
 	f.clock.add(13*time.Minute + 59*time.Second)
@@ -192,7 +193,7 @@ func TestSourceRateLimitedWarm(t *testing.T) {
 	}
 	f.clock.add(time.Second)
 	_, err := f.list()
-	if err == nil || err.Code != providers.CodeRateLimited || err.RetryAfter != 16*time.Minute {
+	if err == nil || err.Code != errcode.ProviderRateLimited || err.RetryAfter != 16*time.Minute {
 		t.Errorf("at 15m: %v, want PROVIDER_RATE_LIMITED, retry after 16m", err)
 	}
 	if st := f.src.Status(); st.State != providers.StateFailing {
@@ -246,21 +247,21 @@ func TestSourceErrorCodes(t *testing.T) {
 	tests := []struct {
 		name string
 		give Fault
-		want providers.Code
+		want errcode.Code
 	}{
-		{"401", Fault{Status: 401}, providers.CodeAuthFailed},
-		{"403 scope", Fault{Status: 403, Body: `{"error":true,"message":"Required scope \"users:read\" not found in token","code":403}`}, providers.CodeAuthFailed},
-		{"404", Fault{Status: 404}, providers.CodeUnavailable},
-		{"500", Fault{Status: 500}, providers.CodeUnavailable},
-		{"503", Fault{Status: 503}, providers.CodeUnavailable},
-		{"429", Fault{Status: 429}, providers.CodeRateLimited},
-		{"422", Fault{Status: 422}, providers.CodeBadResponse},
-		{"HTML", Fault{Status: 200, Body: "<html>maintenance</html>"}, providers.CodeBadResponse},
-		{"HTML 502", Fault{Status: 502, Body: "<html>bad gateway</html>"}, providers.CodeUnavailable},
-		{"other JSON", Fault{Status: 200, Body: `{"users":[]}`}, providers.CodeBadResponse},
-		{"empty", Fault{Status: 200, Body: " "}, providers.CodeBadResponse},
-		{"503 envelope on 200", Fault{Status: 200, Body: `{"error":true,"message":"Service unavailable","code":503}`}, providers.CodeUnavailable},
-		{"user without id", Fault{Status: 200, Body: `{"error":false,"data":[{"email":"x@example.com"}]}`}, providers.CodeBadResponse},
+		{"401", Fault{Status: 401}, errcode.ProviderAuthFailed},
+		{"403 scope", Fault{Status: 403, Body: `{"error":true,"message":"Required scope \"users:read\" not found in token","code":403}`}, errcode.ProviderAuthFailed},
+		{"404", Fault{Status: 404}, errcode.ProviderUnavailable},
+		{"500", Fault{Status: 500}, errcode.ProviderUnavailable},
+		{"503", Fault{Status: 503}, errcode.ProviderUnavailable},
+		{"429", Fault{Status: 429}, errcode.ProviderRateLimited},
+		{"422", Fault{Status: 422}, errcode.ProviderBadResponse},
+		{"HTML", Fault{Status: 200, Body: "<html>maintenance</html>"}, errcode.ProviderBadResponse},
+		{"HTML 502", Fault{Status: 502, Body: "<html>bad gateway</html>"}, errcode.ProviderUnavailable},
+		{"other JSON", Fault{Status: 200, Body: `{"users":[]}`}, errcode.ProviderBadResponse},
+		{"empty", Fault{Status: 200, Body: " "}, errcode.ProviderBadResponse},
+		{"503 envelope on 200", Fault{Status: 200, Body: `{"error":true,"message":"Service unavailable","code":503}`}, errcode.ProviderUnavailable},
+		{"user without id", Fault{Status: 200, Body: `{"error":false,"data":[{"email":"x@example.com"}]}`}, errcode.ProviderBadResponse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
