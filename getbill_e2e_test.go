@@ -118,6 +118,7 @@ func TestGetbillThousandConcurrentRequests(t *testing.T) {
 	var gated atomic.Int64
 	g := newGateway(t, func(c *config.Config) {
 		cachedOn(clock)(c)
+		c.Server.Limits.InFlight = n // all of them at once, none refused
 		// Put a gate before getbill's users endpoint.
 		target, err := url.Parse(c.Providers[1].BaseURL)
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -118,16 +119,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		// Longer than the request deadline, so that a request that runs
-		// out of time still gets its answer.
-		WriteTimeout: cfg.Server.RequestTimeout + 10*time.Second,
-		IdleTimeout:  120 * time.Second,
-		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv, conns := newHTTPServer(&cfg.Server, h, log)
+	ln = conns.Listener(ln)
 	srv.RegisterOnShutdown(func() {
 		log.Info("stopped accepting; waiting for in-flight requests", "bound", cfg.Server.ShutdownTimeout)
 	})
@@ -154,6 +147,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
+// readTimeout bounds reading a request, headers and body; the body of a
+// request that does not authenticate is never waited for.
+const readTimeout = 30 * time.Second
+
+// newHTTPServer returns the HTTP server of handler h, with its connections
+// bounded (server.limits.connections; a connection whose last request did
+// not authenticate is closed once idle for a few seconds). Serve it on the
+// returned Conns' Listener.
+func newHTTPServer(s *config.Server, h http.Handler, log *slog.Logger) (*http.Server, *limits.Conns) {
+	conns := &limits.Conns{Max: s.Limits.Connections, RequireAuth: s.Auth.Mode == config.AuthAPIKey}
+	return &http.Server{
+		Handler: h,
+		// Before its headers are read, no request has authenticated.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       readTimeout,
+		// Longer than the request deadline, so that a request that runs
+		// out of time still gets its answer.
+		WriteTimeout: s.RequestTimeout + 10*time.Second,
+		IdleTimeout:  120 * time.Second,
+		ConnState:    conns.ConnState,
+		ConnContext:  conns.ConnContext,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}, conns
+}
+
 // newServer wires the providers named in cfg and returns dirgate's one
 // HTTP handler (see surface.go for auth, limits, health, metrics, logs).
 func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
@@ -175,13 +193,14 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 		Logger:          log,
 		DefaultPageSize: cfg.Server.DefaultPageSize,
 		MaxPageSize:     cfg.Server.MaxPageSize,
-	}, Complexity: graph.Complexity(cfg.Server.DefaultPageSize)}))
+	}}))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
 	gql.AddTransport(transport.POST{})
 	gql.AddTransport(graph.Unsupported{})
-	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	sf.graphql(gql)
+	cache := lru.New[*ast.QueryDocument](1000)
+	gql.SetQueryCache(cache)
+	sf.graphql(gql, graph.NewCosts(dir, cfg.Server.DefaultPageSize), cache)
 	gql.SetErrorPresenter(graph.PresentError(log))
 	gql.SetRecoverFunc(graph.Recover(log))
 
@@ -355,14 +374,19 @@ func (sf *surface) watch(dir *providers.Directory) {
 }
 
 // graphql adds the limits, introspection, persisted queries and metrics to
-// the GraphQL server. The operation context mutators run in this order,
-// so the first limit broken is the one reported.
-func (sf *surface) graphql(gql *handler.Server) {
+// the GraphQL server. The extensions run in this order, so the first limit
+// broken is the one reported: the field limits before validation, the
+// others after it; costs prices fields for the complexity and vendor-call
+// limits.
+func (sf *surface) graphql(gql *handler.Server, costs limits.Model, cache graphql.Cache[*ast.QueryDocument]) {
 	l := sf.cfg.Limits
 	limits.RegisterCodes()
 	gql.SetParserTokenLimit(l.Tokens)
+	// "Did you mean ...?" would name the fields introspection hides.
+	gql.SetDisableSuggestion(!sf.cfg.Introspection)
 	gql.Use(sf.metrics.GraphQL())
 	gql.Use(extension.AutomaticPersistedQuery{Cache: limits.PersistedQueries(sf.cfg.APQ.CacheSize)})
+	gql.Use(limits.Fields{Max: l.Fields, Repeats: l.FieldRepeats, TokenLimit: l.Tokens, Cache: cache})
 	if sf.cfg.Introspection {
 		gql.Use(extension.Introspection{})
 	} else {
@@ -370,23 +394,38 @@ func (sf *surface) graphql(gql *handler.Server) {
 	}
 	gql.Use(limits.Depth{Max: l.Depth})
 	gql.Use(limits.PageSize{Max: sf.cfg.MaxPageSize, Fields: []string{"Query.users"}})
-	gql.Use(extension.FixedComplexityLimit(l.Complexity))
+	gql.Use(limits.Complexity{Model: costs, Points: l.Complexity, Calls: l.VendorCalls})
 }
 
-// query wraps the GraphQL endpoint: callers authenticate first, then the
-// body is bounded, then the request gets its deadline.
+// query wraps the GraphQL endpoint: callers authenticate first, then wait
+// for no one (beyond server.limits.inFlight requests at once: 503), then
+// the body is bounded, then the request gets its deadline and its
+// vendor-call budget.
 func (sf *surface) query(next http.Handler) (http.Handler, error) {
-	h := limits.Body(sf.cfg.Limits.BodyBytes, limits.Deadline(sf.cfg.RequestTimeout, next))
+	l := sf.cfg.Limits
+	h := limits.InFlight(l.InFlight, limits.Body(l.BodyBytes,
+		limits.Deadline(sf.cfg.RequestTimeout, limits.CallBudget(l.VendorCalls, next))))
 	if sf.cfg.Auth.Mode == config.AuthAPIKey {
 		keys, err := auth.NewAPIKeys(sf.cfg.Auth.APIKeys, sf.log)
 		if err != nil {
 			return nil, err
 		}
 		inner := h
-		h = keys.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		authed := keys.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Del("Connection")
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(readTimeout))
+			limits.Authenticated(r.Context())
 			obs.Annotate(r.Context(), slog.String("key", auth.KeyID(r.Context())))
 			inner.ServeHTTP(w, r)
 		}))
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// A caller that does not authenticate gets its 401 without
+			// dirgate reading or waiting for its body, and its
+			// connection closed.
+			w.Header().Set("Connection", "close")
+			http.NewResponseController(w).SetReadDeadline(time.Now())
+			authed.ServeHTTP(w, r)
+		})
 	}
 	return sf.metrics.Route("query", h), nil
 }
@@ -410,9 +449,14 @@ func (sf *surface) routes(mux *http.ServeMux) {
 	}
 }
 
-// wrap is the outermost layer: request ids and the request log.
+// wrap is the outermost layer: request ids and the request log, then the
+// Host check (DNS rebinding): without API keys, only loopback names and
+// server.allowedHosts; with them, server.allowedHosts when set. Probes
+// and scrapes are not checked.
 func (sf *surface) wrap(h http.Handler) http.Handler {
-	return obs.Requests(sf.log, obs.Quiet{"/healthz", "/readyz", "/metrics"}, h)
+	probes := []string{"/healthz", "/readyz", "/metrics"}
+	h = limits.Hosts(sf.cfg.AllowedHosts, sf.cfg.Auth.Mode != config.AuthAPIKey, probes, h)
+	return obs.Requests(sf.log, obs.Quiet(probes), h)
 }
 
 // printKey prints a new API key and the line that lets it in.

@@ -165,11 +165,14 @@ func TestLimits(t *testing.T) {
 	}{
 		{"depth", gqlBody(`{ users(first: 1) { edges { node { linkedAccounts { provider { company { name } } } } } } }`, nil), 422, "DEPTH_LIMIT_EXCEEDED", "7 deep"},
 		{"depth through a fragment", gqlBody(`{ users(first: 1) { ...C } } fragment C on UserConnection { nodes { linkedAccounts { linkedAccounts { provider { company { name } } } } } }`, nil), 422, "DEPTH_LIMIT_EXCEEDED", "7 deep"},
-		// users(first: 200) costs 200 × (edges 1 + node 1 + id 1 + email 1).
-		{"complexity", gqlBody(`{ users(first: 200) { edges { node { id email } } } }`, nil), 422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 800"},
-		{"complexity from a variable", gqlBody(`query($n: Int) { users(first: $n) { edges { node { id email } } } }`, map[string]any{"n": 126}), 422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 504"},
-		// 25 × (nodes 1 + linkedAccounts 5 × 4 fields); without the 5, 150.
-		{"complexity of linkedAccounts", gqlBody(`{ users(first: 25) { nodes { linkedAccounts { id email displayName active } } } }`, nil), 422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 525"},
+		// users(first: 200) costs 1 + 200 × (edges 1 + node 1 + id 1 +
+		// email 1), and 10 for each of its 3 estimated Concur calls (2
+		// pages of 100 and a total).
+		{"complexity", gqlBody(`{ users(first: 200) { edges { node { id email } } } }`, nil), 422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 831"},
+		{"complexity from a variable", gqlBody(`query($n: Int) { users(first: $n) { edges { node { id email } } } }`, map[string]any{"n": 126}), 422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 535"},
+		// 1 + 25 × (nodes 1 + linkedAccounts (1 + 5 × 4 fields + 10 for
+		// the Concur search by email)) + 20 for the page's 2 Concur calls.
+		{"complexity of linkedAccounts", gqlBody(`{ users(first: 25) { nodes { linkedAccounts { id email displayName active } } } }`, nil), 422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 821"},
 		{"tokens", gqlBody("{"+aliases.String()+" }", nil), 422, "TOKEN_LIMIT_EXCEEDED", "token limit of 200"},
 		{"body", gqlBody(`{ users { totalCount } }`+strings.Repeat(" ", 5000), nil), 413, "REQUEST_TOO_LARGE", "larger than 4096 bytes"},
 		{"page size", gqlBody(`{ users(first: 1001) { totalCount } }`, nil), 422, "PAGE_SIZE_LIMIT_EXCEEDED", "first must be at most 1000"},
@@ -192,7 +195,7 @@ func TestLimits(t *testing.T) {
 	// Just under each limit, the same shapes run.
 	for _, q := range []string{
 		`{ users(first: 1) { edges { node { linkedAccounts { provider { key } } } } } }`, // depth 6
-		`{ users(first: 125) { edges { node { id email } } } }`,                          // complexity 500
+		`{ users(first: 117) { edges { node { id email } } } }`,                          // complexity 499
 	} {
 		if _, r := post(t, g.url, gqlBody(q, nil)); len(r.Errors) > 0 {
 			t.Errorf("%s: %+v", q, r.Errors)
@@ -679,17 +682,46 @@ func TestRefuseUnauthenticated(t *testing.T) {
 			t.Errorf("%s: run = %v, want a refusal naming server.auth.mode", tt.name, err)
 		}
 	}
-	// Explicitly unauthenticated, it serves.
+	// Explicitly unauthenticated, it serves, but only to the hosts it is
+	// told callers use, and so must be told them.
+	path := filepath.Join(dir, "none.yaml")
+	os.WriteFile(path, []byte("server:\n  addr: 0.0.0.0:0\n  auth:\n    mode: none\n"+providersYAML), 0o600)
+	err := run(t.Context(), []string{"dirgate", "-config", path}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "server.allowedHosts") {
+		t.Errorf("mode none without allowedHosts: run = %v, want a refusal naming server.allowedHosts", err)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
-	base, done := started(t, ctx, "server:\n  addr: 0.0.0.0:0\n  auth:\n    mode: none\n"+providersYAML, env, io.Discard)
-	base = strings.Replace(base, "0.0.0.0", "127.0.0.1", 1)
-	if _, r := post(t, base, gqlBody(`{ users(first: 1) { totalCount } }`, nil)); len(r.Errors) > 0 {
-		t.Errorf("mode none: %+v", r.Errors)
+	base, done := started(t, ctx, "server:\n  addr: 0.0.0.0:0\n  allowedHosts: [dirgate.internal]\n  auth:\n    mode: none\n"+providersYAML, env, io.Discard)
+	for _, tt := range []struct {
+		host, code string
+	}{{"dirgate.internal", ""}, {"dirgate.internal:8080", ""}, {"attacker.example", "HOST_NOT_ALLOWED"}} {
+		status, r := hostPost(t, base, tt.host, gqlBody(`{ users(first: 1) { totalCount } }`, nil))
+		if got := strings.Join(codes(r.Errors), ","); got != tt.code || tt.code != "" && status != http.StatusMisdirectedRequest {
+			t.Errorf("mode none, Host %s: %d %+v, want code %q", tt.host, status, r.Errors, tt.code)
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("run = %v", err)
 	}
+}
+
+// hostPost posts body to base's /query naming host in its Host header.
+func hostPost(t *testing.T, base, host, body string) (int, response) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/query", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r response
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatalf("Host %s: status %d: %v", host, resp.StatusCode, err)
+	}
+	return resp.StatusCode, r
 }
 
 // TestGenKey: -gen-key prints a key and the hash that lets it in.

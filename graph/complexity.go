@@ -1,46 +1,138 @@
 package graph
 
-import "github.com/dirgate/dirgate/graph/model"
+import (
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/dirgate/dirgate/graph/relay"
+	"github.com/dirgate/dirgate/internal/limits"
+	"github.com/dirgate/dirgate/providers"
+)
 
 // linkedAccountsCost is how many accounts in other providers one person
 // is assumed to have when pricing linkedAccounts.
 const linkedAccountsCost = 5
 
-// Complexity returns the cost functions behind the operation complexity
-// limit (gqlgen's extension.ComplexityLimit). Every field costs 1 plus its
-// children, except lists whose length the arguments tell:
+// CallPoints is the complexity of one vendor call: as much as ten fields.
+const CallPoints = 10
+
+// Costs is the cost model of the pre-execution limits (limits.Complexity):
+// complexity points, and the vendor calls an operation may make, estimated
+// from the providers' paging.
 //
-//   - users: its page size (first or last, else defaultPageSize) times its
-//     children, so edges and nodes are paid once per user;
+// Points: every field costs 1 plus its children, except lists whose length
+// the arguments tell, and each estimated vendor call costs CallPoints:
+//
+//   - users: 1, plus its edges and nodes times the page size (first or
+//     last, else the default page size), plus the rest of its selection
+//     (pageInfo, totalCount) once;
 //   - nodes(ids): the number of ids times its children;
 //   - linkedAccounts: linkedAccountsCost times its children.
-func Complexity(defaultPageSize int) ComplexityRoot {
-	var c ComplexityRoot
-	c.Query.Users = func(child int, first *int, _ *string, last *int, _ *string, _ *model.UserFilter) int {
-		n := defaultPageSize
-		if first != nil || last != nil {
-			n = max(deref(first), deref(last))
+//
+// Calls, per provider (see providers.Source.PageCalls and LookupCalls):
+//
+//   - users: the provider's share of the page, in vendor pages, and one
+//     call for its total, for each provider the filter walks (a page may
+//     come wholly from any one of them); totalCount of a provider the page
+//     did not reach is that call;
+//   - nodes, node and user: one call per id of a provider looked up one id
+//     at a time (Concur); ids of a whole-directory provider (getbill) cost
+//     a read of its shared copy, which is not counted;
+//   - linkedAccounts: one call per provider searched one email at a time,
+//     for each account whose links are asked for (one email per account
+//     is assumed: accounts with more emails, and cursor-paged providers
+//     walked to a cursor's offset, are left to the request's budget,
+//     which stops them while running).
+type Costs struct {
+	defaultPageSize int
+	sources         []*providers.Source
+}
+
+// NewCosts returns the cost model of dir's providers.
+func NewCosts(dir *providers.Directory, defaultPageSize int) *Costs {
+	return &Costs{defaultPageSize: defaultPageSize, sources: dir.Sources()}
+}
+
+var _ limits.Model = (*Costs)(nil)
+
+// Field implements limits.Model.
+func (c *Costs) Field(f *ast.Field, args map[string]any, child limits.Cost) limits.Cost {
+	self := limits.Cost{Points: 1}
+	switch f.ObjectDefinition.Name + "." + f.Name {
+	case "Query.users":
+		n := c.pageSize(args)
+		calls := 0
+		for _, s := range c.walked(args["filter"]) {
+			calls += s.PageCalls(n)
 		}
-		return times(max(n, 1), child)
+		return self.Plus(child.Page(max(n, 1))).Plus(c.calls(calls))
+	case "UserConnection.edges", "UserConnection.nodes":
+		return self.Plus(child).PerItem()
+	case "Query.nodes":
+		ids := limits.Strings(args["ids"])
+		return self.Plus(child.Times(max(len(ids), 1))).Plus(c.calls(c.idCalls(ids)))
+	case "Query.node", "Query.user":
+		return self.Plus(child).Plus(c.calls(c.idCalls(limits.Strings(args["id"]))))
+	case "User.linkedAccounts":
+		calls := 0
+		for _, s := range c.sources {
+			calls += s.LookupCalls(providers.FieldEmail, 1)
+		}
+		return self.Plus(child.Times(linkedAccountsCost)).Plus(c.calls(calls))
 	}
-	c.Query.Nodes = func(child int, ids []string) int { return times(max(len(ids), 1), child) }
-	c.User.LinkedAccounts = func(child int) int { return times(linkedAccountsCost, child) }
-	return c
+	return self.Plus(child)
 }
 
-func deref(p *int) int {
-	if p == nil {
-		return 0
-	}
-	return *p
+// calls is the cost of n vendor calls.
+func (c *Costs) calls(n int) limits.Cost {
+	return limits.Cost{Calls: n}.Plus(limits.Cost{Points: n}.Times(CallPoints))
 }
 
-// times multiplies two costs, saturating instead of overflowing.
-func times(n, child int) int {
-	child = max(child, 1)
-	const maxInt = int(^uint(0) >> 1)
-	if n > maxInt/child {
-		return maxInt
+// pageSize is the size of a users page asked with args.
+func (c *Costs) pageSize(args map[string]any) int {
+	first, okF := limits.Int(args["first"])
+	last, okL := limits.Int(args["last"])
+	if !okF && !okL {
+		return c.defaultPageSize
 	}
-	return n * child
+	return max(first, last, 0)
+}
+
+// walked returns the providers a users filter walks: those it names, or
+// all.
+func (c *Costs) walked(filter any) []*providers.Source {
+	f, _ := filter.(map[string]any)
+	keys, ok := f["providers"]
+	if !ok || keys == nil {
+		return c.sources
+	}
+	var out []*providers.Source
+	for _, k := range limits.Strings(keys) {
+		for _, s := range c.sources {
+			if s.Key == k {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// idCalls estimates the vendor calls of looking up ids: one per distinct
+// user id of a provider looked up one id at a time.
+func (c *Costs) idCalls(ids []string) int {
+	per := map[string]int{}
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if gid, err := relay.ParseID(id); err == nil && gid.Type == "User" {
+			per[gid.Key]++
+		}
+	}
+	calls := 0
+	for _, s := range c.sources {
+		calls += s.LookupCalls(providers.FieldID, per[s.Key])
+	}
+	return calls
 }

@@ -58,6 +58,8 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("provider %q refused dirgate's credentials", e.Provider)
 	case errcode.ProviderBadResponse:
 		return fmt.Sprintf("provider %q sent a response dirgate could not read", e.Provider)
+	case errcode.VendorCallLimit:
+		return fmt.Sprintf("the request reached its limit of vendor calls before provider %q answered", e.Provider)
 	}
 	return fmt.Sprintf("provider %q is unavailable", e.Provider)
 }
@@ -76,6 +78,8 @@ func classify(key string, err error) *Error {
 	e := &Error{Provider: key, Code: errcode.ProviderUnavailable, Err: err}
 	var rl *RateLimitError
 	switch {
+	case errors.Is(err, ErrVendorCallLimit):
+		e.Code = errcode.VendorCallLimit
 	case errors.As(err, &rl):
 		e.Code, e.RetryAfter = errcode.ProviderRateLimited, rl.RetryAfter
 	case errors.Is(err, ErrRateLimited):

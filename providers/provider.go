@@ -104,6 +104,9 @@ type Description struct {
 	// down). For PagingSnapshot it is ignored: dirgate filters. For paged
 	// vendors a filter on any other field matches none of their users.
 	Filters Field
+	// PageSize is how many users the adapter asks the vendor for in one
+	// request (paged vendors); 0 when one request answers any page.
+	PageSize int
 }
 
 // Position is where a walk through one provider's users stands: the number

@@ -172,6 +172,9 @@ func (s *Source) call(ctx context.Context, req ListRequest) (*ListPage, error) {
 		progress := false
 		var err error
 		page, err = retry(ctx, policy, func(ctx context.Context) (*ListPage, error) {
+			if err := s.spend(ctx, req); err != nil {
+				return nil, err
+			}
 			ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 			defer cancel()
 			p, err := s.p.ListUsers(ctx, req)

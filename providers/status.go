@@ -76,7 +76,7 @@ func (s *Source) observe(ctx context.Context, f Filter, err error) {
 	if err == nil && f.Fields()&^s.desc.Filters != 0 {
 		return
 	}
-	if err != nil && ctx.Err() != nil {
+	if err != nil && (ctx.Err() != nil || isBudget(err)) {
 		return
 	}
 	now := s.now()

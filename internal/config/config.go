@@ -39,6 +39,11 @@ type Server struct {
 	// or last; MaxPageSize the largest first or last allowed.
 	DefaultPageSize int `yaml:"defaultPageSize"`
 	MaxPageSize     int `yaml:"maxPageSize"`
+	// AllowedHosts are the host names (and addresses) requests may name in
+	// their Host header, for a dirgate behind a proxy; empty: with
+	// authentication, any; without, loopback names only (see
+	// limits.Hosts). A defence against DNS rebinding.
+	AllowedHosts []string `yaml:"allowedHosts"`
 	// CursorSecret keys the MAC of cursors. Instances behind one load
 	// balancer, or a restarted instance, accept each other's cursors only
 	// when they share it; when empty, a random key is made at start-up.

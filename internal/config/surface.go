@@ -33,15 +33,30 @@ type Limits struct {
 	// (introspection fields aside).
 	Depth int `yaml:"depth"`
 	// Complexity is the largest cost of an operation: each field costs 1
-	// plus its children; a users connection costs its page size times its
-	// children, nodes(ids) the number of ids times its children, and
-	// linkedAccounts 5 times its children (an estimate of how many
-	// accounts one person has).
+	// plus its children; a users connection's edges and nodes cost its
+	// page size times their children, nodes(ids) the number of ids times
+	// its children, linkedAccounts 5 times its children (an estimate of
+	// how many accounts one person has), and each estimated vendor call
+	// 10 (see graph.Costs).
 	Complexity int `yaml:"complexity"`
 	// Tokens is the most lexical tokens the parser reads from a document.
 	Tokens int `yaml:"tokens"`
 	// BodyBytes is the largest request body.
 	BodyBytes int64 `yaml:"bodyBytes"`
+	// Fields is the most fields a document may select once its fragments
+	// are expanded (a fragment counts wherever it is spread), and
+	// FieldRepeats the most times one response name may be selected at
+	// one place; both are checked before validation (see limits.Fields).
+	Fields       int `yaml:"fields"`
+	FieldRepeats int `yaml:"fieldRepeats"`
+	// VendorCalls is the per-request vendor-call budget: an operation
+	// estimated to need more is refused before any call, and a request
+	// that reaches it while running stops calling.
+	VendorCalls int `yaml:"vendorCalls"`
+	// Connections bounds the HTTP connections open at once, and InFlight
+	// the GraphQL requests served at once (beyond it: 503 OVERLOADED).
+	Connections int `yaml:"connections"`
+	InFlight    int `yaml:"inFlight"`
 }
 
 // Playground configures the browser playground.
@@ -87,6 +102,11 @@ const (
 	DefaultComplexityLimit = 50000
 	DefaultTokenLimit      = 10000
 	DefaultBodyBytes       = 1 << 20
+	DefaultFieldLimit      = 1000
+	DefaultFieldRepeats    = 20
+	DefaultVendorCalls     = 500
+	DefaultConnections     = 1024
+	DefaultInFlight        = 256
 	DefaultRequestTimeout  = 30 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultProbeInterval   = 30 * time.Second
@@ -106,6 +126,11 @@ func (s *Server) SetDefaults() {
 	setDefault(&l.Complexity, DefaultComplexityLimit)
 	setDefault(&l.Tokens, DefaultTokenLimit)
 	setDefault(&l.BodyBytes, DefaultBodyBytes)
+	setDefault(&l.Fields, DefaultFieldLimit)
+	setDefault(&l.FieldRepeats, DefaultFieldRepeats)
+	setDefault(&l.VendorCalls, DefaultVendorCalls)
+	setDefault(&l.Connections, DefaultConnections)
+	setDefault(&l.InFlight, DefaultInFlight)
 	setDefault(&s.RequestTimeout, DefaultRequestTimeout)
 	setDefault(&s.ShutdownTimeout, DefaultShutdownTimeout)
 	setDefault(&s.Readiness.ProbeInterval, DefaultProbeInterval)
@@ -140,6 +165,11 @@ func (s *Server) checkSurface() error {
 		{"server.limits.complexity", int64(s.Limits.Complexity), 1},
 		{"server.limits.tokens", int64(s.Limits.Tokens), 1},
 		{"server.limits.bodyBytes", s.Limits.BodyBytes, minBodyBytes},
+		{"server.limits.fields", int64(s.Limits.Fields), 1},
+		{"server.limits.fieldRepeats", int64(s.Limits.FieldRepeats), 1},
+		{"server.limits.vendorCalls", int64(s.Limits.VendorCalls), 1},
+		{"server.limits.connections", int64(s.Limits.Connections), 1},
+		{"server.limits.inFlight", int64(s.Limits.InFlight), 1},
 		{"server.apq.cacheSize", int64(s.APQ.CacheSize), 1},
 	} {
 		if l.v < l.min {
@@ -178,6 +208,11 @@ func (s *Server) checkSurface() error {
 		}
 		s.Auth.APIKeys[i] = "sha256:" + hex.EncodeToString(h)
 	}
+	for i, h := range s.AllowedHosts {
+		if !validHost(h) {
+			return fmt.Errorf("config: server.allowedHosts[%d] must be a host name or address without scheme, port or path, like dirgate.example.com", i)
+		}
+	}
 	if p := s.Playground.Path; !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}?#") || reservedPath(p) {
 		return errors.New("config: server.playground.path must be a path starting with /, other than /query, /healthz, /readyz and /metrics")
 	}
@@ -206,6 +241,28 @@ func reservedPath(p string) bool {
 	return false
 }
 
+// validHost reports whether h is a host as server.allowedHosts takes it: a
+// DNS name, or an IP address (IPv6 with or without brackets).
+func validHost(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	if ip := net.ParseIP(strings.Trim(h, "[]")); ip != nil {
+		return true
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // ParseKeyHash reads "sha256:<64 hex digits>", the form API keys take in
 // the configuration. Its error never quotes the value.
 func ParseKeyHash(s string) ([]byte, error) {
@@ -218,14 +275,20 @@ func ParseKeyHash(s string) ([]byte, error) {
 }
 
 // CheckListen refuses to serve unauthenticated on an address other hosts
-// can reach, unless server.auth.mode says none explicitly. Call it with
-// the final listen address.
+// can reach, unless server.auth.mode says none explicitly, and then only
+// with server.allowedHosts (without API keys, dirgate answers only
+// requests that name a loopback host or one of those). Call it with the
+// final listen address.
 func (s *Server) CheckListen() error {
-	if s.Auth.Mode != "" || IsLoopback(s.Addr) {
-		return nil
+	switch {
+	case s.Auth.Mode == "" && !IsLoopback(s.Addr):
+		return fmt.Errorf("config: refusing to serve without authentication on %s, an address other hosts can reach: "+
+			"set server.auth.apiKeys, or server.auth.mode: none to serve unauthenticated on purpose", s.Addr)
+	case s.Auth.Mode == AuthNone && !IsLoopback(s.Addr) && len(s.AllowedHosts) == 0:
+		return fmt.Errorf("config: server.auth.mode none on %s needs server.allowedHosts, the host names callers reach dirgate by "+
+			"(without API keys dirgate answers only requests for those and loopback names, against DNS rebinding)", s.Addr)
 	}
-	return fmt.Errorf("config: refusing to serve without authentication on %s, an address other hosts can reach: "+
-		"set server.auth.apiKeys, or server.auth.mode: none to serve unauthenticated on purpose", s.Addr)
+	return nil
 }
 
 // IsLoopback reports whether the listen address addr (host:port) only

@@ -40,6 +40,24 @@ const (
 	ComplexityLimit       Code = "COMPLEXITY_LIMIT_EXCEEDED"
 	PageSizeLimit         Code = "PAGE_SIZE_LIMIT_EXCEEDED"
 	IntrospectionDisabled Code = "INTROSPECTION_DISABLED"
+	// FieldLimit: the document selects too many fields once its fragments
+	// are expanded, or one field too many times at one place; refused
+	// before validation, whose cost grows with the square of such repeats.
+	FieldLimit Code = "FIELD_LIMIT_EXCEEDED"
+	// VendorCallLimit: the request made as many vendor calls as one
+	// request may; what was fetched before comes back beside it. Refused
+	// before any call when the operation's estimate is over the limit.
+	VendorCallLimit Code = "VENDOR_CALL_LIMIT_EXCEEDED"
+)
+
+// Codes of the HTTP surface, answered before any GraphQL runs.
+const (
+	// HostNotAllowed: the Host header names a host dirgate does not serve
+	// (DNS rebinding); HTTP 421.
+	HostNotAllowed Code = "HOST_NOT_ALLOWED"
+	// Overloaded: dirgate is serving as many requests as it may at once;
+	// HTTP 503 with Retry-After.
+	Overloaded Code = "OVERLOADED"
 )
 
 // Codes of a provider's failure; the error names the provider in
@@ -56,5 +74,6 @@ var All = []Code{
 	BadRequest, BadUserInput, BadCursor, Unauthenticated, ParseFailed, ValidationFailed,
 	PersistedQueryNotFound, Internal,
 	RequestTooLarge, TokenLimit, DepthLimit, ComplexityLimit, PageSizeLimit, IntrospectionDisabled,
+	FieldLimit, VendorCallLimit, HostNotAllowed, Overloaded,
 	ProviderUnavailable, ProviderRateLimited, ProviderAuthFailed, ProviderBadResponse,
 }

@@ -26,7 +26,6 @@ package limits
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -131,46 +130,38 @@ func (d Depth) Validate(graphql.ExecutableSchema) error {
 }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
-func (d Depth) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
-	w := depthWalker{memo: map[string]int{}}
-	if n := w.depth(opCtx.Operation.SelectionSet); n > d.Max {
+func (d Depth) MutateOperationContext(ctx context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
+	n, _, ok := depth(ctx, opCtx.Operation.SelectionSet)
+	if !ok {
+		return ended(ctx, errcode.DepthLimit)
+	}
+	if n > d.Max {
 		return reject(errcode.DepthLimit, "the operation nests fields %d deep, more than the limit of %d", n, d.Max)
 	}
 	return nil
 }
 
-// depthWalker measures selection sets, each fragment once.
-type depthWalker struct{ memo map[string]int }
-
-func (w depthWalker) depth(set ast.SelectionSet) int {
-	deepest := 0
-	for _, sel := range set {
-		var n int
-		switch s := sel.(type) {
-		case *ast.Field:
-			if strings.HasPrefix(s.Name, "__") {
-				continue
+// depth measures how deep set nests fields, each fragment once, and
+// returns the selections visited.
+func depth(ctx context.Context, set ast.SelectionSet) (n, visits int, ok bool) {
+	w := walker[int]{
+		ctx: ctx,
+		field: func(f *ast.Field, child int) int {
+			if strings.HasPrefix(f.Name, "__") {
+				return 0
 			}
-			n = 1 + w.depth(s.SelectionSet)
-		case *ast.InlineFragment:
-			n = w.depth(s.SelectionSet)
-		case *ast.FragmentSpread:
-			m, ok := w.memo[s.Name]
-			if !ok && s.Definition != nil {
-				w.memo[s.Name] = 0 // a cycle (invalid anyway) ends here
-				m = w.depth(s.Definition.SelectionSet)
-				w.memo[s.Name] = m
-			}
-			n = m
-		}
-		deepest = max(deepest, n)
+			return 1 + child
+		},
+		add: func(a, b int) int { return max(a, b) },
 	}
-	return deepest
+	n, ok = w.fold(set)
+	return n, w.Visits, ok
 }
 
 // PageSize rejects an operation in which one of Fields ("Type.field", a
 // connection) is asked for more than Max items with its first or last
-// argument, literal or variable. Smaller mistakes (a negative count, first
+// argument, literal or variable (a variable read as the executor will
+// coerce it, so "1001" is 1001). Smaller mistakes (a negative count, first
 // with last) are left to the resolver.
 type PageSize struct {
 	Max    int
@@ -194,23 +185,25 @@ func (p PageSize) Validate(graphql.ExecutableSchema) error {
 }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
-func (p PageSize) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
-	var found *gqlerror.Error
-	walk(opCtx.Operation.SelectionSet, map[string]bool{}, func(f *ast.Field) bool {
+func (p PageSize) MutateOperationContext(ctx context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
+	found, ok := first(ctx, opCtx.Operation.SelectionSet, func(f *ast.Field) *gqlerror.Error {
 		if f.ObjectDefinition == nil || !slices.Contains(p.Fields, f.ObjectDefinition.Name+"."+f.Name) {
-			return true
+			return nil
 		}
 		args := f.ArgumentMap(opCtx.Variables)
 		for _, arg := range []string{"first", "last"} {
-			if n, ok := asInt(args[arg]); ok && n > int64(p.Max) {
-				found = reject(errcode.PageSizeLimit, "%s: %s must be at most %d", f.Name, arg, p.Max)
-				found.Extensions["limit"] = p.Max
-				found.Path = ast.Path{ast.PathName(f.Alias)}
-				return false
+			if n, ok := Int(args[arg]); ok && n > p.Max {
+				e := reject(errcode.PageSizeLimit, "%s: %s must be at most %d", f.Name, arg, p.Max)
+				e.Extensions["limit"] = p.Max
+				e.Path = ast.Path{ast.PathName(f.Alias)}
+				return e
 			}
 		}
-		return true
+		return nil
 	})
+	if !ok {
+		return ended(ctx, errcode.PageSizeLimit)
+	}
 	return found
 }
 
@@ -231,61 +224,38 @@ func (NoIntrospection) ExtensionName() string { return "NoIntrospection" }
 func (NoIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext implements graphql.OperationContextMutator.
-func (NoIntrospection) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
-	var found *gqlerror.Error
-	walk(opCtx.Operation.SelectionSet, map[string]bool{}, func(f *ast.Field) bool {
+func (NoIntrospection) MutateOperationContext(ctx context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
+	found, ok := first(ctx, opCtx.Operation.SelectionSet, func(f *ast.Field) *gqlerror.Error {
 		if f.Name == "__schema" || f.Name == "__type" {
-			found = reject(errcode.IntrospectionDisabled, "introspection is disabled on this server")
-			return false
+			return reject(errcode.IntrospectionDisabled, "introspection is disabled on this server")
 		}
-		return true
+		return nil
 	})
+	if !ok {
+		return ended(ctx, errcode.IntrospectionDisabled)
+	}
 	return found
 }
 
-// walk calls visit for every field of set, fragments included (each
-// once), until visit returns false.
-func walk(set ast.SelectionSet, seen map[string]bool, visit func(*ast.Field) bool) bool {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if !visit(s) || !walk(s.SelectionSet, seen, visit) {
-				return false
+// first returns the first error check finds in a field of set, fragments
+// included (each once).
+func first(ctx context.Context, set ast.SelectionSet, check func(*ast.Field) *gqlerror.Error) (*gqlerror.Error, bool) {
+	w := walker[*gqlerror.Error]{
+		ctx: ctx,
+		field: func(f *ast.Field, child *gqlerror.Error) *gqlerror.Error {
+			if err := check(f); err != nil {
+				return err
 			}
-		case *ast.InlineFragment:
-			if !walk(s.SelectionSet, seen, visit) {
-				return false
+			return child
+		},
+		add: func(a, b *gqlerror.Error) *gqlerror.Error {
+			if a != nil {
+				return a
 			}
-		case *ast.FragmentSpread:
-			if seen[s.Name] || s.Definition == nil {
-				continue
-			}
-			seen[s.Name] = true
-			if !walk(s.Definition.SelectionSet, seen, visit) {
-				return false
-			}
-		}
+			return b
+		},
 	}
-	return true
-}
-
-// asInt reads an Int argument as gqlparser hands it over: int64 from a
-// literal, and int64, int or json.Number from a variable.
-func asInt(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case float64:
-		return int64(n), true
-	case json.Number:
-		i, err := n.Int64()
-		return i, err == nil
-	}
-	return 0, false
+	return w.fold(set)
 }
 
 // MaxPersistedQueryBytes is the largest query the automatic persisted

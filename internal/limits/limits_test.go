@@ -174,6 +174,10 @@ func TestPageSize(t *testing.T) {
 		{`query($n: Int) { users(first: $n) { edges { node { id } } } }`, map[string]any{"n": 101}, errcode.PageSizeLimit},
 		{`query($n: Int) { users(first: $n) { edges { node { id } } } }`, map[string]any{"n": json.Number("1000")}, errcode.PageSizeLimit},
 		{`query($n: Int) { users(first: $n) { edges { node { id } } } }`, map[string]any{"n": 100}, ""},
+		// A string of digits is an Int to the executor (issue 10, item 4).
+		{`query($n: Int) { users(first: $n) { edges { node { id } } } }`, map[string]any{"n": "1001"}, errcode.PageSizeLimit},
+		{`query($n: Int) { users(last: $n) { edges { node { id } } } }`, map[string]any{"n": "101"}, errcode.PageSizeLimit},
+		{`query($n: Int) { users(first: $n) { edges { node { id } } } }`, map[string]any{"n": "100"}, ""},
 		{`query($n: Int) { users(first: $n) { edges { node { id } } } }`, nil, ""},
 		{`{ users(first: -1) { edges { node { id } } } }`, nil, ""}, // the resolver's to refuse
 		{`{ ...Q } fragment Q on Query { a: users(first: 1) { edges { node { id } } } b: users(first: 200) { edges { node { id } } } }`, nil, errcode.PageSizeLimit},

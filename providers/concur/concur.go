@@ -170,13 +170,14 @@ func New(cfg Config, opts *Options) (*Client, error) {
 	return c, nil
 }
 
-// Describe says that Concur pages by offset and filters on every field it
-// has.
+// Describe says that Concur pages by offset, in pages of Config.PageSize,
+// and filters on every field it has.
 func (c *Client) Describe() providers.Description {
 	return providers.Description{
 		Paging: providers.PagingOffset,
 		Filters: providers.FieldEmail | providers.FieldActive | providers.FieldLoginID |
 			providers.FieldLastName | providers.FieldEmployeeID | providers.FieldCountryCode | providers.FieldID,
+		PageSize: c.cfg.PageSize,
 	}
 }
 
