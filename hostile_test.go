@@ -110,6 +110,14 @@ func TestHostileQueries(t *testing.T) {
 			refused(t, tt.g, tt.name+" by "+method, r, before, tt.code)
 		}
 	}
+	// Variables are bounded before they are decoded: 20,000 values cost
+	// gqlgen's decoding and coercion time in their number.
+	many := make([]int, 20000)
+	for _, method := range []string{http.MethodPost, http.MethodGet} {
+		before := vendorCalls(g)
+		_, r := ask(t, g.url, method, `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": many})
+		refused(t, g, "20,000 values in a variable by "+method, r, before, "TOKEN_LIMIT_EXCEEDED")
+	}
 	// An honest query with fragments still runs.
 	r := g.query(t, `{ users(first: 2) { ...C } } fragment C on UserConnection { edges { node { ...U } } nodes { ...U } }
 		fragment U on User { id email provider { key } }`, nil)

@@ -378,7 +378,7 @@ func (sf *surface) watch(dir *providers.Directory) {
 // broken is the one reported: the field limits before validation, the
 // others after it; costs prices fields for the complexity and vendor-call
 // limits.
-func (sf *surface) graphql(gql *handler.Server, costs limits.Model, cache graphql.Cache[*ast.QueryDocument]) {
+func (sf *surface) graphql(gql gqlServer, costs limits.Model, cache graphql.Cache[*ast.QueryDocument]) {
 	l := sf.cfg.Limits
 	limits.RegisterCodes()
 	gql.SetParserTokenLimit(l.Tokens)
@@ -397,14 +397,22 @@ func (sf *surface) graphql(gql *handler.Server, costs limits.Model, cache graphq
 	gql.Use(limits.Complexity{Model: costs, Points: l.Complexity, Calls: l.VendorCalls})
 }
 
+// gqlServer is what graphql configures: gqlgen's handler.Server, or its
+// executor alone (the worst-case search and benchmarks drive that).
+type gqlServer interface {
+	Use(graphql.HandlerExtension)
+	SetParserTokenLimit(int)
+	SetDisableSuggestion(bool)
+}
+
 // query wraps the GraphQL endpoint: callers authenticate first, then wait
 // for no one (beyond server.limits.inFlight requests at once: 503), then
-// the body is bounded, then the request gets its deadline and its
-// vendor-call budget.
+// the body's bytes and JSON values are bounded, then the request gets its
+// deadline and its vendor-call budget.
 func (sf *surface) query(next http.Handler) (http.Handler, error) {
 	l := sf.cfg.Limits
-	h := limits.InFlight(l.InFlight, limits.Body(l.BodyBytes,
-		limits.Deadline(sf.cfg.RequestTimeout, limits.CallBudget(l.VendorCalls, next))))
+	h := limits.InFlight(l.InFlight, limits.Body(l.BodyBytes, limits.JSONValues(l.Tokens,
+		limits.Deadline(sf.cfg.RequestTimeout, limits.CallBudget(l.VendorCalls, next)))))
 	if sf.cfg.Auth.Mode == config.AuthAPIKey {
 		keys, err := auth.NewAPIKeys(sf.cfg.Auth.APIKeys, sf.log)
 		if err != nil {

@@ -44,7 +44,7 @@ const (
 	getbillN = 60
 )
 
-func newGateway(t *testing.T, mutate func(*config.Config)) *gateway {
+func newGateway(t testing.TB, mutate func(*config.Config)) *gateway {
 	t.Helper()
 	all := providertest.Dataset(concurN + getbillN)
 	return newGatewayWith(t, all[:concurN], all[concurN:], mutate)
@@ -64,7 +64,7 @@ func asGetbill(u providers.User) providers.User {
 }
 
 // newGatewayWith is newGateway over the given directories.
-func newGatewayWith(t *testing.T, concurUsers, billUsers []providers.User, mutate func(*config.Config)) *gateway {
+func newGatewayWith(t testing.TB, concurUsers, billUsers []providers.User, mutate func(*config.Config)) *gateway {
 	t.Helper()
 	g := &gateway{logs: &syncBuffer{}}
 	for _, u := range concurUsers {
@@ -488,6 +488,7 @@ func TestHealthzAndCORS(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", resp, err)
 	}
+	resp.Body.Close()
 	for _, tt := range []struct {
 		g            *gateway
 		origin, want string
@@ -537,6 +538,8 @@ func TestRunDemo(t *testing.T) {
 	}
 	if resp, err := http.Get(base + "/"); err != nil || resp.StatusCode != 200 {
 		t.Errorf("playground: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	cancel()
 	if err := <-done; err != nil {

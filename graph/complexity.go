@@ -55,23 +55,24 @@ func NewCosts(dir *providers.Directory, defaultPageSize int) *Costs {
 var _ limits.Model = (*Costs)(nil)
 
 // Field implements limits.Model.
-func (c *Costs) Field(f *ast.Field, args map[string]any, child limits.Cost) limits.Cost {
+func (c *Costs) Field(f *ast.Field, args limits.Args, child limits.Cost) limits.Cost {
 	self := limits.Cost{Points: 1}
 	switch f.ObjectDefinition.Name + "." + f.Name {
 	case "Query.users":
-		n := c.pageSize(args)
+		n := c.pageSize(&args)
 		calls := 0
-		for _, s := range c.walked(args["filter"]) {
+		for _, s := range c.walked(args.Value("filter")) {
 			calls += s.PageCalls(n)
 		}
 		return self.Plus(child.Page(max(n, 1))).Plus(c.calls(calls))
 	case "UserConnection.edges", "UserConnection.nodes":
 		return self.Plus(child).PerItem()
 	case "Query.nodes":
-		ids := limits.Strings(args["ids"])
-		return self.Plus(child.Times(max(len(ids), 1))).Plus(c.calls(c.idCalls(ids)))
+		n, calls := c.idCalls(&args, "ids")
+		return self.Plus(child.Times(max(n, 1))).Plus(c.calls(calls))
 	case "Query.node", "Query.user":
-		return self.Plus(child).Plus(c.calls(c.idCalls(limits.Strings(args["id"]))))
+		_, calls := c.idCalls(&args, "id")
+		return self.Plus(child).Plus(c.calls(calls))
 	case "User.linkedAccounts":
 		calls := 0
 		for _, s := range c.sources {
@@ -88,9 +89,9 @@ func (c *Costs) calls(n int) limits.Cost {
 }
 
 // pageSize is the size of a users page asked with args.
-func (c *Costs) pageSize(args map[string]any) int {
-	first, okF := limits.Int(args["first"])
-	last, okL := limits.Int(args["last"])
+func (c *Costs) pageSize(args *limits.Args) int {
+	first, okF := args.Int("first")
+	last, okL := args.Int("last")
 	if !okF && !okL {
 		return c.defaultPageSize
 	}
@@ -116,23 +117,29 @@ func (c *Costs) walked(filter any) []*providers.Source {
 	return out
 }
 
-// idCalls estimates the vendor calls of looking up ids: one per distinct
-// user id of a provider looked up one id at a time.
-func (c *Costs) idCalls(ids []string) int {
-	per := map[string]int{}
-	seen := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		if seen[id] {
-			continue
+// idCalls returns the number of ids in the argument name and estimates
+// the vendor calls of looking them up: one per distinct user id of a
+// provider looked up one id at a time. It is worked out once per value:
+// a variable of 30,000 ids spread over many fields is read once.
+func (c *Costs) idCalls(args *limits.Args, name string) (n, calls int) {
+	r := args.Memo(name, "idCalls", func() any {
+		ids := args.Strings(name)
+		per := map[string]int{}
+		seen := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if gid, err := relay.ParseID(id); err == nil && gid.Type == "User" {
+				per[gid.Key]++
+			}
 		}
-		seen[id] = true
-		if gid, err := relay.ParseID(id); err == nil && gid.Type == "User" {
-			per[gid.Key]++
+		calls := 0
+		for _, s := range c.sources {
+			calls += s.LookupCalls(providers.FieldID, per[s.Key])
 		}
-	}
-	calls := 0
-	for _, s := range c.sources {
-		calls += s.LookupCalls(providers.FieldID, per[s.Key])
-	}
-	return calls
+		return [2]int{len(ids), calls}
+	}).([2]int)
+	return r[0], r[1]
 }

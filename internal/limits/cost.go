@@ -60,10 +60,67 @@ func (c Cost) Page(n int) Cost {
 }
 
 // Model prices fields. Field returns the cost of one selection of f, given
-// its arguments, with variables already coerced as the executor will
-// coerce them (see Int and Strings), and the cost of its selection set.
+// its arguments and the cost of its selection set.
 type Model interface {
-	Field(f *ast.Field, args map[string]any, child Cost) Cost
+	Field(f *ast.Field, args Args, child Cost) Cost
+}
+
+// Args are the arguments of one field, read as the executor will coerce
+// them, with a memo shared by every field of the operation: one variable
+// (a list of 30,000 ids, say) can be the argument of a thousand fields,
+// and what a Model works out from it must be worked out once.
+type Args struct {
+	field *ast.Field
+	vars  map[string]any
+	memo  map[argKey]any
+	vals  map[string]any
+}
+
+type argKey struct {
+	value any // the variable's name, or the literal's *ast.Value
+	what  string
+}
+
+// Value returns the argument's value, coerced, or nil.
+func (a *Args) Value(name string) any {
+	if a.vals == nil {
+		a.vals = a.field.ArgumentMap(a.vars)
+	}
+	return a.vals[name]
+}
+
+// Int reads an Int argument (see the function Int).
+func (a *Args) Int(name string) (int, bool) { return Int(a.Value(name)) }
+
+// Strings reads a list of String or ID arguments (see the function
+// Strings), once per value in the operation.
+func (a *Args) Strings(name string) []string {
+	l, _ := a.Memo(name, "strings", func() any { return Strings(a.Value(name)) }).([]string)
+	return l
+}
+
+// Memo returns what f works out from the argument name, computing it once
+// per value in the operation (per variable, or per literal) and per what.
+func (a *Args) Memo(name, what string, f func() any) any {
+	var key argKey
+	for _, arg := range a.field.Arguments {
+		if arg.Name != name {
+			continue
+		}
+		key = argKey{value: arg.Value, what: what}
+		if arg.Value.Kind == ast.Variable {
+			key.value = "$" + arg.Value.Raw
+		}
+	}
+	if key.value == nil { // absent: nothing to share
+		return f()
+	}
+	if v, ok := a.memo[key]; ok {
+		return v
+	}
+	v := f()
+	a.memo[key] = v
+	return v
 }
 
 // Complexity rejects an operation whose estimated vendor calls are more
@@ -115,13 +172,14 @@ func (c Complexity) MutateOperationContext(ctx context.Context, opCtx *graphql.O
 // selections visited to find it. The error is the request's end, when its
 // context ended during the walk.
 func (c Complexity) Cost(ctx context.Context, op *ast.OperationDefinition, vars map[string]any) (Cost, int, *gqlerror.Error) {
+	memo := map[argKey]any{}
 	w := walker[Cost]{
 		ctx: ctx,
 		field: func(f *ast.Field, child Cost) Cost {
 			if f.Definition == nil || f.ObjectDefinition == nil {
 				return Cost{}
 			}
-			return c.Model.Field(f, f.ArgumentMap(vars), child)
+			return c.Model.Field(f, Args{field: f, vars: vars, memo: memo}, child)
 		},
 		add: Cost.Plus,
 	}

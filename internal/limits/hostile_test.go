@@ -67,13 +67,13 @@ func selections(t *testing.T, query string) int {
 // per item of a page of first (or 10).
 type unit struct{}
 
-func (unit) Field(f *ast.Field, args map[string]any, child Cost) Cost {
+func (unit) Field(f *ast.Field, args Args, child Cost) Cost {
 	self := Cost{Points: 1, Calls: 1}
 	switch f.Name {
 	case "edges":
 		return self.Plus(child).PerItem()
 	case "users", "friends":
-		n, ok := Int(args["first"])
+		n, ok := args.Int("first")
 		if !ok {
 			n = 10
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -217,4 +218,42 @@ func TestConns(t *testing.T) {
 			conn.Close()
 		}
 	})
+}
+
+// TestJSONValues: a request whose JSON holds more values than the limit
+// is refused before it is decoded, by POST and GET; values inside strings
+// (the query itself) are not counted.
+func TestJSONValues(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Write(b)
+	})
+	h := JSONValues(10, next)
+	for _, tt := range []struct {
+		name, body string
+		ok         bool
+	}{
+		{"small", `{"query":"{ a b c d e f g h i j k l m n }","variables":{"ids":[1,2,3]}}`, true},
+		{"escaped quotes", `{"query":"\"[1,2,3,4,5,6,7,8,9,10,11]\\\\","variables":null}`, true},
+		{"eleven ids", `{"query":"q","variables":{"ids":[1,2,3,4,5,6,7,8,9,10,11]}}`, false},
+		{"nested", `{"query":"q","variables":{"x":[[[[[[[[[[[]]]]]]]]]]]}}`, false},
+		{"strings", `{"query":"q","variables":{"x":["a","b","c","d","e","f","g","h","i"]}}`, false},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(tt.body)))
+		if ok := w.Code == http.StatusOK; ok != tt.ok {
+			t.Errorf("%s: %d %s", tt.name, w.Code, w.Body)
+		}
+		if tt.ok && w.Body.String() != tt.body {
+			t.Errorf("%s: the handler read %q", tt.name, w.Body)
+		}
+		if !tt.ok && !strings.Contains(w.Body.String(), `"code":"TOKEN_LIMIT_EXCEEDED"`) {
+			t.Errorf("%s: body %s", tt.name, w.Body)
+		}
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/query?query=q&variables="+url.QueryEscape(`{"ids":[1,2,3,4,5,6,7,8,9,10,11]}`), nil))
+	if w.Code != http.StatusUnprocessableEntity {
+		t.Errorf("GET with eleven ids: %d", w.Code)
+	}
 }
