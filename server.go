@@ -195,7 +195,7 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 		MaxPageSize:     cfg.Server.MaxPageSize,
 	}}))
 	gql.AddTransport(transport.Options{})
-	gql.AddTransport(transport.GET{})
+	gql.AddTransport(graph.GET{})
 	gql.AddTransport(transport.POST{})
 	gql.AddTransport(graph.Unsupported{})
 	cache := lru.New[*ast.QueryDocument](1000)

@@ -125,6 +125,8 @@ func families() []attack {
 	add("fragment pairs under repeated fields", "{"+rep(" users(first:1){edges{node{ ...A ...B }}}", 20)+" }\nfragment A on User { "+aliases(40, func(i int) string { return fmt.Sprintf("a%d: id ", i) })+"}\nfragment B on User { "+aliases(40, func(i int) string { return fmt.Sprintf("a%d: id ", i) })+"}", nil)
 	// Operations: each walks its fragments again.
 	add("1000 operations, one fragment", aliases(1000, func(i int) string { return fmt.Sprintf("query Q%d { ...F }\n", i) })+"fragment F on Query { users(first:1){edges{node{id email}}} }", nil)
+	add("300 operations × a fragment with 8000 values", rep("query { ...L }\n", 300)+"fragment L on Query { nodes(ids: ["+rep("1,", 8000)+"]) { id } }", nil)
+	add("300 operations × a fragment with 3000 directives", rep("query { ...L }\n", 300)+"fragment L on Query { users "+rep("@deprecated ", 3000)+"{ totalCount } }", nil)
 	add("100 operations × 9 fields", aliases(100, func(i int) string { return fmt.Sprintf("query Q%d { ...F }\n", i) })+"fragment F on Query { users(first:1){edges{node{"+rep("id ", 5)+"}}} }", nil)
 	// Variables, directives, values.
 	add("2000 variables", "query("+aliases(2000, func(i int) string { return fmt.Sprintf("$v%d: Int ", i) })+") { users(first: $v0) { totalCount } }", nil)

@@ -35,11 +35,11 @@ func FuzzParseID(f *testing.F) {
 	})
 }
 
-// FuzzCursor: a cursor is checked before its body is read, so only bodies
+// FuzzCursorDecode: a cursor is checked before its body is read, so only bodies
 // dirgate signed are decoded; this signs arbitrary bodies to reach the
 // decoder. Decoding never panics, and a cut it returns encodes to a cursor
 // that decodes to the same cut; any unsigned or altered cursor is refused.
-func FuzzCursor(f *testing.F) {
+func FuzzCursorDecode(f *testing.F) {
 	c := NewCursors([]byte("fuzz-key"))
 	good := c.Encode("providers:\"concur\",", providers.Cut{Edge: 0, Pos: []providers.Position{{Offset: 3}, {Offset: providers.End, Token: "t"}}})
 	raw, _ := base64.RawURLEncoding.DecodeString(good)

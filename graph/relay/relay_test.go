@@ -60,20 +60,3 @@ func TestCursors(t *testing.T) {
 		}
 	}
 }
-
-func FuzzCursorDecode(f *testing.F) {
-	c := NewCursors([]byte("k"))
-	f.Add(c.Encode("b", providers.Cut{Pos: []providers.Position{{Offset: 1}}}))
-	f.Add("AQ")
-	f.Fuzz(func(t *testing.T, s string) {
-		cut, err := c.Decode("b", s)
-		if err != nil {
-			return
-		}
-		// Whatever decodes re-encodes to a cursor that decodes the same.
-		again, err := c.Decode("b", c.Encode("b", cut))
-		if err != nil || again.Edge != cut.Edge || !slices.Equal(again.Pos, cut.Pos) {
-			t.Errorf("round trip of %+v = %+v, %v", cut, again, err)
-		}
-	})
-}

@@ -86,23 +86,31 @@ func (f Fields) Check(ctx context.Context, query string) (*gqlerror.Error, int) 
 		}
 	}
 
-	count := walker[int]{
-		ctx:      ctx,
-		field:    func(_ *ast.Field, child int) int { return sat(1, child) },
-		add:      sat,
+	count := walker[size]{
+		ctx: ctx,
+		field: func(f *ast.Field, child size) size {
+			return size{sat(1, child.fields), sat(1+values(f.Arguments)+directives(f.Directives), child.nodes)}
+		},
+		add:      size.plus,
 		fragment: func(name string) *ast.FragmentDefinition { return frags[name] },
+		inline:   func(d ast.DirectiveList) size { return size{0, directives(d)} },
 	}
-	total := 0
+	var total size
 	for _, set := range definitions(doc) {
 		n, ok := count.fold(set)
 		if !ok {
 			return ended(ctx, errcode.FieldLimit), count.Visits
 		}
-		total = sat(total, n)
+		total = total.plus(n)
 	}
-	if total > f.Max {
-		e := reject(errcode.FieldLimit, "the document selects %s fields once its fragments are expanded, more than the limit of %d", atLeast(total), f.Max)
+	if total.fields > f.Max {
+		e := reject(errcode.FieldLimit, "the document selects %s fields once its fragments are expanded, more than the limit of %d", atLeast(total.fields), f.Max)
 		e.Extensions["limit"] = f.Max
+		return e, count.Visits
+	}
+	if f.TokenLimit > 0 && total.nodes > f.TokenLimit {
+		e := reject(errcode.TokenLimit, "the document holds %s fields, values and directives once its fragments are expanded, more than the token limit of %d", atLeast(total.nodes), f.TokenLimit)
+		e.Extensions["limit"] = f.TokenLimit
 		return e, count.Visits
 	}
 
@@ -114,6 +122,44 @@ func (f Fields) Check(ctx context.Context, query string) (*gqlerror.Error, int) 
 		r.fragment(d.Name) // checked once, wherever spread
 	}
 	return r.err, count.Visits + r.visits
+}
+
+// size is what a selection set holds once its fragments are expanded:
+// its fields, and its nodes (fields, argument values and directives: what
+// validation walks, once per operation for every fragment the operation
+// spreads).
+type size struct{ fields, nodes int }
+
+func (s size) plus(t size) size { return size{sat(s.fields, t.fields), sat(s.nodes, t.nodes)} }
+
+// values counts the values of args, lists and objects and their members
+// included.
+func values(args ast.ArgumentList) int {
+	n := 0
+	for _, a := range args {
+		n = sat(n, value(a.Value))
+	}
+	return n
+}
+
+func value(v *ast.Value) int {
+	if v == nil {
+		return 0
+	}
+	n := 1
+	for _, c := range v.Children {
+		n = sat(n, value(c.Value))
+	}
+	return n
+}
+
+// directives counts the directives of a selection, with their values.
+func directives(ds ast.DirectiveList) int {
+	n := len(ds)
+	for _, d := range ds {
+		n = sat(n, values(d.Arguments))
+	}
+	return n
 }
 
 // definitions returns the selection sets of every operation and fragment

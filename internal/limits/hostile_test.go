@@ -180,7 +180,7 @@ func TestChecksEndWithTheRequest(t *testing.T) {
 // place, is refused with FIELD_LIMIT_EXCEEDED, in work linear in its size
 // (issue 10, item 2: 9,000 copies of id took validation 4 seconds).
 func TestFields(t *testing.T) {
-	f := Fields{Max: 1000, Repeats: 20}
+	f := Fields{Max: 1000, Repeats: 20, TokenLimit: 10000}
 	ids := func(n int) string { return strings.TrimSpace(strings.Repeat("id ", n)) }
 	aliases := func(n int) string {
 		var b strings.Builder
@@ -213,6 +213,11 @@ func TestFields(t *testing.T) {
 		{"fragments counted at every spread", "{ a: users { ...C } b: users { ...C } } fragment C on UserConnection { edges { node { " + aliases(500) + " } } }", errcode.FieldLimit},
 		{"every operation walks its fragments", manyOps(100), errcode.FieldLimit},
 		{"a few operations", manyOps(3), ""},
+		// Validation walks an operation's fragments, values and
+		// directives included, once per operation.
+		{"every operation walks its fragments' values", strings.Repeat("query { ...L }\n", 300) + "fragment L on Query { nodes(ids: [" + strings.Repeat("1,", 8000) + "]) { id } }", errcode.TokenLimit},
+		{"and their directives", strings.Repeat("query { ...L }\n", 300) + "fragment L on Query { users " + strings.Repeat("@a ", 3000) + "{ totalCount } }", errcode.TokenLimit},
+		{"a long list in one operation", "{ nodes(ids: [" + strings.Repeat("1,", 9000) + "]) { id } }", ""},
 		{"a fragment cycle ends", "{ users { edges { node { ...A } } } } fragment A on User { id ...B } fragment B on User { ...A }", ""},
 		{"not GraphQL", "{ users { ", ""},
 	} {

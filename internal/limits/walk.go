@@ -27,6 +27,9 @@ type walker[T any] struct {
 	// fragment finds a fragment definition by name; nil uses the spread's
 	// Definition, which validation fills in.
 	fragment func(name string) *ast.FragmentDefinition
+	// inline, when set, is the value of an inline fragment or a spread
+	// itself (its directives, say), added to its selections'.
+	inline func(directives ast.DirectiveList) T
 
 	memo   map[string]T
 	active map[string]bool // fragments being folded: a cycle ends there
@@ -57,8 +60,14 @@ func (w *walker[T]) set(set ast.SelectionSet) T {
 			v = w.field(s, w.set(s.SelectionSet))
 		case *ast.InlineFragment:
 			v = w.set(s.SelectionSet)
+			if w.inline != nil {
+				v = w.add(v, w.inline(s.Directives))
+			}
 		case *ast.FragmentSpread:
 			v = w.spread(s)
+			if w.inline != nil {
+				v = w.add(v, w.inline(s.Directives))
+			}
 		}
 		if i == 0 {
 			acc = v
