@@ -83,14 +83,15 @@ func refused(t *testing.T, g *gateway, name string, r response, before [4]int, w
 
 // TestHostileQueries: the fragment fan-out of item 1 and the duplicate
 // fields of item 2 are refused with their codes before anything runs, by
-// POST and by GET. With the field limits lifted, the fan-out still meets
+// POST and by GET. With the field and token limits lifted, the fan-out still meets
 // the complexity limit, priced in a walk that visits each fragment once.
 // (Today's code never answers the fan-out: gqlgen's complexity walk
 // expands 2^39 spreads.)
 func TestHostileQueries(t *testing.T) {
 	g := newGateway(t, nil)
 	lifted := newGateway(t, func(c *config.Config) {
-		c.Server.Limits.Fields, c.Server.Limits.FieldRepeats = math.MaxInt, math.MaxInt
+		l := &c.Server.Limits
+		l.Fields, l.FieldRepeats, l.Tokens = math.MaxInt, math.MaxInt, math.MaxInt
 	})
 	for _, tt := range []struct {
 		name  string

@@ -147,16 +147,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// readTimeout bounds reading a request, headers and body; the body of a
-// request that does not authenticate is never waited for.
-const readTimeout = 30 * time.Second
+// readTimeout bounds reading a request, headers and body. The body of a
+// request that does not authenticate is never waited for; without API
+// keys, where no request authenticates, the body must come within
+// unauthBodyTimeout.
+const (
+	readTimeout       = 30 * time.Second
+	unauthBodyTimeout = 10 * time.Second
+)
 
 // newHTTPServer returns the HTTP server of handler h, with its connections
 // bounded (server.limits.connections; a connection whose last request did
 // not authenticate is closed once idle for a few seconds). Serve it on the
 // returned Conns' Listener.
 func newHTTPServer(s *config.Server, h http.Handler, log *slog.Logger) (*http.Server, *limits.Conns) {
-	conns := &limits.Conns{Max: s.Limits.Connections, RequireAuth: s.Auth.Mode == config.AuthAPIKey}
+	conns := &limits.Conns{Max: s.Limits.Connections}
 	return &http.Server{
 		Handler: h,
 		// Before its headers are read, no request has authenticated.
@@ -397,6 +402,16 @@ func (sf *surface) graphql(gql gqlServer, costs limits.Model, cache graphql.Cach
 	gql.Use(limits.Complexity{Model: costs, Points: l.Complexity, Calls: l.VendorCalls})
 }
 
+// readDeadline sets the connection's read deadline d from now: once the
+// body is read, the request has its full time again (a read deadline that
+// passes while the request runs would end it).
+func readDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+		next.ServeHTTP(w, r)
+	})
+}
+
 // gqlServer is what graphql configures: gqlgen's handler.Server, or its
 // executor alone (the worst-case search and benchmarks drive that).
 type gqlServer interface {
@@ -411,9 +426,11 @@ type gqlServer interface {
 // deadline and its vendor-call budget.
 func (sf *surface) query(next http.Handler) (http.Handler, error) {
 	l := sf.cfg.Limits
-	h := limits.InFlight(l.InFlight, limits.Body(l.BodyBytes, limits.JSONValues(l.Tokens,
-		limits.Deadline(sf.cfg.RequestTimeout, limits.CallBudget(l.VendorCalls, next)))))
-	if sf.cfg.Auth.Mode == config.AuthAPIKey {
+	h := limits.InFlight(l.InFlight, limits.Body(l.BodyBytes, readDeadline(readTimeout, limits.JSONValues(l.Tokens,
+		limits.Deadline(sf.cfg.RequestTimeout, limits.CallBudget(l.VendorCalls, next))))))
+	if sf.cfg.Auth.Mode != config.AuthAPIKey {
+		h = readDeadline(unauthBodyTimeout, h)
+	} else {
 		keys, err := auth.NewAPIKeys(sf.cfg.Auth.APIKeys, sf.log)
 		if err != nil {
 			return nil, err

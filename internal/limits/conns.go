@@ -21,16 +21,15 @@ import (
 //     has been open for NewGrace without sending a request (a slow or
 //     silent client); when every connection is busy, the new one is
 //     answered 503 OVERLOADED and closed;
-//   - when RequireAuth is set, a connection whose last request did not
-//     authenticate (see Authenticated) is closed once idle for
+//   - a connection whose last request did not authenticate (see
+//     Authenticated; without API keys, none does) is closed once idle for
 //     UnauthIdle, however long the server's own IdleTimeout.
 //
 // Install it with Listener, and as the server's ConnState and ConnContext.
 type Conns struct {
-	Max         int
-	RequireAuth bool
-	UnauthIdle  time.Duration
-	NewGrace    time.Duration
+	Max        int
+	UnauthIdle time.Duration
+	NewGrace   time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -157,7 +156,7 @@ func (c *Conns) ConnState(conn net.Conn, state http.ConnState) {
 		c.forgetLocked(t)
 		return
 	case http.StateActive:
-		t.authed.Store(!c.RequireAuth)
+		t.authed.Store(false)
 	}
 	t.state, t.since = state, c.now()
 	if t.timer != nil {

@@ -136,7 +136,7 @@ func closed(client net.Conn) bool {
 // not.
 func TestConns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := &Conns{Max: 2, RequireAuth: true}
+		c := &Conns{Max: 2}
 		pl := &pipeListener{conns: make(chan net.Conn, 1), done: make(chan struct{})}
 		ln := c.Listener(pl)
 		defer ln.Close()
