@@ -184,7 +184,11 @@ func DecodeCSV(b []byte) ([]driver.User, error) {
 			break
 		}
 		if err != nil {
-			line, _ := r.FieldPos(0)
+			line := 0
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.Line
+			}
 			return nil, fmt.Errorf("%w: line %d is not CSV", driver.ErrBadResponse, line)
 		}
 		rows = append(rows, append([]string(nil), rec...))
@@ -213,7 +217,7 @@ func DecodeJSON(b []byte) ([]driver.User, error) {
 				return fmt.Errorf("a key that names no field")
 			}
 			var v vendorhttp.Strings
-			if err := json.Unmarshal(raw, &v); err != nil {
+			if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' || json.Unmarshal(raw, &v) != nil {
 				return fmt.Errorf("%s is not text", f)
 			}
 			if err := set(f, strings.Join(v, " ")); err != nil {

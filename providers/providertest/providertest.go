@@ -95,12 +95,22 @@ type Options struct {
 	// NoCompany says the vendor never names the directory's company:
 	// then the provider must not name one either.
 	NoCompany bool
+	// Liveness bounds how long the suite waits for a call that should
+	// have returned (a cancelled one); default DefaultLiveness. It detects
+	// calls that never return, and is no measure of speed.
+	Liveness time.Duration
 }
+
+// DefaultLiveness is Options.Liveness when it is zero.
+const DefaultLiveness = 10 * time.Second
 
 // Run runs the conformance suite.
 func Run(t *testing.T, newHarness HarnessMaker, opts *Options) {
 	if opts == nil {
 		opts = &Options{}
+	}
+	if opts.Liveness <= 0 {
+		opts.Liveness = DefaultLiveness
 	}
 	s := &suite{newHarness: newHarness, opts: opts}
 	for _, c := range []struct {
@@ -589,11 +599,6 @@ func (s *suite) testRetries(t *testing.T) {
 	}
 }
 
-// liveness bounds how long the suite waits for a call that should have
-// returned: it detects calls that never return, and is no measure of
-// speed.
-const liveness = 10 * time.Second
-
 func (s *suite) testCancellation(t *testing.T) {
 	e := s.setup(t, Dataset(5), &TestCompany)
 	if _, err := e.p.ListUsers(t.Context(), driver.ListRequest{Limit: min(5, max(e.desc.MaxPageSize, 1))}); err != nil {
@@ -609,6 +614,7 @@ func (s *suite) testCancellation(t *testing.T) {
 		_, err := e.p.ListUsers(ctx, driver.ListRequest{Limit: min(5, max(e.desc.MaxPageSize, 1))})
 		done <- err
 	}()
+	liveness := s.opts.Liveness
 	deadline := time.Now().Add(liveness)
 	for e.h.Requests() == before && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
