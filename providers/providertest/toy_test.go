@@ -203,4 +203,3 @@ func toyMaker(filters driver.FieldSet, defect string) providertest.HarnessMaker 
 		return &toyHarness{t: t, filters: filters, defect: defect}, nil
 	}
 }
-
