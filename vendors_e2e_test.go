@@ -269,7 +269,9 @@ func TestShortSecretsRefused(t *testing.T) {
 		os.WriteFile(path, []byte("server:\n  addr: 127.0.0.1:0\nproviders:\n  - key: concur\n    kind: concur\n"+tt.yaml), 0o600)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
-		go func() { done <- run(ctx, []string{"dirgate", "-config", path}, func(string) string { return "" }, io.Discard, io.Discard) }()
+		go func() {
+			done <- run(ctx, []string{"dirgate", "-config", path}, func(string) string { return "" }, io.Discard, io.Discard)
+		}()
 		select {
 		case err := <-done:
 			if err == nil || !strings.Contains(err.Error(), tt.key+" is too short") {
