@@ -88,38 +88,38 @@ const (
 func TestStatusCodes(t *testing.T) {
 	g := newGateway(t, nil)
 	tests := []struct {
-		name           string
-		body           string
-		wantJSON       int // status when the client accepts application/json
-		wantGQL        int // and application/graphql-response+json
-		code           string
-		message        string // a part of the message
-		data           bool   // whether the answer has a data entry
-		noContentCheck bool
+		name     string
+		body     string
+		wantJSON int // status when the client accepts application/json
+		wantGQL  int // and application/graphql-response+json
+		code     string
+		message  string // a part of the message
+		data     bool   // whether the answer has a data entry
 	}{
-		{"ok", `{"query":"{ providers { key } }"}`, 200, 200, "", "", true, false},
-		{"ok with nulls", `{"query":"{ providers { key } }","variables":null,"operationName":null,"extensions":null}`, 200, 200, "", "", true, false},
-		{"ok with an unknown extension", `{"query":"{ providers { key } }","extensions":{"some":"value"}}`, 200, 200, "", "", true, false},
-		{"a field error keeps data", `{"query":"{ user(id: \"garbage\") { id } }"}`, 200, 200, "BAD_USER_INPUT", "", true, false},
-		{"parse", `{"query":"{"}`, 200, 400, "GRAPHQL_PARSE_FAILED", "", false, false},
-		{"validation", `{"query":"{ nope }"}`, 200, 400, "GRAPHQL_VALIDATION_FAILED", "nope", false, false},
-		{"no such operation", `{"query":"query A { __typename }","operationName":"B"}`, 200, 400, "GRAPHQL_VALIDATION_FAILED", "", false, false},
-		{"variable coercion", `{"query":"query($id: ID!) { user(id: $id) { id } }","variables":{"id":null}}`, 200, 400, "GRAPHQL_VALIDATION_FAILED", "", false, false},
-		{"page size limit", `{"query":"{ users(first: 1001) { totalCount } }"}`, 200, 400, "PAGE_SIZE_LIMIT_EXCEEDED", "at most 1000", false, false},
-		{"introspection off", `{"query":"{ __schema { queryType { name } } }"}`, 200, 400, "INTROSPECTION_DISABLED", "", false, false},
-		{"misspelled key", `{"qeury":"{ __typename }"}`, 400, 400, "BAD_REQUEST", `unknown parameter "qeury"`, false, false},
-		{"no query", `{"variables":{}}`, 400, 400, "BAD_REQUEST", "no query", false, false},
-		{"empty query", `{"query":""}`, 400, 400, "BAD_REQUEST", "no query", false, false},
-		{"query not a string", `{"query":{"obj":"ect"}}`, 400, 400, "BAD_REQUEST", "query parameter must be a string", false, false},
-		{"operationName not a string", `{"query":"{ __typename }","operationName":0}`, 400, 400, "BAD_REQUEST", "operationName parameter", false, false},
-		{"variables not an object", `{"query":"{ __typename }","variables":"string"}`, 400, 400, "BAD_REQUEST", "variables parameter must be a JSON object", false, false},
-		{"variables an array", `{"query":"{ __typename }","variables":["array"]}`, 400, 400, "BAD_REQUEST", "variables parameter", false, false},
-		{"extensions not an object", `{"query":"{ __typename }","extensions":false}`, 400, 400, "BAD_REQUEST", "extensions parameter", false, false},
-		{"not JSON", `{ "not a JSON`, 400, 400, "BAD_REQUEST", "not a JSON object", false, false},
-		{"JSON but not an object", `"{ __typename }"`, 400, 400, "BAD_REQUEST", "not a JSON object", false, false},
-		{"two objects", `{"query":"{ __typename }"} {"query":"{ __typename }"}`, 400, 400, "BAD_REQUEST", "not a JSON object", false, false},
-		{"batched", `[{"query":"{ __typename }"}]`, 400, 400, "BAD_REQUEST", "batched requests are not supported", false, false},
-		{"empty body", ``, 400, 400, "BAD_REQUEST", "empty", false, false},
+		{"ok", `{"query":"{ providers { key } }"}`, 200, 200, "", "", true},
+		{"ok with nulls", `{"query":"{ providers { key } }","variables":null,"operationName":null,"extensions":null}`, 200, 200, "", "", true},
+		{"ok with an unknown extension", `{"query":"{ providers { key } }","extensions":{"some":"value"}}`, 200, 200, "", "", true},
+		{"a field error keeps data", `{"query":"{ user(id: \"garbage\") { id } }"}`, 200, 200, "BAD_USER_INPUT", "", true},
+		{"parse", `{"query":"{"}`, 200, 400, "GRAPHQL_PARSE_FAILED", "", false},
+		{"validation", `{"query":"{ nope }"}`, 200, 400, "GRAPHQL_VALIDATION_FAILED", "nope", false},
+		{"no such operation", `{"query":"query A { __typename }","operationName":"B"}`, 200, 400, "GRAPHQL_VALIDATION_FAILED", "", false},
+		{"variable coercion", `{"query":"query($id: ID!) { user(id: $id) { id } }","variables":{"id":null}}`, 200, 400, "GRAPHQL_VALIDATION_FAILED", "", false},
+		{"page size limit", `{"query":"{ users(first: 1001) { totalCount } }"}`, 200, 400, "PAGE_SIZE_LIMIT_EXCEEDED", "at most 1000", false},
+		{"introspection off", `{"query":"{ __schema { queryType { name } } }"}`, 200, 400, "INTROSPECTION_DISABLED", "", false},
+		{"@defer", `{"query":"{ users(first: 1) { ... @defer { totalCount } } }"}`, 200, 400, "GRAPHQL_VALIDATION_FAILED", `Unknown directive "@defer"`, false},
+		{"misspelled key", `{"qeury":"{ __typename }"}`, 400, 400, "BAD_REQUEST", `unknown parameter "qeury"`, false},
+		{"no query", `{"variables":{}}`, 400, 400, "BAD_REQUEST", "no query", false},
+		{"empty query", `{"query":""}`, 400, 400, "BAD_REQUEST", "no query", false},
+		{"query not a string", `{"query":{"obj":"ect"}}`, 400, 400, "BAD_REQUEST", "query parameter must be a string", false},
+		{"operationName not a string", `{"query":"{ __typename }","operationName":0}`, 400, 400, "BAD_REQUEST", "operationName parameter", false},
+		{"variables not an object", `{"query":"{ __typename }","variables":"string"}`, 400, 400, "BAD_REQUEST", "variables parameter must be a JSON object", false},
+		{"variables an array", `{"query":"{ __typename }","variables":["array"]}`, 400, 400, "BAD_REQUEST", "variables parameter", false},
+		{"extensions not an object", `{"query":"{ __typename }","extensions":false}`, 400, 400, "BAD_REQUEST", "extensions parameter", false},
+		{"not JSON", `{ "not a JSON`, 400, 400, "BAD_REQUEST", "not a JSON object", false},
+		{"JSON but not an object", `"{ __typename }"`, 400, 400, "BAD_REQUEST", "not a JSON object", false},
+		{"two objects", `{"query":"{ __typename }"} {"query":"{ __typename }"}`, 400, 400, "BAD_REQUEST", "not a JSON object", false},
+		{"batched", `[{"query":"{ __typename }"}]`, 400, 400, "BAD_REQUEST", "batched requests are not supported", false},
+		{"empty body", ``, 400, 400, "BAD_REQUEST", "empty", false},
 	}
 	for _, tt := range tests {
 		for _, accept := range []string{jsonType, gqlType} {
@@ -383,7 +383,7 @@ func TestPersistedQueryErrors(t *testing.T) {
 // dirgate -print-schema prints the same.
 func TestSchemaSDL(t *testing.T) {
 	key, hash := auth.GenerateKey()
-	running := formatSchema(graph.NewExecutableSchema(graph.Config{}).Schema())
+	running := formatSchema(graph.Schema())
 	for _, tt := range []struct {
 		name                     string
 		introspection, schemaSDL bool

@@ -173,7 +173,7 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 		secret = make([]byte, 32)
 		rand.Read(secret)
 	}
-	gql := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{
+	gql := handler.New(graph.NewExecutableSchema(graph.Config{Schema: graph.Schema(), Resolvers: &graph.Resolver{
 		Dir:             dir,
 		Cursors:         relay.NewCursors(secret),
 		Logger:          log,

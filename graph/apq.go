@@ -15,7 +15,7 @@ import (
 )
 
 // PersistedQueries implements automatic persisted queries as Apollo's
-// clients, urql and graphql-request send them (version 1): a request with
+// clients and urql send them (version 1): a request with
 // extensions.persistedQuery = {version: 1, sha256Hash} and no query runs
 // the query of that hash if dirgate holds it, and is answered
 // PERSISTED_QUERY_NOT_FOUND if not; the client then sends the query with

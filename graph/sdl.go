@@ -2,6 +2,7 @@ package graph
 
 import (
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,7 +13,7 @@ import (
 // SDL returns dirgate's schema as one SDL document: the schema files
 // (graph/*.graphqls) the executor was generated from, schema.graphqls
 // first, each headed by a comment that names it. It is the schema the
-// server runs, with every description, and parses as it is.
+// server runs (Schema), with every description, and parses as it is.
 func SDL() string {
 	srcs := slices.Clone(sources)
 	slices.SortStableFunc(srcs, func(a, b *ast.Source) int {
@@ -42,4 +43,18 @@ func SDLHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, sdl)
 	})
+}
+
+// Schema returns the schema dirgate serves: the one generated from
+// graph/*.graphqls, less gqlparser's built-in @defer directive. dirgate
+// answers each request with one response, and gqlgen would send the
+// deferred parts of an operation in later responses that no transport of
+// dirgate's writes: they would be lost without a word. Without the
+// directive, an operation that uses @defer fails validation, and
+// introspection does not offer it.
+func Schema() *ast.Schema {
+	s := *parsedSchema
+	s.Directives = maps.Clone(s.Directives)
+	delete(s.Directives, "defer")
+	return &s
 }
