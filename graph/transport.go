@@ -115,8 +115,10 @@ func (HTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecuto
 	resp := responses(ctx)
 	if resp == nil {
 		// The request's context ended before the operation ran: the
-		// caller is gone or its deadline passed.
-		fail(http.StatusServiceUnavailable, media, "the request ended before it ran: its deadline passed or the caller went away")
+		// caller went away, or server.requestTimeout is too short for a
+		// request to start.
+		resp = exec.DispatchError(ctx, gqlerror.List{requestError(errcode.Internal, "the request ran out of time before it started")})
+		write(w, http.StatusServiceUnavailable, media, resp)
 		return
 	}
 	if resp.Data == nil {
@@ -387,8 +389,8 @@ func decodeObject(raw json.RawMessage, m *map[string]any) (bad bool) {
 
 // truncate shortens a client's parameter name for an error message.
 func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
 	}
 	return s
 }
