@@ -47,16 +47,9 @@ type Server struct {
 	// The production surface; see surface.go.
 	Auth Auth `yaml:"auth"`
 	// Introspection turns on schema introspection (off by default).
-	Introspection bool `yaml:"introspection"`
-	// SchemaSDL serves the schema as SDL at /schema.graphql, to callers
-	// of /query, even while introspection is off; it is served whenever
-	// introspection is on.
-	SchemaSDL bool `yaml:"schemaSDL"`
-	// CacheControl is the Cache-Control header of every /query answer:
-	// "no-store" (the default) or "private, no-store".
-	CacheControl string     `yaml:"cacheControl"`
-	Playground   Playground `yaml:"playground"`
-	Limits       Limits     `yaml:"limits"`
+	Introspection bool       `yaml:"introspection"`
+	Playground    Playground `yaml:"playground"`
+	Limits        Limits     `yaml:"limits"`
 	// RequestTimeout bounds each GraphQL request; vendor calls made for it
 	// inherit the deadline. ShutdownTimeout bounds how long in-flight
 	// requests may take to finish once dirgate is told to stop.
@@ -65,6 +58,13 @@ type Server struct {
 	Readiness       Readiness     `yaml:"readiness"`
 	Log             Log           `yaml:"log"`
 	APQ             APQ           `yaml:"apq"`
+	// SchemaSDL serves the schema as SDL at /schema.graphql, to callers
+	// of /query, even while introspection is off; it is served whenever
+	// introspection is on.
+	SchemaSDL bool `yaml:"schemaSDL"`
+	// CacheControl is the Cache-Control header of every /query answer:
+	// "no-store" (the default) or "private, no-store".
+	CacheControl string `yaml:"cacheControl"`
 }
 
 // Provider configures one directory. Which keys apply depends on Kind.
