@@ -1,49 +1,66 @@
 package graph
 
 import (
-	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 
-	"github.com/dirgate/dirgate/graph/model"
-	"github.com/dirgate/dirgate/providers/driver"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// TestUserFilterIsTheFieldTable: UserFilter's fields (providers aside) are
-// the filterable fields of the driver's table by their GraphQL names
-// (the native id aside: ids are looked up with node), and filterOf maps
-// each onto its field.
-func TestUserFilterIsTheFieldTable(t *testing.T) {
-	input := NewExecutableSchema(Config{}).Schema().Types["UserFilter"]
-	if input == nil {
-		t.Fatal("no UserFilter in the schema")
-	}
-	inSchema := map[driver.Field]bool{}
-	for _, f := range input.Fields {
-		if f.Name == "providers" {
-			continue
-		}
-		field, ok := driver.ParseField(f.Name)
-		if !ok || !driver.Filterable.Has(field) || field.String() != f.Name {
-			t.Errorf("UserFilter.%s is not a filterable field of the table", f.Name)
-			continue
-		}
-		inSchema[field] = true
-		value := `"Some Value"`
-		if field == driver.FieldActive {
-			value = "false"
-		}
-		var uf model.UserFilter
-		if err := json.Unmarshal([]byte(`{"`+f.Name+`":`+value+`}`), &uf); err != nil {
-			t.Fatal(err)
-		}
-		got := filterOf(&uf)
-		if v, ok := got.Get(field); !ok || got.Fields() != driver.Fields(field) || v != map[bool]string{true: "false", false: "Some Value"}[field == driver.FieldActive] {
-			t.Errorf("filterOf(UserFilter.%s) = %s, want that field alone", f.Name, got)
+// TestSchemaDescribed: every type, field, argument, input field, enum
+// value and directive of the schema the server runs has a description,
+// whichever file it comes from and whenever it was added.
+func TestSchemaDescribed(t *testing.T) {
+	s := NewExecutableSchema(Config{}).Schema()
+	var missing []string
+	check := func(desc, where string) {
+		if strings.TrimSpace(desc) == "" {
+			missing = append(missing, where)
 		}
 	}
-	for field := range driver.Filterable.All() {
-		if field != driver.FieldID && !inSchema[field] {
-			t.Errorf("the filterable field %s is not in UserFilter", field)
+	builtin := func(p *ast.Position) bool { return p != nil && p.Src != nil && p.Src.BuiltIn }
+	types := 0
+	for name, def := range s.Types {
+		if def.BuiltIn {
+			continue
 		}
+		types++
+		check(def.Description, string(def.Kind)+" "+name)
+		for _, f := range def.Fields {
+			if strings.HasPrefix(f.Name, "__") || builtin(f.Position) {
+				continue // __schema, __type and __typename, which gqlparser adds
+			}
+			kind := "field"
+			if def.Kind == ast.InputObject {
+				kind = "input field"
+			}
+			check(f.Description, kind+" "+name+"."+f.Name)
+			for _, a := range f.Arguments {
+				check(a.Description, "argument "+name+"."+f.Name+"("+a.Name+")")
+			}
+		}
+		for _, v := range def.EnumValues {
+			check(v.Description, "enum value "+name+"."+v.Name)
+		}
+	}
+	for name, d := range s.Directives {
+		if builtin(d.Position) {
+			continue
+		}
+		check(d.Description, "directive @"+name)
+		for _, a := range d.Arguments {
+			check(a.Description, "argument @"+name+"("+a.Name+")")
+		}
+	}
+	if types < 10 {
+		t.Fatalf("walked %d types: the walk did not reach the schema", types)
+	}
+	slices.Sort(missing)
+	for _, m := range missing {
+		t.Errorf("%s has no description", m)
+	}
+	if len(missing) > 0 {
+		t.Logf("%d schema elements have no description; describe them in graph/*.graphqls", len(missing))
 	}
 }
