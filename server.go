@@ -25,7 +25,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -40,8 +39,8 @@ import (
 	"github.com/dirgate/dirgate/internal/obs"
 	"github.com/dirgate/dirgate/internal/playground"
 	"github.com/dirgate/dirgate/providers"
-	"github.com/dirgate/dirgate/providers/concur"
-	"github.com/dirgate/dirgate/providers/getbill"
+	"github.com/dirgate/dirgate/providers/kinds"
+	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
 func main() {
@@ -67,7 +66,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	configPath := flags.String("config", getenv("DIRGATE_CONFIG"), "configuration `file` (default $DIRGATE_CONFIG; none: demo on emulated vendors)")
 	addr := flags.String("addr", "", "listen `address` host:port, overriding server.addr")
 	genKey := flags.Bool("gen-key", false, "print a new random API key and its hash for server.auth.apiKeys, and exit")
+	printSchema := flags.Bool("print-schema", false, "print the GraphQL schema (SDL), as /schema.graphql serves it, and exit")
 	if err := flags.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *printSchema {
+		_, err := io.WriteString(stdout, graph.SDL())
 		return err
 	}
 	if *genKey {
@@ -192,17 +196,14 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 		secret = make([]byte, 32)
 		rand.Read(secret)
 	}
-	gql := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{
+	gql := handler.New(graph.NewExecutableSchema(graph.Config{Schema: graph.Schema(), Resolvers: &graph.Resolver{
 		Dir:             dir,
 		Cursors:         relay.NewCursors(secret),
 		Logger:          log,
 		DefaultPageSize: cfg.Server.DefaultPageSize,
 		MaxPageSize:     cfg.Server.MaxPageSize,
 	}}))
-	gql.AddTransport(transport.Options{})
-	gql.AddTransport(graph.GET{})
-	gql.AddTransport(transport.POST{})
-	gql.AddTransport(graph.Unsupported{})
+	gql.AddTransport(graph.HTTP{})
 	cache := lru.New[*ast.QueryDocument](1000)
 	gql.SetQueryCache(cache)
 	sf.graphql(gql, graph.NewCosts(dir, cfg.Server.DefaultPageSize), cache)
@@ -215,6 +216,13 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/query", query)
+	if cfg.Server.Introspection || cfg.Server.SchemaSDL {
+		sdl, err := sf.authed("schema", graph.SDLHandler())
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("GET /schema.graphql", sdl)
+	}
 	sf.routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -237,8 +245,9 @@ func withCORS(origins []string, h http.Handler) http.Handler {
 	}).Handler(h)
 }
 
-// newDirectory builds each configured provider's adapter, explicitly, and
-// puts them behind the portable layer in configured order.
+// newDirectory builds each configured provider's adapter from the kinds
+// table, explicitly, and puts them behind the portable layer in configured
+// order.
 func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers.Directory, error) {
 	base := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
@@ -247,33 +256,31 @@ func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers
 		TLSHandshakeTimeout: 10 * time.Second,
 		ForceAttemptHTTP2:   true,
 	}
+	bodies := vendorhttp.NewBodyBudget(vendorhttp.DefaultInFlight) // shared by every provider
 	var sources []*providers.Source
 	for _, p := range cfg.Providers {
-		var (
-			impl providers.Provider
-			err  error
-		)
-		opts := &providers.SourceOptions{Timeout: p.Timeout, Now: cfg.Now, Logger: log, Observer: sf.metrics}
-		httpClient := sf.vendorClient(p, base)
-		switch p.Kind {
-		case "concur":
-			impl, err = concur.New(concur.Config{
-				TokenURL: p.TokenURL, ClientID: p.ClientID, ClientSecret: p.ClientSecret,
-				CompanyUUID: p.CompanyUUID, RequestToken: p.RequestToken, TokenStore: p.TokenStore,
-				PageSize: p.PageSize,
-			}, &concur.Options{HTTPClient: httpClient})
-		case "getbill":
-			impl, err = getbill.New(getbill.Config{
-				BaseURL: p.BaseURL, Token: p.Token, ClientID: p.ClientID, ClientSecret: p.ClientSecret,
-			}, &getbill.Options{HTTPClient: httpClient})
-			opts.CacheTTL, opts.MaxStale = p.CacheTTL, p.MaxStale
-		default:
-			err = fmt.Errorf("unknown kind %q", p.Kind)
+		k, ok := kinds.Lookup(p.Kind)
+		if !ok {
+			return nil, fmt.Errorf("provider %s: unknown kind %q", p.Key, p.Kind)
 		}
+		env := vendorhttp.Env{HTTP: vendorhttp.New(vendorhttp.Options{
+			HTTP:    &http.Client{Transport: sf.metrics.Transport(p.Key, vendorhttp.IsTokenRequest, sf.log, base)},
+			Now:     cfg.Now,
+			Ceiling: p.MaxResponseBytes,
+			Bodies:  bodies,
+		})}
+		drv, err := k.Open(p.Settings, env)
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", p.Key, err)
 		}
-		sources = append(sources, providers.NewSource(providers.Info{Key: p.Key, Kind: p.Kind, Name: p.Name}, impl, opts))
+		src, err := providers.NewSource(providers.Info{Key: p.Key, Kind: p.Kind, Name: p.Name}, drv, &providers.SourceOptions{
+			Timeout: p.Timeout, MaxConcurrency: p.MaxConcurrency, CacheTTL: p.CacheTTL, MaxStale: p.MaxStale,
+			Now: cfg.Now, Logger: log, Observer: sf.metrics,
+		})
+		if err != nil {
+			return nil, err
+		}
+		sources = append(sources, src)
 	}
 	return providers.NewDirectory(sources...)
 }
@@ -281,12 +288,16 @@ func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers
 func printWelcome(w io.Writer, base string, demoMode bool, s *config.Server) {
 	if demoMode {
 		fmt.Fprintf(w, "dirgate demo: no configuration, so SAP Concur (%d users) and getbill (%d users, %d of them also in Concur)\n"+
-			"are emulated on loopback, and the real adapters talk to them over HTTP.\n\n",
-			demo.ConcurUsers, demo.GetbillUsers, demo.SharedUsers)
+			"are emulated on loopback, and the real adapters talk to them over HTTP; %d contractors (%d of them\n"+
+			"also in Concur or getbill) are read from a CSV file.\n\n",
+			demo.ConcurUsers, demo.GetbillUsers, demo.SharedUsers, demo.ContractorUsers, 2*demo.SharedContractors)
 	}
 	fmt.Fprintf(w, "GraphQL:    %s/query\n", base)
 	if s.Playground.Enabled {
 		fmt.Fprintf(w, "Playground: %s%s\n", base, s.Playground.Path)
+	}
+	if s.Introspection || s.SchemaSDL {
+		fmt.Fprintf(w, "Schema:     %s/schema.graphql\n", base)
 	}
 	fmt.Fprintf(w, "Health:     %s/healthz\nReady:      %s/readyz\nMetrics:    %s/metrics\n\n", base, base, base)
 	if s.Auth.Mode == config.AuthAPIKey {
@@ -340,22 +351,6 @@ func newSurface(cfg *config.Config, log *slog.Logger) *surface {
 	return &surface{cfg: &cfg.Server, log: log, metrics: obs.NewMetrics()}
 }
 
-// vendorClient is the HTTP client of provider p's adapter: base, counted,
-// timed and logged per provider.
-func (sf *surface) vendorClient(p config.Provider, base http.RoundTripper) *http.Client {
-	isToken := func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/oauth2/v0/token") }
-	if p.Kind == "getbill" {
-		tokenPath := strings.TrimSuffix(basePath(p.BaseURL), "/") + "/token"
-		isToken = func(r *http.Request) bool { return r.URL.Path == tokenPath }
-	}
-	return &http.Client{Transport: sf.metrics.Transport(p.Key, isToken, sf.log, base)}
-}
-
-func basePath(u string) string {
-	_, rest, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://"), "/")
-	return "/" + rest
-}
-
 // watch starts tracking the directory's providers: their readiness and
 // their rate budgets.
 func (sf *surface) watch(dir *providers.Directory) {
@@ -385,12 +380,11 @@ func (sf *surface) watch(dir *providers.Directory) {
 // limits.
 func (sf *surface) graphql(gql gqlServer, costs limits.Model, cache graphql.Cache[*ast.QueryDocument]) {
 	l := sf.cfg.Limits
-	limits.RegisterCodes()
 	gql.SetParserTokenLimit(l.Tokens)
 	// "Did you mean ...?" would name the fields introspection hides.
 	gql.SetDisableSuggestion(!sf.cfg.Introspection)
 	gql.Use(sf.metrics.GraphQL())
-	gql.Use(extension.AutomaticPersistedQuery{Cache: limits.PersistedQueries(sf.cfg.APQ.CacheSize)})
+	gql.Use(graph.PersistedQueries{Cache: limits.PersistedQueries(sf.cfg.APQ.CacheSize)})
 	gql.Use(limits.Fields{Max: l.Fields, Repeats: l.FieldRepeats, TokenLimit: l.Tokens, Cache: cache})
 	if sf.cfg.Introspection {
 		gql.Use(extension.Introspection{})
@@ -426,8 +420,16 @@ type gqlServer interface {
 // deadline and its vendor-call budget.
 func (sf *surface) query(next http.Handler) (http.Handler, error) {
 	l := sf.cfg.Limits
-	h := limits.InFlight(l.InFlight, limits.Body(l.BodyBytes, readDeadline(readTimeout, limits.JSONValues(l.Tokens,
-		limits.Deadline(sf.cfg.RequestTimeout, limits.CallBudget(l.VendorCalls, next))))))
+	return sf.authed("query", limits.InFlight(l.InFlight, limits.Body(l.BodyBytes, readDeadline(readTimeout, limits.JSONValues(l.Tokens,
+		limits.Deadline(sf.cfg.RequestTimeout, limits.CallBudget(l.VendorCalls, next)))))))
+}
+
+// authed lets only the callers of /query reach h, and counts its requests
+// under route; every answer, a 401 included, has the caching headers of
+// GraphQL answers. A request that does not authenticate (without API
+// keys, none does) has unauthBodyTimeout for its body, or with API keys
+// gets its 401 without its body being waited for.
+func (sf *surface) authed(route string, h http.Handler) (http.Handler, error) {
 	if sf.cfg.Auth.Mode != config.AuthAPIKey {
 		h = readDeadline(unauthBodyTimeout, h)
 	} else {
@@ -452,7 +454,7 @@ func (sf *surface) query(next http.Handler) (http.Handler, error) {
 			authed.ServeHTTP(w, r)
 		})
 	}
-	return sf.metrics.Route("query", h), nil
+	return sf.metrics.Route(route, graph.CacheHeaders(sf.cfg.CacheControl, h)), nil
 }
 
 // routes adds readiness, metrics and, when configured, the playground.

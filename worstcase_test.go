@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -25,6 +26,9 @@ import (
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/limits"
+	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/getbill"
+	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
 // The worst cases of issue 10, item 2: no document within the body limit
@@ -42,9 +46,10 @@ var searchFor = flag.Duration("search", 0, "run TestWorstCaseSearch for this lon
 func preExecution(tb testing.TB, mutate func(*config.Config)) func(ctx context.Context, query string, vars map[string]any) gqlerror.List {
 	tb.Helper()
 	cfg := &config.Config{Providers: []config.Provider{
-		{Key: "concur", Kind: "concur", TokenURL: "http://127.0.0.1:9/oauth2/v0/token", ClientID: "c", ClientSecret: "s",
-			CompanyUUID: "u", RequestToken: "r", PageSize: 100},
-		{Key: "getbill", Kind: "getbill", BaseURL: "http://127.0.0.1:9", Token: "t"},
+		{Key: "concur", Kind: "concur", Settings: &concur.Config{TokenURL: "http://127.0.0.1:9/oauth2/v0/token", ClientID: "c",
+			ClientSecret: vendorhttp.NewSecret("client-secret"), CompanyUUID: "u", RequestToken: vendorhttp.NewSecret("request-token"),
+			TokenStore: filepath.Join(tb.TempDir(), "concur.json"), PageSize: 100}},
+		{Key: "getbill", Kind: "getbill", Settings: &getbill.Config{BaseURL: "http://127.0.0.1:9", Token: vendorhttp.NewSecret("getbill-token")}},
 	}}
 	cfg.Server.DefaultPageSize, cfg.Server.MaxPageSize = 50, 1000
 	if mutate != nil {

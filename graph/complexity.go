@@ -6,6 +6,7 @@ import (
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/internal/limits"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 // linkedAccountsCost is how many accounts in other providers one person
@@ -76,7 +77,7 @@ func (c *Costs) Field(f *ast.Field, args limits.Args, child limits.Cost) limits.
 	case "User.linkedAccounts":
 		calls := 0
 		for _, s := range c.sources {
-			calls += s.LookupCalls(providers.FieldEmail, 1)
+			calls += s.LookupCalls(driver.FieldEmail, 1)
 		}
 		return self.Plus(child.Times(linkedAccountsCost)).Plus(c.calls(calls))
 	}
@@ -137,7 +138,7 @@ func (c *Costs) idCalls(args *limits.Args, name string) (n, calls int) {
 		}
 		calls := 0
 		for _, s := range c.sources {
-			calls += s.LookupCalls(providers.FieldID, per[s.Key])
+			calls += s.LookupCalls(driver.FieldID, per[s.Key])
 		}
 		return [2]int{len(ids), calls}
 	}).([2]int)

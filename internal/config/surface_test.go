@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-const minimalProviders = "providers:\n  - key: gb\n    kind: getbill\n    token: x\n"
+const minimalProviders = "providers:\n  - key: gb\n    kind: getbill\n    token: token-xxxxxxxx\n"
 
 // keyHash is the hash of "k".
 const keyHash = "sha256:8254c329a92850f6d539dd376f4816ee2764517da5e0235514af433164480d7a"
@@ -29,6 +29,9 @@ func TestSurfaceDefaults(t *testing.T) {
 	}
 	if s.Readiness != (Readiness{WhenDegraded: "ready", ProbeInterval: 30 * time.Second}) || s.Log != (Log{Format: "json", Level: "info"}) {
 		t.Errorf("readiness %+v log %+v", s.Readiness, s.Log)
+	}
+	if s.SchemaSDL || s.CacheControl != "no-store" {
+		t.Errorf("schemaSDL %t cacheControl %q, want false and no-store", s.SchemaSDL, s.CacheControl)
 	}
 }
 
@@ -53,6 +56,8 @@ server:
   readiness: {whenDegraded: notReady, probeInterval: 10s}
   log: {format: text, level: debug}
   apq: {cacheSize: 10}
+  schemaSDL: true
+  cacheControl: private, no-store
 `+minimalProviders), env(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +71,8 @@ server:
 		t.Errorf("limits %+v allowedHosts %v", s.Limits, s.AllowedHosts)
 	}
 	if !s.Introspection || s.Playground != (Playground{Enabled: true, Path: "/play"}) || s.Limits.Depth != 5 || s.Limits.BodyBytes != 4096 ||
-		s.RequestTimeout != 5*time.Second || s.Readiness.WhenDegraded != DegradedNotReady || s.Log.Level != "debug" || s.APQ.CacheSize != 10 {
+		s.RequestTimeout != 5*time.Second || s.Readiness.WhenDegraded != DegradedNotReady || s.Log.Level != "debug" || s.APQ.CacheSize != 10 ||
+		!s.SchemaSDL || s.CacheControl != "private, no-store" {
 		t.Errorf("server = %+v", s)
 	}
 }
@@ -93,8 +99,10 @@ func TestSurfaceErrors(t *testing.T) {
 		{"log format", "server:\n  log:\n    format: xml\n", "server.log.format must be"},
 		{"log level", "server:\n  log:\n    level: trace\n", "server.log.level must be"},
 		{"playground path", "server:\n  playground:\n    path: /query\n", "server.playground.path must be"},
+		{"playground on the schema", "server:\n  playground:\n    path: /schema.graphql\n", "server.playground.path must be"},
+		{"cacheControl", "server:\n  cacheControl: public\n", `server.cacheControl must be "no-store" or "private, no-store"`},
 		{"playground relative", "server:\n  playground:\n    path: play\n", "server.playground.path must be"},
-		{"unknown surface key", "server:\n  limits:\n    depht: 3\n", "field depht not found"},
+		{"unknown surface key", "server:\n  limits:\n    depht: 3\n", `unknown key "depht"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,6 +28,9 @@ const (
 	// PersistedQueryNotFound: an automatic persisted query dirgate does
 	// not hold; the client sends the query with its hash.
 	PersistedQueryNotFound Code = "PERSISTED_QUERY_NOT_FOUND"
+	// PersistedQueryNotSupported: an automatic persisted query of a
+	// version dirgate does not support; the client sends the query alone.
+	PersistedQueryNotSupported Code = "PERSISTED_QUERY_NOT_SUPPORTED"
 	// Internal: a bug in dirgate; the cause is logged.
 	Internal Code = "INTERNAL"
 )
@@ -67,13 +70,18 @@ const (
 	ProviderRateLimited Code = "PROVIDER_RATE_LIMITED"
 	ProviderAuthFailed  Code = "PROVIDER_AUTH_FAILED"
 	ProviderBadResponse Code = "PROVIDER_BAD_RESPONSE"
+	// DirectoryChanged: a provider's directory changed around a cursor's
+	// place so much that dirgate cannot tell where the walk stands; the
+	// client starts the walk again.
+	DirectoryChanged Code = "DIRECTORY_CHANGED"
 )
 
 // All lists every code, for documentation checks.
 var All = []Code{
 	BadRequest, BadUserInput, BadCursor, Unauthenticated, ParseFailed, ValidationFailed,
-	PersistedQueryNotFound, Internal,
+	PersistedQueryNotFound, PersistedQueryNotSupported, Internal,
 	RequestTooLarge, TokenLimit, DepthLimit, ComplexityLimit, PageSizeLimit, IntrospectionDisabled,
 	FieldLimit, VendorCallLimit, HostNotAllowed, Overloaded,
 	ProviderUnavailable, ProviderRateLimited, ProviderAuthFailed, ProviderBadResponse,
+	DirectoryChanged,
 }

@@ -93,8 +93,8 @@ func CallBudget(n int, next http.Handler) http.Handler {
 }
 
 // JSONValues answers a request whose JSON (a POST body, or a GET's
-// variables and extensions) holds more than max values with 422
-// TOKEN_LIMIT_EXCEEDED, before gqlgen decodes it: decoding and coercing
+// variables and extensions) holds more than max values with 413
+// REQUEST_TOO_LARGE, before it is decoded: decoding and coercing
 // variables costs time in the number of values, and a 1 MiB body holds
 // half a million of them (600 ms of CPU before anything was refused). The
 // count is a scan of the bytes, values inside strings not counted. Use it
@@ -116,7 +116,7 @@ func JSONValues(max int, next http.Handler) http.Handler {
 			r.Body = io.NopCloser(bytes.NewReader(b))
 		}
 		if n > max {
-			httperr.Write(w, http.StatusUnprocessableEntity, errcode.TokenLimit, tooMany)
+			httperr.Write(w, http.StatusRequestEntityTooLarge, errcode.RequestTooLarge, tooMany)
 			return
 		}
 		next.ServeHTTP(w, r)

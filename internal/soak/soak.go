@@ -243,7 +243,7 @@ func Run(ctx context.Context, o Options, log io.Writer) (*Report, error) {
 		}
 	}
 
-	cu, gu := demo.Directory()
+	cu, gu, _ := demo.Directory()
 	v := &vendors{
 		concur: concur.NewEmulator(concur.EmulatorOptions{ClientID: "soak", ClientSecret: "soak-concur-secret",
 			CompanyUUID: "soak-company", RequestToken: "soak-request-token", Users: cu, Latency: 5 * time.Millisecond}),

@@ -17,7 +17,7 @@ func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs dirgate for a while")
 	}
-	o := Options{Duration: 16 * time.Second, Concurrency: 4, Hostile: 0.3, MaxRSS: 300 << 20}
+	o := Options{Duration: 20 * time.Second, Concurrency: 4, Hostile: 0.3, MaxRSS: 300 << 20} // eight phases of 2s each
 	var log bytes.Buffer
 	rep, err := Run(t.Context(), o, &log)
 	if err != nil {
