@@ -1,26 +1,32 @@
 // Package limits bounds what one request may ask of dirgate, and rejects
 // what is too much before any resolver runs, each rejection with its own
-// extensions.code:
+// extensions.code. HTTP middlewares, in the order a request meets them:
 //
-//   - Body, an HTTP middleware: a request body larger than the limit is a
-//     413 REQUEST_TOO_LARGE, before anything reads it as GraphQL;
-//   - Depth, a gqlgen extension: DEPTH_LIMIT_EXCEEDED;
-//   - PageSize, a gqlgen extension: a connection asked for more than the
-//     largest page is PAGE_SIZE_LIMIT_EXCEEDED;
-//   - NoIntrospection, a gqlgen extension used when introspection is off:
-//     INTROSPECTION_DISABLED;
-//   - Deadline, an HTTP middleware: the per-request deadline that every
-//     vendor call made for the request inherits.
+//   - Hosts: a Host header naming a host dirgate does not serve is a 421
+//     HOST_NOT_ALLOWED (DNS rebinding);
+//   - InFlight: beyond the requests served at once, a 503 OVERLOADED;
+//   - Body: a body larger than the limit is a 413 REQUEST_TOO_LARGE;
+//   - JSONValues: JSON holding more values than the limit is a 413
+//     REQUEST_TOO_LARGE, before it is decoded;
+//   - Deadline and CallBudget: the per-request deadline and vendor-call
+//     budget that every vendor call made for the request inherits.
 //
-// gqlgen's own extension.ComplexityLimit gives COMPLEXITY_LIMIT_EXCEEDED,
-// and its parser token limit an error that graph.PresentError reports as
+// Conns bounds the connections of the HTTP server itself.
+//
+// gqlgen extensions: Fields, an operation parameter mutator, runs before
+// gqlgen parses and validates the document (FIELD_LIMIT_EXCEEDED, and
+// TOKEN_LIMIT_EXCEEDED for a document too large once its fragments are
+// expanded); NoIntrospection, Depth, PageSize and Complexity (which
+// counts estimated vendor calls too, VENDOR_CALL_LIMIT_EXCEEDED) are
+// operation context mutators that run after validation. gqlgen's parser
+// token limit gives an error that graph.PresentError reports as
 // TOKEN_LIMIT_EXCEEDED.
 //
-// The extensions are operation context mutators: gqlgen runs them after
-// parsing and validation and, when one fails, answers with the error alone
-// and never dispatches the operation, on every transport. (An operation
-// interceptor that rejects must instead return graphql.OneShot, or a
-// streaming transport would ask it again and again; none here does.)
+// Every check walks the document in time linear in its size, each
+// fragment once however often it is spread (walk.go), reads variables as
+// the executor will coerce them, and stops when the request's context
+// ends. When a check fails, gqlgen answers with the error alone and never
+// dispatches the operation, on every transport.
 package limits
 
 import (
