@@ -19,10 +19,10 @@ func TestGetbillCacheKeys(t *testing.T) {
 		{"both", base + "    cacheTTL: 2m\n    maxStale: 1h\n", 2 * time.Minute, time.Hour, ""},
 		{"maxStale equal to the TTL: no stale copies", base + "    cacheTTL: 2m\n    maxStale: 2m\n", 2 * time.Minute, 2 * time.Minute, ""},
 		{"a long TTL lifts the default", base + "    cacheTTL: 30m\n", 30 * time.Minute, 30 * time.Minute, ""},
-		{"maxStale under the TTL", base + "    cacheTTL: 2m\n    maxStale: 1m\n", 0, 0, "maxStale must not be less than cacheTTL"},
-		{"negative maxStale", base + "    maxStale: -1m\n", 0, 0, "maxStale must not be less than cacheTTL"},
-		{"maxStale on concur", "providers:\n  - key: c\n    kind: concur\n    clientID: a\n    clientSecret: b\n    companyUUID: c\n    requestToken: d\n    maxStale: 1h\n", 0, 0, `unknown key "maxStale"`},
-		{"the clock is not a key", "now: x\n" + base, 0, 0, "field now not found"},
+		{"maxStale under the TTL", base + "    cacheTTL: 2m\n    maxStale: 1m\n", 0, 0, "providers[0].maxStale: must not be less than cacheTTL"},
+		{"negative maxStale", base + "    maxStale: -1m\n", 0, 0, "providers[0].maxStale: must not be less than cacheTTL"},
+		{"maxStale on concur", "providers:\n  - key: c\n    kind: concur\n    clientID: a\n    clientSecret: b\n    companyUUID: c\n    requestToken: d\n    maxStale: 1h\n", 0, 0, `line 8: providers[0].maxStale: not a key of kind concur (it is a key of kind getbill)`},
+		{"the clock is not a key", "now: x\n" + base, 0, 0, "line 1: now: unknown key; the keys here are server, providers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,23 +1,31 @@
 // Package config reads dirgate's YAML configuration.
 //
-// `${VAR}` inside a value is replaced from the environment (an unset
-// variable becomes empty); that is how secrets get in, without ever being
-// written in the file. Unknown keys, keys that do not belong to a
-// provider's kind, missing required keys and duplicate provider keys are
-// errors that name the key, and never quote a value.
+// `${VAR}` inside a value is replaced from the environment; that is how
+// secrets get in, without ever being written in the file. A variable that
+// is unset or empty is an error, unless the reference gives a default:
+// `${VAR:-default}` (`${VAR:-}` for empty). Every problem of a file is
+// reported at once (see Errors), each with its key's path and line:
+// unknown keys (with the nearest known key), keys that do not belong to a
+// provider's kind, values of the wrong type, missing required keys,
+// duplicate provider keys. No error quotes a value. DecodeStrict is the
+// strict decoder, for any part of the file.
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/dirgate/dirgate/providers/concur"
 )
 
 // Config is the whole configuration.
@@ -58,6 +66,7 @@ type Server struct {
 	Readiness       Readiness     `yaml:"readiness"`
 	Log             Log           `yaml:"log"`
 	APQ             APQ           `yaml:"apq"`
+	Tracing         Tracing       `yaml:"tracing"`
 }
 
 // Provider configures one directory. Which keys apply depends on Kind.
@@ -112,93 +121,93 @@ var commonKeys = []string{"key", "kind", "name", "timeout"}
 var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 
 // Parse reads a configuration, expanding ${VAR} with getenv, checks it and
-// fills in defaults.
+// fills in defaults. Its error is an *Errors holding every problem of the
+// file.
 func Parse(data []byte, getenv func(string) string) (*Config, error) {
+	return parse("", data, getenv)
+}
+
+// Load reads the configuration file at path as Parse does; its errors
+// name the file.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return parse(path, data, getenv)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+func parse(file string, data []byte, getenv func(string) string) (*Config, error) {
+	fail := func(errs ...*Error) (*Config, error) {
+		slices.SortStableFunc(errs, func(a, b *Error) int { return a.Line - b.Line })
+		return nil, &Errors{File: file, List: errs}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		// The parser's messages say what it expected, not what it found.
+		e := &Error{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Msg = strings.TrimPrefix(err.Error(), m[0])
+		}
+		return fail(e)
 	}
 	if len(doc.Content) == 0 {
-		return nil, errors.New("config: empty file")
+		return fail(&Error{Msg: "the file is empty: it needs at least the providers key"})
 	}
-	expand(&doc, getenv)
-	if err := checkProviderKeys(doc.Content[0]); err != nil {
-		return nil, err
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fail(&Error{Line: root.Line, Msg: "the top level must be a mapping of keys (server, providers)"})
 	}
-	var buf bytes.Buffer
-	if err := yaml.NewEncoder(&buf).Encode(&doc); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	dec := yaml.NewDecoder(&buf)
-	dec.KnownFields(true)
+	errs := expand(root, "", getenv)
+	errs = append(errs, checkProviderKeys(root)...)
 	var c Config
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config: %w", scrub(err))
+	if err := DecodeStrict(root, "", &c); err != nil {
+		errs = append(errs, flatten("", root, err)...)
 	}
-	if err := c.check(); err != nil {
-		return nil, err
+	if len(errs) == 0 {
+		errs = append(errs, flatten("", root, c.check())...)
+	}
+	if len(errs) > 0 {
+		return fail(errs...)
 	}
 	return &c, nil
 }
 
-var (
-	quotedValue = regexp.MustCompile("`[^`]*`")
-	lineRef     = regexp.MustCompile(`line \d+: `)
-)
-
-// scrub rewrites the decoder's type errors so that they name the key and
-// the type it wants but not the value, which may be a secret from the
-// environment, nor a line number, which is the line of the expanded
-// document, not of the file.
-func scrub(err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return err
+// flatten lists the *Error values in err (joined or not), their paths
+// under prefix and their lines found in the tree at root; any other error
+// becomes an *Error at prefix.
+func flatten(prefix string, root *yaml.Node, err error) []*Error {
+	if err == nil {
+		return nil
 	}
-	msgs := make([]string, len(te.Errors))
-	for i, m := range te.Errors {
-		msgs[i] = lineRef.ReplaceAllString(quotedValue.ReplaceAllString(m, "a value"), "")
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []*Error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(prefix, root, e)...)
+		}
+		return out
 	}
-	return errors.New(strings.Join(msgs, "; "))
-}
-
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// expand replaces ${VAR} in every scalar value (not in keys, so the
-// environment cannot add structure).
-func expand(n *yaml.Node, getenv func(string) string) {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		if strings.Contains(n.Value, "${") {
-			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
-				return getenv(ref[2 : len(ref)-1])
-			})
-			// Let the value take the type its field wants (a port, a
-			// page size, a duration), except a value YAML would read as
-			// null, which stays the string it is.
-			n.Tag, n.Style = "", 0
-			switch n.Value {
-			case "", "~", "null", "Null", "NULL":
-				n.Tag, n.Style = "!!str", yaml.DoubleQuotedStyle
-			}
-		}
-	case yaml.MappingNode:
-		for i := 1; i < len(n.Content); i += 2 {
-			expand(n.Content[i], getenv)
-		}
-	default:
-		for _, c := range n.Content {
-			expand(c, getenv)
-		}
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Msg: err.Error()}
+	} else {
+		e = &Error{Path: e.Path, Line: e.Line, Msg: e.Msg}
 	}
+	if prefix != "" {
+		e.Path = strings.TrimSuffix(prefix+"."+e.Path, ".")
+	}
+	if e.Line == 0 {
+		e.Line = locate(root, e.Path)
+	}
+	return []*Error{e}
 }
 
 // checkProviderKeys refuses keys that do not belong to a provider's kind,
 // which the struct decoder cannot tell.
-func checkProviderKeys(root *yaml.Node) error {
-	if root.Kind != yaml.MappingNode {
-		return errors.New("config: the top level must be a mapping")
-	}
+func checkProviderKeys(root *yaml.Node) []*Error {
 	var list *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if root.Content[i].Value == "providers" {
@@ -206,11 +215,12 @@ func checkProviderKeys(root *yaml.Node) error {
 		}
 	}
 	if list == nil || list.Kind != yaml.SequenceNode {
-		return nil // reported by check
+		return nil // reported by the decoder or check
 	}
+	var errs []*Error
 	for i, p := range list.Content {
 		if p.Kind != yaml.MappingNode {
-			return fmt.Errorf("config: providers[%d] must be a mapping", i)
+			continue // reported by the decoder
 		}
 		kind := ""
 		for j := 0; j+1 < len(p.Content); j += 2 {
@@ -222,17 +232,41 @@ func checkProviderKeys(root *yaml.Node) error {
 		if !ok {
 			continue // reported by check
 		}
-		for j := 0; j < len(p.Content); j += 2 {
+		kept := p.Content[:0:0]
+		for j := 0; j+1 < len(p.Content); j += 2 {
 			k := p.Content[j].Value
-			if !slices.Contains(commonKeys, k) && !slices.Contains(allowed, k) {
-				return fmt.Errorf("config: providers[%d] (kind %s): unknown key %q (line %d)", i, kind, k, p.Content[j].Line)
+			if slices.Contains(commonKeys, k) || slices.Contains(allowed, k) {
+				kept = append(kept, p.Content[j], p.Content[j+1])
+				continue
 			}
+			msg := fmt.Sprintf("not a key of kind %s", kind)
+			var others []string
+			for _, other := range slices.Sorted(maps.Keys(kindKeys)) {
+				if slices.Contains(kindKeys[other], k) {
+					others = append(others, other)
+				}
+			}
+			if len(others) > 0 {
+				msg += fmt.Sprintf(" (it is a key of kind %s)", strings.Join(others, ", "))
+			} else if s := Nearest(k, append(slices.Clone(commonKeys), allowed...)); s != "" {
+				msg += fmt.Sprintf("; did you mean %s?", s)
+			} else {
+				msg += "; its keys are " + strings.Join(append(slices.Clone(commonKeys), allowed...), ", ")
+			}
+			errs = append(errs, &Error{Path: fmt.Sprintf("providers[%d].%s", i, k), Line: p.Content[j].Line, Msg: msg})
 		}
+		p.Content = kept // so that the decoder reports them no more
 	}
-	return nil
+	return errs
 }
 
+// check fills in defaults and reports every problem the decoder cannot
+// see, each at its key's path.
 func (c *Config) check() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &Error{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
 	s := &c.Server
 	if s.Addr == "" {
 		s.Addr = DefaultAddr
@@ -245,66 +279,85 @@ func (c *Config) check() error {
 	}
 	switch {
 	case s.MaxPageSize < 1:
-		return errors.New("config: server.maxPageSize must be at least 1")
+		bad("server.maxPageSize", "must be at least 1")
 	case s.DefaultPageSize < 1 || s.DefaultPageSize > s.MaxPageSize:
-		return errors.New("config: server.defaultPageSize must be between 1 and server.maxPageSize")
+		bad("server.defaultPageSize", "must be between 1 and server.maxPageSize")
 	}
-	if err := s.checkSurface(); err != nil {
-		return err
+	if n := len(s.CursorSecret); n > 0 && n < MinCursorSecret {
+		bad("server.cursorSecret", "must be at least %d bytes (it has %d): make one with openssl rand -base64 32", MinCursorSecret, n)
 	}
+	s.checkSurface(bad)
+	s.Tracing.check(bad)
 	for i, o := range s.CORS.AllowedOrigins {
 		if o == "*" {
 			continue
 		}
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
-			return fmt.Errorf("config: server.cors.allowedOrigins[%d] must be an origin like https://dash.example.com", i)
+			bad(fmt.Sprintf("server.cors.allowedOrigins[%d]", i), "must be an origin like https://dash.example.com")
 		}
 	}
 	if len(c.Providers) == 0 {
-		return errors.New("config: missing required key \"providers\" (at least one)")
+		bad("providers", "missing: list at least one provider")
 	}
 	seen := map[string]int{}
 	for i := range c.Providers {
 		p := &c.Providers[i]
 		where := fmt.Sprintf("providers[%d]", i)
-		if p.Key == "" {
-			return fmt.Errorf("config: %s: missing required key \"key\"", where)
+		switch j, dup := seen[p.Key]; {
+		case p.Key == "":
+			bad(where+".key", "missing (required)")
+		case !keyPattern.MatchString(p.Key):
+			bad(where+".key", "must be lower-case letters, digits, '-' or '_', starting with a letter")
+		case dup:
+			bad(where+".key", "duplicate provider key (also providers[%d])", j)
+		default:
+			seen[p.Key] = i
 		}
-		if !keyPattern.MatchString(p.Key) {
-			return fmt.Errorf("config: %s: key %q must be lower-case letters, digits, '-' or '_', starting with a letter", where, p.Key)
-		}
-		if j, dup := seen[p.Key]; dup {
-			return fmt.Errorf("config: %s: duplicate provider key %q (also providers[%d])", where, p.Key, j)
-		}
-		seen[p.Key] = i
-		where = fmt.Sprintf("providers[%d] (%s)", i, p.Key)
 		if p.Name == "" {
 			p.Name = p.Key
 		}
 		if p.Timeout < 0 {
-			return fmt.Errorf("config: %s: timeout must not be negative", where)
+			bad(where+".timeout", "must not be negative")
 		}
 		var err error
 		switch p.Kind {
 		case "":
-			err = missing("kind")
+			bad(where+".kind", "missing (required): concur or getbill")
 		case "concur":
 			err = p.checkConcur()
 		case "getbill":
 			err = p.checkGetbill()
 		default:
-			err = fmt.Errorf("kind %q is not one of concur, getbill", p.Kind)
+			bad(where+".kind", "must be concur or getbill")
 		}
 		if err != nil {
-			return fmt.Errorf("config: %s: %w", where, err)
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				e := e.(*Error)
+				e.Path = where + "." + e.Path
+				errs = append(errs, e)
+			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-func missing(key string) error { return fmt.Errorf("missing required key %q", key) }
+// MinCursorSecret is the shortest server.cursorSecret: 32 bytes, the size
+// of the MAC's key.
+const MinCursorSecret = 32
+
+// problems collects *Error values with paths relative to a provider.
+type problems []error
+
+func (ps *problems) add(key, format string, args ...any) {
+	*ps = append(*ps, &Error{Path: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (ps problems) err() error { return errors.Join(ps...) }
+
+func missing(ps *problems, key, why string) { ps.add(key, "missing (required%s)", why) }
 
 func (p *Provider) checkConcur() error {
+	var ps problems
 	if p.TokenURL == "" {
 		p.TokenURL = DefaultConcurTokenURL
 	}
@@ -315,19 +368,26 @@ func (p *Provider) checkConcur() error {
 		{"clientID", p.ClientID}, {"clientSecret", p.ClientSecret}, {"companyUUID", p.CompanyUUID},
 	} {
 		if r.v == "" {
-			return missing(r.key)
+			missing(&ps, r.key, "")
 		}
 	}
 	if p.RequestToken == "" && p.TokenStore == "" {
-		return errors.New("missing required key \"requestToken\" (or a \"tokenStore\" that holds a refresh token)")
+		missing(&ps, "requestToken", ", or a tokenStore that holds a refresh token")
+	}
+	if p.TokenStore != "" {
+		if err := concur.CheckTokenStore(p.TokenStore); err != nil {
+			ps.add("tokenStore", "%v", err)
+		}
 	}
 	if p.PageSize < 1 || p.PageSize > 1000 {
-		return errors.New("pageSize must be between 1 and 1000 (the vendor's maximum: 100, or 1000 on the pre-release API)")
+		ps.add("pageSize", "must be between 1 and 1000 (the vendor's maximum: 100, or 1000 on the pre-release API)")
 	}
-	return checkURL("tokenURL", p.TokenURL)
+	checkURL(&ps, "tokenURL", p.TokenURL)
+	return ps.err()
 }
 
 func (p *Provider) checkGetbill() error {
+	var ps problems
 	if p.BaseURL == "" {
 		p.BaseURL = DefaultGetbillBaseURL
 	}
@@ -335,30 +395,32 @@ func (p *Provider) checkGetbill() error {
 		p.CacheTTL = DefaultGetbillCacheTTL
 	}
 	if p.CacheTTL < 0 {
-		return errors.New("cacheTTL must not be negative")
+		ps.add("cacheTTL", "must not be negative")
 	}
 	if p.MaxStale == 0 {
 		p.MaxStale = max(DefaultGetbillMaxStale, p.CacheTTL)
 	}
 	if p.MaxStale < p.CacheTTL {
-		return errors.New("maxStale must not be less than cacheTTL")
+		ps.add("maxStale", "must not be less than cacheTTL")
 	}
-	if p.Token == "" && (p.ClientID == "" || p.ClientSecret == "") {
-		switch {
-		case p.ClientID != "":
-			return missing("clientSecret")
-		case p.ClientSecret != "":
-			return missing("clientID")
-		}
-		return errors.New("missing required key \"token\" (or \"clientID\" and \"clientSecret\")")
+	switch {
+	case p.Token != "" && (p.ClientID != "" || p.ClientSecret != ""):
+		ps.add("token", "set together with clientID/clientSecret: give a token, or client credentials, not both")
+	case p.Token != "":
+	case p.ClientID != "" && p.ClientSecret == "":
+		missing(&ps, "clientSecret", " with clientID")
+	case p.ClientSecret != "" && p.ClientID == "":
+		missing(&ps, "clientID", " with clientSecret")
+	case p.ClientID == "":
+		missing(&ps, "token", ", or clientID and clientSecret")
 	}
-	return checkURL("baseURL", p.BaseURL)
+	checkURL(&ps, "baseURL", p.BaseURL)
+	return ps.err()
 }
 
-func checkURL(key, v string) error {
+func checkURL(ps *problems, key, v string) {
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%s must be an http or https URL", key)
+		ps.add(key, "must be an http or https URL")
 	}
-	return nil
 }

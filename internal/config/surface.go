@@ -127,9 +127,9 @@ func setDefault[T comparable](v *T, def T) {
 }
 
 // checkSurface fills defaults and checks the production surface's
-// settings. Errors name the key and never quote a value: an API key
-// pasted where its hash belongs must not reach a log.
-func (s *Server) checkSurface() error {
+// settings, reporting each problem to bad with its key. Errors never quote
+// a value: an API key pasted where its hash belongs must not reach a log.
+func (s *Server) checkSurface(bad func(path, format string, args ...any)) {
 	s.SetDefaults()
 	for _, l := range []struct {
 		key string
@@ -143,7 +143,7 @@ func (s *Server) checkSurface() error {
 		{"server.apq.cacheSize", int64(s.APQ.CacheSize), 1},
 	} {
 		if l.v < l.min {
-			return fmt.Errorf("config: %s must be at least %d", l.key, l.min)
+			bad(l.key, "must be at least %d", l.min)
 		}
 	}
 	for _, d := range []struct {
@@ -155,44 +155,44 @@ func (s *Server) checkSurface() error {
 		{"server.readiness.probeInterval", s.Readiness.ProbeInterval},
 	} {
 		if d.v < 0 {
-			return fmt.Errorf("config: %s must not be negative", d.key)
+			bad(d.key, "must not be negative")
 		}
 	}
 	switch s.Auth.Mode {
 	case AuthAPIKey:
 		if len(s.Auth.APIKeys) == 0 {
-			return errors.New("config: server.auth.mode is apikey but server.auth.apiKeys is empty")
+			bad("server.auth.apiKeys", "missing: server.auth.mode is apikey")
 		}
 	case AuthNone:
 		if len(s.Auth.APIKeys) > 0 {
-			return errors.New("config: server.auth.apiKeys is set but server.auth.mode is none")
+			bad("server.auth.apiKeys", "set, but server.auth.mode is none")
 		}
 	case "":
 	default:
-		return errors.New("config: server.auth.mode must be apikey or none")
+		bad("server.auth.mode", "must be apikey or none")
 	}
 	for i, k := range s.Auth.APIKeys {
 		h, err := ParseKeyHash(k)
 		if err != nil {
-			return fmt.Errorf("config: server.auth.apiKeys[%d] %w", i, err)
+			bad(fmt.Sprintf("server.auth.apiKeys[%d]", i), "%v", err)
+			continue
 		}
 		s.Auth.APIKeys[i] = "sha256:" + hex.EncodeToString(h)
 	}
 	if p := s.Playground.Path; !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}?#") || reservedPath(p) {
-		return errors.New("config: server.playground.path must be a path starting with /, other than /query, /healthz, /readyz and /metrics")
+		bad("server.playground.path", "must be a path starting with /, other than /query, /healthz, /readyz and /metrics")
 	}
 	if w := s.Readiness.WhenDegraded; w != DegradedReady && w != DegradedNotReady {
-		return errors.New("config: server.readiness.whenDegraded must be ready or notReady")
+		bad("server.readiness.whenDegraded", "must be ready or notReady")
 	}
 	if f := s.Log.Format; f != "json" && f != "text" {
-		return errors.New("config: server.log.format must be json or text")
+		bad("server.log.format", "must be json or text")
 	}
 	switch s.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		return errors.New("config: server.log.level must be debug, info, warn or error")
+		bad("server.log.level", "must be debug, info, warn or error")
 	}
-	return nil
 }
 
 // reservedPath reports whether p would shadow one of dirgate's own routes.

@@ -68,20 +68,20 @@ server:
 func TestSurfaceErrors(t *testing.T) {
 	const plaintextKey = "my-plaintext-api-key"
 	tests := []struct{ name, give, want string }{
-		{"plaintext key", "server:\n  auth:\n    apiKeys: [" + plaintextKey + "]\n", "server.auth.apiKeys[0] must be"},
-		{"short hash", "server:\n  auth:\n    apiKeys: [\"sha256:abcd\"]\n", "server.auth.apiKeys[0] must be"},
-		{"apikey without keys", "server:\n  auth:\n    mode: apikey\n", "server.auth.apiKeys is empty"},
-		{"none with keys", "server:\n  auth:\n    mode: none\n    apiKeys: [\"" + keyHash + "\"]\n", "server.auth.mode is none"},
-		{"unknown mode", "server:\n  auth:\n    mode: basic\n", "server.auth.mode must be"},
-		{"depth", "server:\n  limits:\n    depth: -1\n", "server.limits.depth must be at least 1"},
-		{"body", "server:\n  limits:\n    bodyBytes: 10\n", "server.limits.bodyBytes must be at least 1024"},
-		{"timeout", "server:\n  requestTimeout: -1s\n", "server.requestTimeout must not be negative"},
-		{"degraded", "server:\n  readiness:\n    whenDegraded: maybe\n", "server.readiness.whenDegraded must be"},
-		{"log format", "server:\n  log:\n    format: xml\n", "server.log.format must be"},
-		{"log level", "server:\n  log:\n    level: trace\n", "server.log.level must be"},
-		{"playground path", "server:\n  playground:\n    path: /query\n", "server.playground.path must be"},
-		{"playground relative", "server:\n  playground:\n    path: play\n", "server.playground.path must be"},
-		{"unknown surface key", "server:\n  limits:\n    depht: 3\n", "field depht not found"},
+		{"plaintext key", "server:\n  auth:\n    apiKeys: [" + plaintextKey + "]\n", "server.auth.apiKeys[0]: must be"},
+		{"short hash", "server:\n  auth:\n    apiKeys: [\"sha256:abcd\"]\n", "server.auth.apiKeys[0]: must be"},
+		{"apikey without keys", "server:\n  auth:\n    mode: apikey\n", "server.auth.apiKeys: missing: server.auth.mode is apikey"},
+		{"none with keys", "server:\n  auth:\n    mode: none\n    apiKeys: [\"" + keyHash + "\"]\n", "server.auth.apiKeys: set, but server.auth.mode is none"},
+		{"unknown mode", "server:\n  auth:\n    mode: basic\n", "server.auth.mode: must be"},
+		{"depth", "server:\n  limits:\n    depth: -1\n", "server.limits.depth: must be at least 1"},
+		{"body", "server:\n  limits:\n    bodyBytes: 10\n", "server.limits.bodyBytes: must be at least 1024"},
+		{"timeout", "server:\n  requestTimeout: -1s\n", "server.requestTimeout: must not be negative"},
+		{"degraded", "server:\n  readiness:\n    whenDegraded: maybe\n", "server.readiness.whenDegraded: must be"},
+		{"log format", "server:\n  log:\n    format: xml\n", "server.log.format: must be"},
+		{"log level", "server:\n  log:\n    level: trace\n", "server.log.level: must be"},
+		{"playground path", "server:\n  playground:\n    path: /query\n", "server.playground.path: must be"},
+		{"playground relative", "server:\n  playground:\n    path: play\n", "server.playground.path: must be"},
+		{"unknown surface key", "server:\n  limits:\n    depht: 3\n", "line 3: server.limits.depht: unknown key; did you mean depth?"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,11 @@
 // Package demo runs dirgate with no configuration: it generates a company
-// directory, serves it from the Concur and getbill emulators on loopback,
-// and returns a configuration that points the real adapters at them.
+// directory, serves it from the vendors' emulators on loopback, and
+// describes, as a configuration file, how the real adapters reach them.
+//
+// That file is the demo's one source of truth: the demo runs on it, and
+// dirgate -emulate prints it for a second dirgate. A directory added to
+// the demo (an emulator and the provider keys that reach it) appears in
+// both.
 package demo
 
 import (
@@ -12,6 +17,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/providers"
@@ -27,7 +34,7 @@ const (
 )
 
 // Demo credentials: the emulators accept them, and the configuration
-// carries them like real ones.
+// carries them like real ones. They open nothing but the emulators.
 const (
 	concurClientID     = "demo-concur-client"
 	concurClientSecret = "demo-concur-secret"
@@ -37,52 +44,123 @@ const (
 	getbillSecret      = "demo-getbill-secret"
 )
 
-// Demo is a running pair of emulators.
+// directory is one emulated vendor of the demo.
+type directory struct {
+	key, kind, name string
+	users           int
+	emulator        http.Handler
+	// settings are the provider keys, in order, that point the kind's
+	// adapter at the emulator served at url.
+	settings func(url string) [][2]string
+}
+
+// directories are the demo's vendors, in the order users walks them.
+func directories() []directory {
+	concurUsers, getbillUsers := Directory()
+	company := &providers.Company{Name: "Acme Demo Corp", Address: "1 Loopback Way", City: "Bellevue", State: "WA", Zip: "98004", Country: "US"}
+	return []directory{{
+		key: "concur", kind: "concur", name: "SAP Concur (emulated)", users: len(concurUsers),
+		emulator: concur.NewEmulator(concur.EmulatorOptions{
+			ClientID: concurClientID, ClientSecret: concurClientSecret,
+			CompanyUUID: concurCompany, RequestToken: concurRequestToken,
+			Users: concurUsers, Company: company,
+		}),
+		settings: func(url string) [][2]string {
+			return [][2]string{
+				{"tokenURL", url + "/oauth2/v0/token"}, {"clientID", concurClientID}, {"clientSecret", concurClientSecret},
+				{"companyUUID", concurCompany}, {"requestToken", concurRequestToken},
+			}
+		},
+	}, {
+		key: "getbill", kind: "getbill", name: "getbill (emulated)", users: len(getbillUsers),
+		emulator: getbill.NewEmulator(getbill.EmulatorOptions{
+			ClientID: getbillClientID, ClientSecret: getbillSecret, Users: getbillUsers,
+		}),
+		settings: func(url string) [][2]string {
+			return [][2]string{{"baseURL", url}, {"clientID", getbillClientID}, {"clientSecret", getbillSecret}}
+		},
+	}}
+}
+
+// Demo is the running emulators, and the configuration that uses them.
 type Demo struct {
-	Config  *config.Config
+	// Config is YAML, parsed: the demo's settings (introspection, the
+	// playground, text logs) and its providers.
+	Config *config.Config
+	// YAML is the configuration file Config was read from.
+	YAML    string
+	summary []string
 	servers []*http.Server
 }
 
-// Start generates the directory and starts both emulators on loopback
-// ports. Close stops them.
+// Start generates the directory and starts every emulator on a loopback
+// port. Close stops them.
 func Start() (*Demo, error) {
-	concurUsers, getbillUsers := Directory()
-	company := &providers.Company{Name: "Acme Demo Corp", Address: "1 Loopback Way", City: "Bellevue", State: "WA", Zip: "98004", Country: "US"}
 	d := &Demo{}
-	concurURL, err := d.serve(concur.NewEmulator(concur.EmulatorOptions{
-		ClientID: concurClientID, ClientSecret: concurClientSecret,
-		CompanyUUID: concurCompany, RequestToken: concurRequestToken,
-		Users: concurUsers, Company: company,
-	}))
-	if err != nil {
-		return nil, err
+	var ps []*yaml.Node
+	for _, dir := range directories() {
+		url, err := d.serve(dir.emulator)
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		p := mapping("key", dir.key, "kind", dir.kind, "name", dir.name)
+		for _, kv := range dir.settings(url) {
+			p.Content = append(p.Content, scalar(kv[0]), scalar(kv[1]))
+		}
+		ps = append(ps, p)
+		d.summary = append(d.summary, fmt.Sprintf("%s (%d users, at %s)", dir.name, dir.users, url))
 	}
-	getbillURL, err := d.serve(getbill.NewEmulator(getbill.EmulatorOptions{
-		ClientID: getbillClientID, ClientSecret: getbillSecret, Users: getbillUsers,
-	}))
+	list := &yaml.Node{Kind: yaml.SequenceNode, Content: ps}
+	providersYAML, err := yaml.Marshal(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{scalar("providers"), list}})
 	if err != nil {
 		d.Close()
-		return nil, err
+		return nil, fmt.Errorf("demo: %w", err)
 	}
-	cfg := &config.Config{Providers: []config.Provider{{
-		Key: "concur", Kind: "concur", Name: "SAP Concur (emulated)",
-		TokenURL: concurURL + "/oauth2/v0/token", ClientID: concurClientID, ClientSecret: concurClientSecret,
-		CompanyUUID: concurCompany, RequestToken: concurRequestToken, PageSize: config.DefaultConcurPageSize,
-	}, {
-		Key: "getbill", Kind: "getbill", Name: "getbill (emulated)",
-		BaseURL: getbillURL, ClientID: getbillClientID, ClientSecret: getbillSecret,
-		CacheTTL: config.DefaultGetbillCacheTTL, MaxStale: config.DefaultGetbillMaxStale,
-	}}}
-	cfg.Server.Addr = config.DefaultAddr
-	cfg.Server.DefaultPageSize = config.DefaultPageSize
-	cfg.Server.MaxPageSize = config.DefaultMaxPageSize
-	// A demo is for exploring: introspection, the playground and text logs.
-	cfg.Server.Introspection = true
-	cfg.Server.Playground.Enabled = true
-	cfg.Server.Log.Format = "text"
-	d.Config = cfg
+	d.YAML = header + string(providersYAML)
+	if d.Config, err = config.Parse([]byte(d.YAML), func(string) string { return "" }); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("demo: %w", err)
+	}
 	return d, nil
 }
+
+// header is the demo configuration's server part.
+const header = `# dirgate's demo configuration: its vendors are emulators on loopback,
+# serving synthetic people, with demo credentials that open nothing else.
+# They run as long as the dirgate that started them (dirgate -demo, or
+# dirgate -emulate, which printed this file); their ports change with
+# each start. Copy it, change the server part, and run
+#   dirgate -config demo.yaml
+server:
+  addr: 127.0.0.1:8080
+  introspection: true
+  playground:
+    enabled: true
+    path: /
+  log:
+    format: text
+  # Try the production surface on the emulators:
+  # auth:
+  #   apiKeys: [sha256:...]      # dirgate -gen-key makes a key and this line
+  # limits: {depth: 12, complexity: 50000, tokens: 10000, bodyBytes: 1048576}
+  # maxPageSize: 1000
+  # readiness: {whenDegraded: ready}
+  # tracing: {enabled: true}     # OTLP to $OTEL_EXPORTER_OTLP_ENDPOINT
+`
+
+func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
+
+func mapping(kv ...string) *yaml.Node {
+	m := &yaml.Node{Kind: yaml.MappingNode}
+	for _, s := range kv {
+		m.Content = append(m.Content, scalar(s))
+	}
+	return m
+}
+
+// Summary says what the demo serves, one directory a line.
+func (d *Demo) Summary() []string { return d.summary }
 
 func (d *Demo) serve(h http.Handler) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

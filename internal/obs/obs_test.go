@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 func value(c prometheus.Counter) float64 {
@@ -71,7 +72,7 @@ func TestRequests(t *testing.T) {
 		if inner["request_id"] != id || line["request_id"] != id {
 			t.Errorf("%s: request ids %v and %v in the log, want %q", tt.name, inner["request_id"], line["request_id"], id)
 		}
-		if line["msg"] != "request" || line["status"] != 418.0 || line["path"] != "/query" || line["method"] != "POST" || line["bytes"] != 4.0 || line["key"] != "abc" || line["duration"] == nil {
+		if line["msg"] != "request" || line["status"] != 418.0 || line["path"] != "/query" || line["method"] != "POST" || line["bytes"] != 4.0 || line["key"] != "abc" || line["duration_ms"] == nil {
 			t.Errorf("%s: request line %v", tt.name, line)
 		}
 		if strings.Contains(logs.String(), "secret=1") {
@@ -105,7 +106,7 @@ func TestTransport(t *testing.T) {
 	m := NewMetrics()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c := &http.Client{Transport: m.Transport("gb", func(r *http.Request) bool { return r.URL.Path == "/token" }, log, http.DefaultTransport)}
+	c := &http.Client{Transport: m.Transport("gb", func(r *http.Request) bool { return r.URL.Path == "/token" }, log, noop.NewTracerProvider().Tracer(""), http.DefaultTransport)}
 	for _, p := range []string{"/users?email=ada@example.com", "/users", "/token"} {
 		resp, err := c.Get(vendor.URL + p)
 		if err != nil {
