@@ -184,11 +184,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv.RegisterOnShutdown(func() {
 		log.LogAttrs(ctx, slog.LevelInfo, "stopped accepting; waiting for in-flight requests", obs.Millis("bound", cfg.Server.ShutdownTimeout))
 	})
-	base := baseURL(ln.Addr())
-	listening(log, ln.Addr(), base, &cfg.Server)
+	base, bound := baseURL(ln.Addr()), listenAddr(cfg.Server.Addr, ln.Addr())
+	listening(log, bound, base, &cfg.Server)
 	if cfg.Server.Log.Format == "text" {
 		// In JSON mode the log line above says it all, on one stream.
-		printWelcome(stdout, base, ln.Addr(), d, &cfg.Server)
+		printWelcome(stdout, base, bound, d, &cfg.Server)
 	}
 	h.ready.ProbeDown() // so that /readyz turns ready without traffic
 
@@ -326,16 +326,28 @@ func baseURL(a net.Addr) string {
 	return "http://" + net.JoinHostPort(host, port)
 }
 
-// everywhere reports whether a listens on every interface.
-func everywhere(a net.Addr) bool {
-	host, _, _ := net.SplitHostPort(a.String())
+// listenAddr is the configured listen address with the port the listener
+// got (Go reports 0.0.0.0 as [::]).
+func listenAddr(configured string, a net.Addr) string {
+	host, _, err1 := net.SplitHostPort(configured)
+	_, port, err2 := net.SplitHostPort(a.String())
+	if err1 != nil || err2 != nil {
+		return a.String()
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// everywhere reports whether the listen address addr means every
+// interface.
+func everywhere(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
 	ip := net.ParseIP(host)
-	return ip != nil && ip.IsUnspecified()
+	return host == "" || ip != nil && ip.IsUnspecified()
 }
 
 // listening logs where dirgate serves, as one structured line.
-func listening(log *slog.Logger, a net.Addr, base string, s *config.Server) {
-	attrs := []slog.Attr{slog.String("addr", a.String()), slog.String("graphql", base+"/query")}
+func listening(log *slog.Logger, addr, base string, s *config.Server) {
+	attrs := []slog.Attr{slog.String("addr", addr), slog.String("graphql", base+"/query")}
 	if s.Playground.Enabled {
 		attrs = append(attrs, slog.String("playground", base+s.Playground.Path))
 	}
@@ -344,7 +356,7 @@ func listening(log *slog.Logger, a net.Addr, base string, s *config.Server) {
 	log.LogAttrs(context.Background(), slog.LevelInfo, "listening", attrs...)
 }
 
-func printWelcome(w io.Writer, base string, a net.Addr, d *demo.Demo, s *config.Server) {
+func printWelcome(w io.Writer, base, addr string, d *demo.Demo, s *config.Server) {
 	if d != nil {
 		fmt.Fprintf(w, "dirgate demo: no configuration, so these directories are emulated on loopback, and the real\n"+
 			"adapters talk to them over HTTP (%d people are in both):\n\n", demo.SharedUsers)
@@ -358,8 +370,8 @@ func printWelcome(w io.Writer, base string, a net.Addr, d *demo.Demo, s *config.
 		fmt.Fprintf(w, "Playground: %s%s\n", base, s.Playground.Path)
 	}
 	fmt.Fprintf(w, "Health:     %s/healthz\nReady:      %s/readyz\nMetrics:    %s/metrics\n\n", base, base, base)
-	if everywhere(a) {
-		fmt.Fprintf(w, "Listening on every interface (%s): from other hosts, use this host's name or address.\n\n", a)
+	if everywhere(addr) {
+		fmt.Fprintf(w, "Listening on every interface (%s): from other hosts, use this host's name or address.\n\n", addr)
 	}
 	if s.Auth.Mode == config.AuthAPIKey {
 		fmt.Fprintf(w, "Callers need an API key: Authorization: Bearer <key>.\n\n")
