@@ -314,7 +314,9 @@ func TestListenEverywhere(t *testing.T) {
 			path := writeFile(t, "d.yaml", "server:\n  addr: 0.0.0.0:0\n  auth: {mode: none}\n  log: {format: "+format+"}\n"+providersYAML)
 			done := make(chan error, 1)
 			stderr.watch, stderr.seen = `listening`, make(chan struct{})
-			go func() { done <- run(ctx, []string{"dirgate", "-config", path}, func(k string) string { return env[k] }, &stdout, stderr) }()
+			go func() {
+				done <- run(ctx, []string{"dirgate", "-config", path}, func(k string) string { return env[k] }, &stdout, stderr)
+			}()
 			select {
 			case <-stderr.seen:
 			case err := <-done:
@@ -350,7 +352,9 @@ func TestEmulate(t *testing.T) {
 	stderr := &syncBuffer{watch: "Save the configuration above", seen: make(chan struct{})}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"dirgate", "-emulate"}, func(string) string { return "" }, &stdout, stderr) }()
+	go func() {
+		done <- run(ctx, []string{"dirgate", "-emulate"}, func(string) string { return "" }, &stdout, stderr)
+	}()
 	select {
 	case <-stderr.seen:
 	case err := <-done:
@@ -395,7 +399,9 @@ func TestEmulate(t *testing.T) {
 		GB    struct {
 			TotalCount int
 			Edges      []struct {
-				Node struct{ LinkedAccounts []struct{ Provider struct{ Key string } } }
+				Node struct {
+					LinkedAccounts []struct{ Provider struct{ Key string } }
+				}
 			}
 		}
 	}
