@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/dirgate/dirgate/internal/demo"
+	"github.com/dirgate/dirgate/internal/obs"
 )
 
 // The tests in this file meet dirgate as an operator does: they run it
@@ -452,5 +455,154 @@ func TestHealthcheckFlag(t *testing.T) {
 	<-done
 	if code, _, stderr := exitCode(t, nil, "-healthcheck", "-addr", addr); code != 1 || !strings.Contains(stderr, "dirgate: healthcheck: http://"+addr+"/healthz") {
 		t.Errorf("-healthcheck with nothing listening: exit %d, %s", code, stderr)
+	}
+}
+
+// jsonLines parses every line of a JSON log, failing on any that is not.
+func jsonLines(t *testing.T, log string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(log), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Errorf("a log line that is not JSON: %q", line)
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestJSONLogs (issue 15, item 9): in JSON mode everything is JSON on one
+// stream (stderr): no banner on stdout, a structured "listening" line,
+// durations in milliseconds, and every request line with its codes, 401s,
+// 400s and 413s included.
+func TestJSONLogs(t *testing.T) {
+	_, providersYAML, env := emulators(t, nil)
+	key, hash := "dg_json-logs-test-key", ""
+	{
+		sum := sha256.Sum256([]byte(key))
+		hash = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	var stdout syncBuffer
+	stderr := &syncBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	path := writeFile(t, "d.yaml", "server:\n  addr: 127.0.0.1:0\n  auth:\n    apiKeys: ["+hash+"]\n  limits:\n    bodyBytes: 1024\n"+providersYAML)
+	stderr.watch, stderr.seen = `"msg":"listening"`, make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"dirgate", "-config", path}, func(k string) string { return env[k] }, &stdout, stderr)
+	}()
+	select {
+	case <-stderr.seen:
+	case err := <-done:
+		t.Fatalf("run = %v", err)
+	}
+	base := regexp.MustCompile(`"graphql":"(http://[^"]+)/query"`).FindStringSubmatch(stderr.String())[1]
+	send := func(id, method, contentType, body string, auth bool) int {
+		req, _ := http.NewRequest(method, base+"/query", strings.NewReader(body))
+		req.Header.Set("X-Request-ID", id)
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if auth {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	statuses := map[string]int{
+		"no-key":    send("no-key", "POST", "application/json", `{"query":"{ __typename }"}`, false),
+		"not-json":  send("not-json", "POST", "application/json", `not json`, true),
+		"too-large": send("too-large", "POST", "application/json", `{"query":"`+strings.Repeat("x", 2000)+`"}`, true),
+		"put":       send("put", "PUT", "application/json", `{}`, true),
+		"ok":        send("ok", "POST", "application/json", `{"query":"query Q { users(first: 1) { totalCount } }"}`, true),
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if out := stdout.String(); out != "" {
+		t.Errorf("stdout holds %q; in JSON mode everything goes to the log", out)
+	}
+	lines := jsonLines(t, stderr.String())
+	byID := map[string]map[string]any{}
+	var listening, stopping map[string]any
+	for _, l := range lines {
+		switch l["msg"] {
+		case "request":
+			byID[fmt.Sprint(l["request_id"])] = l
+		case "listening":
+			listening = l
+		case "stopped accepting; waiting for in-flight requests":
+			stopping = l
+		}
+		for k, v := range l {
+			if k == "duration" || k == "bound" {
+				t.Errorf("a duration in nanoseconds: %s=%v in %v", k, v, l)
+			}
+		}
+	}
+	if listening == nil || listening["graphql"] != base+"/query" || listening["auth"] != "apikey" {
+		t.Errorf("the listening line: %v", listening)
+	}
+	if stopping == nil || stopping["bound_ms"] != 10000.0 {
+		t.Errorf("the shutdown line: %v", stopping)
+	}
+	for id, want := range map[string]struct {
+		status int
+		codes  string
+	}{
+		"no-key": {401, "[UNAUTHENTICATED]"}, "not-json": {400, "[BAD_REQUEST]"}, "too-large": {413, "[REQUEST_TOO_LARGE]"},
+		"put": {405, "[BAD_REQUEST]"}, "ok": {200, "<nil>"},
+	} {
+		l := byID[id]
+		if l == nil {
+			t.Errorf("no request line for %s", id)
+			continue
+		}
+		ms, isNumber := l["duration_ms"].(float64)
+		if statuses[id] != want.status || l["status"] != float64(want.status) || fmt.Sprint(l["codes"]) != want.codes || !isNumber || ms < 0 {
+			t.Errorf("%s: status %d, line %v; want status %d, codes %s, duration_ms", id, statuses[id], l, want.status, want.codes)
+		}
+	}
+}
+
+// TestLogLinesBounded (issue 10, item 6): a 36 KB query with 3,000
+// misplaced directives gets 3,000 errors of one code; its request line
+// names the code once, and no line of the log, for this or a request with
+// a huge path, outgrows the bound.
+func TestLogLinesBounded(t *testing.T) {
+	_, providersYAML, env := emulators(t, nil)
+	stderr := &syncBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	base, done := started(t, ctx, "server:\n  addr: 127.0.0.1:0\n  log: {level: debug}\n"+providersYAML, env, stderr)
+	query := "query Q " + strings.Repeat("@deprecated ", 3000) + "{ __typename }"
+	if len(query) < 36000 {
+		t.Fatalf("the query is %d bytes", len(query))
+	}
+	resp, r := post(t, base, gqlBody(query, nil), "X-Request-ID", "amplified")
+	if resp.StatusCode >= 500 || len(r.Errors) < 3000 {
+		t.Fatalf("status %d, %d errors; want 3,000 validation errors", resp.StatusCode, len(r.Errors))
+	}
+	get(t, base+"/"+strings.Repeat("p", 64<<10))
+	cancel()
+	<-done
+	var line map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if len(l) > obs.MaxLineBytes+2048 {
+			t.Errorf("a log line of %d bytes (bound %d): %.300s…", len(l), obs.MaxLineBytes, l)
+		}
+		if strings.Contains(l, `"request_id":"amplified"`) {
+			json.Unmarshal([]byte(l), &line)
+		}
+	}
+	if fmt.Sprint(line["codes"]) != "[GRAPHQL_VALIDATION_FAILED]" {
+		t.Errorf("the request line: %v", line)
 	}
 }
