@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,8 +20,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dirgate/dirgate/internal/demo"
+	"github.com/dirgate/dirgate/internal/health"
 	"github.com/dirgate/dirgate/internal/obs"
 )
 
@@ -604,5 +607,53 @@ func TestLogLinesBounded(t *testing.T) {
 	}
 	if fmt.Sprint(line["codes"]) != "[GRAPHQL_VALIDATION_FAILED]" {
 		t.Errorf("the request line: %v", line)
+	}
+}
+
+// readyzUntil asks /readyz until its status is no longer starting (the
+// start-up probes ended), and returns the last answer.
+func readyzUntil(t *testing.T, base string) (int, health.Report) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for range 1500 { // 30s at most, for a loaded machine
+		code, body := get(t, base+"/readyz")
+		var r health.Report
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			t.Fatalf("readyz: %q", body)
+		}
+		if r.Status != health.Starting {
+			return code, r
+		}
+		<-tick.C
+	}
+	t.Fatal("/readyz stayed starting")
+	return 0, health.Report{}
+}
+
+// TestReadyWithOneVendorDown (issue 15, item 9a): with the default
+// whenDegraded: ready, a vendor that cannot be reached during a deploy no
+// longer keeps dirgate out of the load balancer: it is ready with the
+// other provider up, and reports the unreachable one as down.
+func TestReadyWithOneVendorDown(t *testing.T) {
+	_, providersYAML, env := emulators(t, nil)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close() // nothing listens there any more
+	cfg := "server:\n  addr: 127.0.0.1:0\n" + regexp.MustCompile(`baseURL: \S+`).ReplaceAllString(providersYAML, "baseURL: "+dead.URL)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	base, _ := started(t, ctx, cfg, env, io.Discard)
+	code, r := readyzUntil(t, base)
+	if code != 200 || r.Status != health.Degraded || !r.Ready || len(r.Providers) != 2 ||
+		!r.Providers[0].Up || r.Providers[1].Up || r.Providers[1].Authenticated || r.Providers[1].Key != "getbill" {
+		t.Errorf("/readyz = %d %+v, want 200 degraded, concur up and getbill down", code, r)
+	}
+
+	// minProvidersUp: 2 asks for both.
+	ctx2, cancel2 := context.WithCancel(t.Context())
+	defer cancel2()
+	base2, _ := started(t, ctx2, strings.Replace(cfg, "server:\n", "server:\n  readiness: {minProvidersUp: 2}\n", 1), env, io.Discard)
+	if code, r := readyzUntil(t, base2); code != 503 || r.Status != health.Degraded || r.Ready {
+		t.Errorf("minProvidersUp 2: /readyz = %d %+v, want 503 degraded", code, r)
 	}
 }

@@ -457,6 +457,7 @@ func (sf *surface) watch(dir *providers.Directory) {
 	}
 	sf.ready = health.New(targets, health.Options{
 		DegradedReady: sf.cfg.Readiness.WhenDegraded == config.DegradedReady,
+		MinUp:         *sf.cfg.Readiness.MinProvidersUp,
 		ProbeInterval: sf.cfg.Readiness.ProbeInterval,
 		Log:           sf.log,
 	})

@@ -299,6 +299,9 @@ func (c *Config) check() error {
 	if len(c.Providers) == 0 {
 		bad("providers", "missing: list at least one provider")
 	}
+	if n := *s.Readiness.MinProvidersUp; n < 0 || n > max(1, len(c.Providers)) {
+		bad("server.readiness.minProvidersUp", "must be between 0 and the number of providers (%d)", len(c.Providers))
+	}
 	seen := map[string]int{}
 	for i := range c.Providers {
 		p := &c.Providers[i]

@@ -104,6 +104,7 @@ func TestParseErrors(t *testing.T) {
 		{"a mapping for a string", "server:\n  addr: {host: x}\n" + minimal, `config: line 2: server.addr: want a string, not a mapping of keys`},
 		{"a word for a boolean", "server:\n  introspection: sometimes\n" + minimal, `config: line 2: server.introspection: want true or false`},
 		{"a huge number", "server:\n  maxPageSize: 99999999999999999999999\n" + minimal, `config: line 2: server.maxPageSize: want a whole number; this one is too large`},
+		{"more providers up than there are", "server:\n  readiness: {minProvidersUp: 2}\n" + minimal, `config: line 2: server.readiness.minProvidersUp: must be between 0 and the number of providers (1)`},
 		{"token and client credentials", minimal + "    clientID: a\n    clientSecret: b\n", `config: line 4: providers[0].token: set together with clientID/clientSecret`},
 		{"short cursor secret", "server:\n  cursorSecret: ${SECRET}\n" + minimal, `config: line 2: server.cursorSecret: must be at least 32 bytes (it has 7)`},
 		{"token store without its directory", concur + "    tokenStore: /nonexistent-dirgate/concur.json\n", `config: line 8: providers[0].tokenStore: the directory /nonexistent-dirgate does not exist`},

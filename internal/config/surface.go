@@ -60,6 +60,10 @@ type Readiness struct {
 	// ProbeInterval is how often a provider that is not up is probed, at
 	// most, while /readyz is being asked.
 	ProbeInterval time.Duration `yaml:"probeInterval"`
+	// MinProvidersUp is, with WhenDegraded "ready", how many providers
+	// must be up for /readyz to answer 200 (default 1; 0: as soon as
+	// dirgate serves).
+	MinProvidersUp *int `yaml:"minProvidersUp"`
 }
 
 // Readiness policies.
@@ -95,6 +99,7 @@ const (
 	DefaultLogFormat       = "json"
 	DefaultLogLevel        = "info"
 	DefaultWhenDegraded    = DegradedReady
+	DefaultMinProvidersUp  = 1
 	minBodyBytes           = 1024
 )
 
@@ -110,6 +115,9 @@ func (s *Server) SetDefaults() {
 	setDefault(&s.ShutdownTimeout, DefaultShutdownTimeout)
 	setDefault(&s.Readiness.ProbeInterval, DefaultProbeInterval)
 	setDefault(&s.Readiness.WhenDegraded, DefaultWhenDegraded)
+	if s.Readiness.MinProvidersUp == nil {
+		s.Readiness.MinProvidersUp = new(int(DefaultMinProvidersUp))
+	}
 	setDefault(&s.APQ.CacheSize, DefaultAPQCacheSize)
 	setDefault(&s.Playground.Path, DefaultPlaygroundPath)
 	setDefault(&s.Log.Format, DefaultLogFormat)

@@ -26,7 +26,7 @@ func TestSurfaceDefaults(t *testing.T) {
 	if s.RequestTimeout != 30*time.Second || s.ShutdownTimeout != 10*time.Second || s.APQ.CacheSize != 1000 {
 		t.Errorf("requestTimeout %v shutdownTimeout %v apq %d", s.RequestTimeout, s.ShutdownTimeout, s.APQ.CacheSize)
 	}
-	if s.Readiness != (Readiness{WhenDegraded: "ready", ProbeInterval: 30 * time.Second}) || s.Log != (Log{Format: "json", Level: "info"}) {
+	if s.Readiness.WhenDegraded != "ready" || s.Readiness.ProbeInterval != 30*time.Second || *s.Readiness.MinProvidersUp != 1 || s.Log != (Log{Format: "json", Level: "info"}) {
 		t.Errorf("readiness %+v log %+v", s.Readiness, s.Log)
 	}
 }
@@ -48,7 +48,7 @@ server:
   playground: {enabled: true, path: /play}
   limits: {depth: 5, complexity: 100, tokens: 200, bodyBytes: 4096}
   requestTimeout: 5s
-  readiness: {whenDegraded: notReady, probeInterval: 10s}
+  readiness: {whenDegraded: notReady, probeInterval: 10s, minProvidersUp: 0}
   log: {format: text, level: debug}
   apq: {cacheSize: 10}
 `+minimalProviders), env(nil))
@@ -60,7 +60,7 @@ server:
 		t.Errorf("auth = %+v, want mode apikey and the hash in lower case", s.Auth)
 	}
 	if !s.Introspection || s.Playground != (Playground{Enabled: true, Path: "/play"}) || s.Limits.Depth != 5 || s.Limits.BodyBytes != 4096 ||
-		s.RequestTimeout != 5*time.Second || s.Readiness.WhenDegraded != DegradedNotReady || s.Log.Level != "debug" || s.APQ.CacheSize != 10 {
+		s.RequestTimeout != 5*time.Second || s.Readiness.WhenDegraded != DegradedNotReady || *s.Readiness.MinProvidersUp != 0 || s.Log.Level != "debug" || s.APQ.CacheSize != 10 {
 		t.Errorf("server = %+v", s)
 	}
 }
