@@ -61,7 +61,9 @@ func dirgateBinary(t *testing.T) string {
 		if exec.Command("git", "rev-parse", "HEAD").Run() == nil {
 			vcs = "-buildvcs=true"
 		}
-		cmd := exec.Command("go", "build", vcs, "-o", binPath, ".")
+		// As the Dockerfile builds it, so that .ci/run's image build finds
+		// the packages compiled.
+		cmd := exec.Command("go", "build", vcs, "-trimpath", "-o", binPath, ".")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
