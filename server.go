@@ -412,11 +412,12 @@ func newHandler(cfg *config.Config, log *slog.Logger) (http.Handler, error) {
 // surface is what a platform team sees of dirgate besides the GraphQL
 // API: caller auth, limits, health, metrics and logs.
 type surface struct {
-	cfg     *config.Server
-	log     *slog.Logger
-	metrics *obs.Metrics
-	tracer  trace.Tracer
-	ready   *health.Checker
+	cfg       *config.Server
+	log       *slog.Logger
+	metrics   *obs.Metrics
+	tracer    trace.Tracer
+	ready     *health.Checker
+	providers []string // keys, in order
 }
 
 func newSurface(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) *surface {
@@ -446,6 +447,7 @@ func basePath(u string) string {
 func (sf *surface) watch(dir *providers.Directory) {
 	var targets []health.Target
 	for _, s := range dir.Sources() {
+		sf.providers = append(sf.providers, s.Key)
 		targets = append(targets, health.SourceTarget(s))
 		sf.metrics.Provider(s.Key)
 		sf.metrics.RateBudget(s.Key, func() (limit, remaining int, ok bool) {
@@ -507,7 +509,7 @@ func (sf *surface) routes(mux *http.ServeMux) {
 	mux.Handle("GET /metrics", sf.metrics.Route("metrics", sf.metrics.Handler()))
 	if p := sf.cfg.Playground; p.Enabled {
 		h := sf.metrics.Route("playground", playground.New(playground.Options{
-			Endpoint: "/query", Title: "dirgate", AuthHeader: sf.cfg.Auth.Mode == config.AuthAPIKey,
+			Endpoint: "/query", Title: "dirgate", AuthHeader: sf.cfg.Auth.Mode == config.AuthAPIKey, Providers: sf.providers,
 		}))
 		if prefix := strings.TrimSuffix(p.Path, "/"); prefix != "" {
 			mux.Handle("GET "+prefix+"/", http.StripPrefix(prefix, h))
