@@ -659,3 +659,66 @@ func TestReadyWithOneVendorDown(t *testing.T) {
 		t.Errorf("minProvidersUp 2: /readyz = %d %+v, want 503 degraded", code, r)
 	}
 }
+
+// TestReadmeMatchesDemo (issue 15, item 13a): the README's sample output,
+// the demo's banner and the first page of users, is what the demo prints
+// and answers.
+func TestReadmeMatchesDemo(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := func(after, lang string) string {
+		i := bytes.Index(readme, []byte(after))
+		if i < 0 {
+			t.Fatalf("README: no %q", after)
+		}
+		m := regexp.MustCompile("(?s)```" + lang + "\n(.*?)```").FindSubmatch(readme[i:])
+		if m == nil {
+			t.Fatalf("README: no %s block after %q", lang, after)
+		}
+		return string(m[1])
+	}
+	ports := regexp.MustCompile(`127\.0\.0\.1:\d+`)
+
+	stdout := &syncBuffer{watch: "A first query", seen: make(chan struct{})}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"dirgate", "-addr", "127.0.0.1:0"}, func(string) string { return "" }, stdout, io.Discard)
+	}()
+	select {
+	case <-stdout.seen:
+	case err := <-done:
+		t.Fatalf("run = %v", err)
+	}
+	defer func() { cancel(); <-done }()
+	banner := block("prints the URLs and a first query:", "")
+	if got := ports.ReplaceAllString(stdout.String(), "127.0.0.1:PORT"); !strings.HasPrefix(got, ports.ReplaceAllString(banner, "127.0.0.1:PORT")) {
+		t.Errorf("the README shows the banner\n%s\nthe demo prints\n%s", banner, stdout)
+	}
+
+	base := regexp.MustCompile(`GraphQL:\s+(http://\S+)/query`).FindStringSubmatch(stdout.String())[1]
+	query := block("A page of\nusers:", "graphql")
+	answer := block(query, "json")
+	_, r := post(t, base, gqlBody(query, nil))
+	if len(r.Errors) > 0 {
+		t.Fatalf("the README's query: %+v", r.Errors)
+	}
+	// Every value the README shows, but for elisions and cursors (made
+	// with a random key in the demo), is in the answer.
+	got := string(r.Data) // compact JSON
+	for _, m := range regexp.MustCompile(`"(\w+)":\s*("[^"…]*"|\d+|true|false)`).FindAllStringSubmatch(answer, -1) {
+		if m[1] == "startCursor" || m[1] == "endCursor" || m[1] == "cursor" {
+			continue
+		}
+		if !strings.Contains(got, `"`+m[1]+`":`+m[2]) {
+			t.Errorf("the README shows %s: %s; the demo answers\n%s", m[1], m[2], r.Data)
+		}
+	}
+	for _, m := range regexp.MustCompile(`"(\w+)":\s*"([^"…]+)…"`).FindAllStringSubmatch(answer, -1) {
+		if !strings.Contains(got, `"`+m[1]+`":"`+m[2]) {
+			t.Errorf("the README shows %s starting %q; the demo answers\n%s", m[1], m[2], r.Data)
+		}
+	}
+}

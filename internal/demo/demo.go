@@ -109,7 +109,7 @@ func Start() (*Demo, error) {
 			p.Content = append(p.Content, scalar(kv[0]), scalar(kv[1]))
 		}
 		ps = append(ps, p)
-		d.summary = append(d.summary, fmt.Sprintf("%s (%d users, at %s)", dir.name, dir.users, url))
+		d.summary = append(d.summary, fmt.Sprintf("%s: %d users, at %s", dir.name, dir.users, url))
 	}
 	list := &yaml.Node{Kind: yaml.SequenceNode, Content: ps}
 	providersYAML, err := yaml.Marshal(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{scalar("providers"), list}})
