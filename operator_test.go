@@ -544,7 +544,7 @@ func TestJSONLogs(t *testing.T) {
 			byID[fmt.Sprint(l["request_id"])] = l
 		case "listening":
 			listening = l
-		case "stopped accepting; waiting for in-flight requests":
+		case "shutting down: waiting for in-flight requests":
 			stopping = l
 		}
 		for k, v := range l {
@@ -699,7 +699,7 @@ func TestReadmeMatchesDemo(t *testing.T) {
 	}
 
 	base := regexp.MustCompile(`GraphQL:\s+(http://\S+)/query`).FindStringSubmatch(stdout.String())[1]
-	query := block("A page of\nusers:", "graphql")
+	query := block("## The GraphQL API by example", "graphql")
 	answer := block(query, "json")
 	_, r := post(t, base, gqlBody(query, nil))
 	if len(r.Errors) > 0 {

@@ -27,7 +27,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/trace"
@@ -77,6 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	healthcheck := flags.Bool("healthcheck", false, "ask the dirgate listening at -addr (or the configuration's server.addr, else 127.0.0.1:8080) for /healthz, and exit 0 when it is healthy: a container's health check")
 	version := flags.Bool("version", false, "print the version and the revision dirgate was built from, and exit")
 	genKey := flags.Bool("gen-key", false, "print a new random API key and its hash for server.auth.apiKeys, and exit")
+	printSchema := flags.Bool("print-schema", false, "print the GraphQL schema (SDL), as /schema.graphql serves it, and exit")
 	if err := parseFlags(flags, args[1:], stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -87,6 +87,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case *version:
 		fmt.Fprintln(stdout, versionLine())
 		return nil
+	case *printSchema:
+		_, err := io.WriteString(stdout, graph.SDL())
+		return err
 	case *genKey:
 		printKey(stdout)
 		return nil
@@ -181,9 +184,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:  120 * time.Second,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	srv.RegisterOnShutdown(func() {
-		log.LogAttrs(ctx, slog.LevelInfo, "stopped accepting; waiting for in-flight requests", obs.Millis("bound", cfg.Server.ShutdownTimeout))
-	})
+	srv.RegisterOnShutdown(func() { log.Info("stopped accepting connections") })
 	base, bound := baseURL(ln.Addr()), listenAddr(cfg.Server.Addr, ln.Addr())
 	listening(log, bound, base, &cfg.Server)
 	if cfg.Server.Log.Format == "text" {
@@ -199,7 +200,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	log.LogAttrs(ctx, slog.LevelInfo, "shutting down: waiting for in-flight requests", obs.Millis("bound", cfg.Server.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -227,17 +228,14 @@ func newServer(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) (*serv
 		secret = make([]byte, 32)
 		rand.Read(secret)
 	}
-	gql := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{
+	gql := handler.New(graph.NewExecutableSchema(graph.Config{Schema: graph.Schema(), Resolvers: &graph.Resolver{
 		Dir:             dir,
 		Cursors:         relay.NewCursors(secret),
 		Logger:          log,
 		DefaultPageSize: cfg.Server.DefaultPageSize,
 		MaxPageSize:     cfg.Server.MaxPageSize,
 	}, Complexity: graph.Complexity(cfg.Server.DefaultPageSize)}))
-	gql.AddTransport(transport.Options{})
-	gql.AddTransport(transport.GET{})
-	gql.AddTransport(transport.POST{})
-	gql.AddTransport(graph.Unsupported{})
+	gql.AddTransport(graph.HTTP{})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	sf.graphql(gql)
 	gql.SetErrorPresenter(graph.PresentError(log))
@@ -249,6 +247,13 @@ func newServer(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) (*serv
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/query", query)
+	if cfg.Server.Introspection || cfg.Server.SchemaSDL {
+		sdl, err := sf.authed("schema", graph.SDLHandler())
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("GET /schema.graphql", sdl)
+	}
 	sf.routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -351,6 +356,9 @@ func listening(log *slog.Logger, addr, base string, s *config.Server) {
 	if s.Playground.Enabled {
 		attrs = append(attrs, slog.String("playground", base+s.Playground.Path))
 	}
+	if s.Introspection || s.SchemaSDL {
+		attrs = append(attrs, slog.String("schema", base+"/schema.graphql"))
+	}
 	attrs = append(attrs, slog.String("health", base+"/healthz"), slog.String("ready", base+"/readyz"), slog.String("metrics", base+"/metrics"),
 		slog.String("auth", cmp.Or(s.Auth.Mode, config.AuthNone)), slog.Bool("tracing", s.Tracing.Enabled))
 	log.LogAttrs(context.Background(), slog.LevelInfo, "listening", attrs...)
@@ -368,6 +376,9 @@ func printWelcome(w io.Writer, base, addr string, d *demo.Demo, s *config.Server
 	fmt.Fprintf(w, "GraphQL:    %s/query\n", base)
 	if s.Playground.Enabled {
 		fmt.Fprintf(w, "Playground: %s%s\n", base, s.Playground.Path)
+	}
+	if s.Introspection || s.SchemaSDL {
+		fmt.Fprintf(w, "Schema:     %s/schema.graphql\n", base)
 	}
 	fmt.Fprintf(w, "Health:     %s/healthz\nReady:      %s/readyz\nMetrics:    %s/metrics\n\n", base, base, base)
 	if everywhere(addr) {
@@ -471,10 +482,9 @@ func (sf *surface) watch(dir *providers.Directory) {
 // so the first limit broken is the one reported.
 func (sf *surface) graphql(gql *handler.Server) {
 	l := sf.cfg.Limits
-	limits.RegisterCodes()
 	gql.SetParserTokenLimit(l.Tokens)
 	gql.Use(sf.metrics.GraphQL(sf.tracer))
-	gql.Use(extension.AutomaticPersistedQuery{Cache: limits.PersistedQueries(sf.cfg.APQ.CacheSize)})
+	gql.Use(graph.PersistedQueries{Cache: limits.PersistedQueries(sf.cfg.APQ.CacheSize)})
 	if sf.cfg.Introspection {
 		gql.Use(extension.Introspection{})
 	} else {
@@ -488,7 +498,13 @@ func (sf *surface) graphql(gql *handler.Server) {
 // query wraps the GraphQL endpoint: callers authenticate first, then the
 // body is bounded, then the request gets its deadline.
 func (sf *surface) query(next http.Handler) (http.Handler, error) {
-	h := limits.Body(sf.cfg.Limits.BodyBytes, limits.Deadline(sf.cfg.RequestTimeout, next))
+	return sf.authed("query", limits.Body(sf.cfg.Limits.BodyBytes, limits.Deadline(sf.cfg.RequestTimeout, next)))
+}
+
+// authed lets only the callers of /query reach h, and counts its requests
+// under route; every answer, a 401 included, has the caching headers of
+// GraphQL answers.
+func (sf *surface) authed(route string, h http.Handler) (http.Handler, error) {
 	if sf.cfg.Auth.Mode == config.AuthAPIKey {
 		keys, err := auth.NewAPIKeys(sf.cfg.Auth.APIKeys, sf.log)
 		if err != nil {
@@ -500,7 +516,7 @@ func (sf *surface) query(next http.Handler) (http.Handler, error) {
 			inner.ServeHTTP(w, r)
 		}))
 	}
-	return sf.metrics.Route("query", h), nil
+	return sf.metrics.Route(route, graph.CacheHeaders(sf.cfg.CacheControl, h)), nil
 }
 
 // routes adds readiness, metrics and, when configured, the playground.

@@ -100,6 +100,7 @@ const (
 	DefaultLogLevel        = "info"
 	DefaultWhenDegraded    = DegradedReady
 	DefaultMinProvidersUp  = 1
+	DefaultCacheControl    = "no-store"
 	minBodyBytes           = 1024
 )
 
@@ -122,6 +123,7 @@ func (s *Server) SetDefaults() {
 	setDefault(&s.Playground.Path, DefaultPlaygroundPath)
 	setDefault(&s.Log.Format, DefaultLogFormat)
 	setDefault(&s.Log.Level, DefaultLogLevel)
+	setDefault(&s.CacheControl, DefaultCacheControl)
 	if s.Auth.Mode == "" && len(s.Auth.APIKeys) > 0 {
 		s.Auth.Mode = AuthAPIKey
 	}
@@ -188,10 +190,13 @@ func (s *Server) checkSurface(bad func(path, format string, args ...any)) {
 		s.Auth.APIKeys[i] = "sha256:" + hex.EncodeToString(h)
 	}
 	if p := s.Playground.Path; !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}?#") || reservedPath(p) {
-		bad("server.playground.path", "must be a path starting with /, other than /query, /healthz, /readyz and /metrics")
+		bad("server.playground.path", "must be a path starting with /, other than /query, /schema.graphql, /healthz, /readyz and /metrics")
 	}
 	if w := s.Readiness.WhenDegraded; w != DegradedReady && w != DegradedNotReady {
 		bad("server.readiness.whenDegraded", "must be ready or notReady")
+	}
+	if c := s.CacheControl; c != "no-store" && c != "private, no-store" {
+		bad("server.cacheControl", `must be "no-store" or "private, no-store"`)
 	}
 	if f := s.Log.Format; f != "json" && f != "text" {
 		bad("server.log.format", "must be json or text")
@@ -206,7 +211,7 @@ func (s *Server) checkSurface(bad func(path, format string, args ...any)) {
 // reservedPath reports whether p would shadow one of dirgate's own routes.
 func reservedPath(p string) bool {
 	p = strings.TrimSuffix(p, "/")
-	for _, r := range []string{"/query", "/healthz", "/readyz", "/metrics"} {
+	for _, r := range []string{"/query", "/schema.graphql", "/healthz", "/readyz", "/metrics"} {
 		if p == r || strings.HasPrefix(r, p+"/") && p != "" {
 			return true
 		}
