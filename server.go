@@ -140,7 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("config: server.log: %w", err)
 	}
-	tracing, err := obs.NewTracing(ctx, cfg.Server.Tracing, versionLine(), getenv)
+	tracing, err := obs.NewTracing(ctx, cfg.Server.Tracing, moduleVersion(), getenv)
 	if err != nil {
 		return fmt.Errorf("config: server.tracing: %w", err)
 	}
@@ -637,6 +637,15 @@ func versionLine() string {
 		line += ")"
 	}
 	return line + " " + bi.GoVersion + " " + goruntime.GOOS + "/" + goruntime.GOARCH
+}
+
+// moduleVersion is the module version the build recorded: v1.2.3, a
+// pseudo-version, or (devel).
+func moduleVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }
 
 // checkHealth asks the dirgate at addr (else the configuration's
