@@ -350,7 +350,9 @@ func everywhere(addr string) bool {
 	return host == "" || ip != nil && ip.IsUnspecified()
 }
 
-// listening logs where dirgate serves, as one structured line.
+// listening logs where dirgate serves, as one structured line, at info
+// level but whatever the level configured: like the text banner, it is
+// what an operator looks for first.
 func listening(log *slog.Logger, addr, base string, s *config.Server) {
 	attrs := []slog.Attr{slog.String("addr", addr), slog.String("graphql", base+"/query")}
 	if s.Playground.Enabled {
@@ -361,7 +363,9 @@ func listening(log *slog.Logger, addr, base string, s *config.Server) {
 	}
 	attrs = append(attrs, slog.String("health", base+"/healthz"), slog.String("ready", base+"/readyz"), slog.String("metrics", base+"/metrics"),
 		slog.String("auth", cmp.Or(s.Auth.Mode, config.AuthNone)), slog.Bool("tracing", s.Tracing.Enabled))
-	log.LogAttrs(context.Background(), slog.LevelInfo, "listening", attrs...)
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "listening", 0)
+	r.AddAttrs(attrs...)
+	log.Handler().Handle(context.Background(), r)
 }
 
 func printWelcome(w io.Writer, base, addr string, d *demo.Demo, s *config.Server) {
