@@ -3,10 +3,13 @@ package obs
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -125,5 +128,47 @@ func TestTransport(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "ada@example.com") || !strings.Contains(logs.String(), "path=/users") {
 		t.Errorf("vendor request log: %s", logs.String())
+	}
+}
+
+// TestLineBounds: whatever is logged, a line stays within the bounds, and
+// says what it cut.
+func TestLineBounds(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := NewLogger(&buf, "json", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := strings.Repeat("é", 10000) // two bytes a rune: cuts fall on rune boundaries
+	var many []any
+	for i := range 200 {
+		many = append(many, slog.String(fmt.Sprintf("k%d", i), huge))
+	}
+	log.Info(huge, "s", huge, "err", errors.New(huge), "list", slices.Repeat([]string{"CODE"}, 3000), "any", struct{ S string }{huge})
+	log.Info("many", many...)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Errorf("not JSON (a rune cut in two?): %v", err)
+		}
+		if len(l) > MaxLineBytes+MaxAttrs*64 {
+			t.Errorf("a line of %d bytes", len(l))
+		}
+	}
+	var first, second map[string]any
+	json.Unmarshal([]byte(lines[0]), &first)
+	json.Unmarshal([]byte(lines[1]), &second)
+	if s := first["s"].(string); len(s) > MaxValueBytes+32 || !strings.HasSuffix(s, " more bytes)") {
+		t.Errorf("a long string kept %d bytes: …%s", len(s), s[max(0, len(s)-30):])
+	}
+	if l := first["list"].([]any); len(l) != MaxListItems+1 || l[MaxListItems] != "…(2968 more)" {
+		t.Errorf("a long list kept %d items, ending %v", len(l), l[len(l)-1])
+	}
+	if second["attrs_dropped"] != float64(200-MaxAttrs) {
+		t.Errorf("attrs_dropped = %v", second["attrs_dropped"])
 	}
 }
