@@ -174,13 +174,22 @@ func parse(file string, data []byte, getenv func(string) string) (*Config, error
 	if err := DecodeStrict(root, "", &c); err != nil {
 		errs = append(errs, flatten("", root, err)...)
 	}
-	if len(errs) == 0 {
-		errs = append(errs, flatten("", root, c.check())...)
+	// The checks run on what did read; a key that did not read (or whose
+	// variable is unset) has its error already, and no second one.
+	for _, e := range flatten("", root, c.check()) {
+		if !slices.ContainsFunc(errs, func(d *Error) bool { return within(e.Path, d.Path) }) {
+			errs = append(errs, e)
+		}
 	}
 	if len(errs) > 0 {
 		return fail(errs...)
 	}
 	return &c, nil
+}
+
+// within reports whether the key path is base or a key below it.
+func within(path, base string) bool {
+	return path == base || strings.HasPrefix(path, base+".") || strings.HasPrefix(path, base+"[")
 }
 
 // flatten lists the *Error values in err (joined or not), their paths
