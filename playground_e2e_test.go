@@ -403,7 +403,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 		}
 
 		// It opens with the default query.
-		opening := playground.DefaultQuery([]string{"concur", "getbill"}, false)
+		opening, _ := pageConfig(t, base+"/")
 		if query := poll[string](t, ctx, "the query editor", editorValue(queryEditor)); query != opening {
 			t.Errorf("the first tab holds\n%s", query)
 		}

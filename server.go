@@ -42,8 +42,8 @@ import (
 	"github.com/dirgate/dirgate/internal/obs"
 	"github.com/dirgate/dirgate/internal/playground"
 	"github.com/dirgate/dirgate/providers"
-	"github.com/dirgate/dirgate/providers/concur"
-	"github.com/dirgate/dirgate/providers/getbill"
+	"github.com/dirgate/dirgate/providers/kinds"
+	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
 func main() {
@@ -276,8 +276,9 @@ func withCORS(origins []string, h http.Handler) http.Handler {
 	}).Handler(h)
 }
 
-// newDirectory builds each configured provider's adapter, explicitly, and
-// puts them behind the portable layer in configured order.
+// newDirectory builds each configured provider's adapter from the kinds
+// table, explicitly, and puts them behind the portable layer in configured
+// order.
 func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers.Directory, error) {
 	base := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
@@ -286,33 +287,31 @@ func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers
 		TLSHandshakeTimeout: 10 * time.Second,
 		ForceAttemptHTTP2:   true,
 	}
+	bodies := vendorhttp.NewBodyBudget(vendorhttp.DefaultInFlight) // shared by every provider
 	var sources []*providers.Source
 	for _, p := range cfg.Providers {
-		var (
-			impl providers.Provider
-			err  error
-		)
-		opts := &providers.SourceOptions{Timeout: p.Timeout, Now: cfg.Now, Logger: log, Observer: sf.metrics}
-		httpClient := sf.vendorClient(p, base)
-		switch p.Kind {
-		case "concur":
-			impl, err = concur.New(concur.Config{
-				TokenURL: p.TokenURL, ClientID: p.ClientID, ClientSecret: p.ClientSecret,
-				CompanyUUID: p.CompanyUUID, RequestToken: p.RequestToken, TokenStore: p.TokenStore,
-				PageSize: p.PageSize,
-			}, &concur.Options{HTTPClient: httpClient})
-		case "getbill":
-			impl, err = getbill.New(getbill.Config{
-				BaseURL: p.BaseURL, Token: p.Token, ClientID: p.ClientID, ClientSecret: p.ClientSecret,
-			}, &getbill.Options{HTTPClient: httpClient})
-			opts.CacheTTL, opts.MaxStale = p.CacheTTL, p.MaxStale
-		default:
-			err = fmt.Errorf("unknown kind %q", p.Kind)
+		k, ok := kinds.Lookup(p.Kind)
+		if !ok {
+			return nil, fmt.Errorf("provider %s: unknown kind %q", p.Key, p.Kind)
 		}
+		env := vendorhttp.Env{HTTP: vendorhttp.New(vendorhttp.Options{
+			HTTP:    &http.Client{Transport: sf.metrics.Transport(p.Key, vendorhttp.IsTokenRequest, sf.log, sf.tracer, base)},
+			Now:     cfg.Now,
+			Ceiling: p.MaxResponseBytes,
+			Bodies:  bodies,
+		})}
+		drv, err := k.Open(p.Settings, env)
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", p.Key, err)
 		}
-		sources = append(sources, providers.NewSource(providers.Info{Key: p.Key, Kind: p.Kind, Name: p.Name}, impl, opts))
+		src, err := providers.NewSource(providers.Info{Key: p.Key, Kind: p.Kind, Name: p.Name}, drv, &providers.SourceOptions{
+			Timeout: p.Timeout, MaxConcurrency: p.MaxConcurrency, CacheTTL: p.CacheTTL, MaxStale: p.MaxStale,
+			Now: cfg.Now, Logger: log, Observer: sf.metrics,
+		})
+		if err != nil {
+			return nil, err
+		}
+		sources = append(sources, src)
 	}
 	return providers.NewDirectory(sources...)
 }
@@ -370,8 +369,8 @@ func listening(log *slog.Logger, addr, base string, s *config.Server) {
 
 func printWelcome(w io.Writer, base, addr string, d *demo.Demo, s *config.Server) {
 	if d != nil {
-		fmt.Fprintf(w, "dirgate demo: no configuration, so these directories are emulated on loopback, and the real\n"+
-			"adapters talk to them over HTTP (%d people are in both):\n\n", demo.SharedUsers)
+		fmt.Fprintf(w, "dirgate demo: no configuration, so these directories of synthetic people are emulated on\n"+
+			"loopback, and the real adapters read them (people in more than one are linked by email):\n\n")
 		for _, line := range d.Summary() {
 			fmt.Fprintf(w, "  %s\n", line)
 		}
@@ -439,22 +438,6 @@ func newSurface(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) *surf
 	cfg.Server.SetDefaults() // a configuration built in code has none
 	log = slog.New(obs.Handler(log.Handler()))
 	return &surface{cfg: &cfg.Server, log: log, metrics: obs.NewMetrics(), tracer: tracer}
-}
-
-// vendorClient is the HTTP client of provider p's adapter: base, counted,
-// timed and logged per provider.
-func (sf *surface) vendorClient(p config.Provider, base http.RoundTripper) *http.Client {
-	isToken := func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/oauth2/v0/token") }
-	if p.Kind == "getbill" {
-		tokenPath := strings.TrimSuffix(basePath(p.BaseURL), "/") + "/token"
-		isToken = func(r *http.Request) bool { return r.URL.Path == tokenPath }
-	}
-	return &http.Client{Transport: sf.metrics.Transport(p.Key, isToken, sf.log, sf.tracer, base)}
-}
-
-func basePath(u string) string {
-	_, rest, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://"), "/")
-	return "/" + rest
 }
 
 // watch starts tracking the directory's providers: their readiness and

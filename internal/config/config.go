@@ -8,15 +8,17 @@
 // unknown keys (with the nearest known key), keys that do not belong to a
 // provider's kind, values of the wrong type, missing required keys,
 // duplicate provider keys. No error quotes a value. DecodeStrict is the
-// strict decoder, for any part of the file.
+// strict decoder, for any part of the file: each provider's own keys are
+// decoded with it into its kind's configuration.
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"maps"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -25,7 +27,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/kinds"
 )
 
 // Config is the whole configuration.
@@ -66,64 +68,59 @@ type Server struct {
 	Readiness       Readiness     `yaml:"readiness"`
 	Log             Log           `yaml:"log"`
 	APQ             APQ           `yaml:"apq"`
-	Tracing         Tracing       `yaml:"tracing"`
 	// SchemaSDL serves the schema as SDL at /schema.graphql, to callers
 	// of /query, even while introspection is off; it is served whenever
 	// introspection is on.
 	SchemaSDL bool `yaml:"schemaSDL"`
 	// CacheControl is the Cache-Control header of every /query answer:
 	// "no-store" (the default) or "private, no-store".
-	CacheControl string `yaml:"cacheControl"`
+	CacheControl string  `yaml:"cacheControl"`
+	Tracing      Tracing `yaml:"tracing"`
 }
 
-// Provider configures one directory. Which keys apply depends on Kind.
+// Provider configures one directory: the keys every provider has, and its
+// kind's own keys, decoded into the kind's configuration.
 type Provider struct {
 	Key  string `yaml:"key"`
 	Kind string `yaml:"kind"`
 	Name string `yaml:"name"`
-	// Timeout bounds each call to the provider.
+	// Timeout bounds each request to the vendor.
 	Timeout time.Duration `yaml:"timeout"`
-
-	// Concur.
-	TokenURL     string `yaml:"tokenURL"`
-	CompanyUUID  string `yaml:"companyUUID"`
-	RequestToken string `yaml:"requestToken"`
-	TokenStore   string `yaml:"tokenStore"`
-	PageSize     int    `yaml:"pageSize"`
-
-	// getbill.
-	BaseURL  string        `yaml:"baseURL"`
-	Token    string        `yaml:"token"`
-	CacheTTL time.Duration `yaml:"cacheTTL"`
-	// MaxStale bounds the age of the cached directory served when a
+	// MaxConcurrency caps the provider's vendor requests in flight, across
+	// every request dirgate serves.
+	MaxConcurrency int `yaml:"maxConcurrency"`
+	// MaxResponseBytes is the most one vendor answer may hold; the answer
+	// to a request for n users may hold less (4 KiB a user, at least 64
+	// KiB).
+	MaxResponseBytes int64 `yaml:"maxResponseBytes"`
+	// CacheTTL and MaxStale apply to kinds whose directory is read whole:
+	// how long one read is reused, and the oldest copy served when a
 	// refresh fails or is held back by the rate limit.
+	CacheTTL time.Duration `yaml:"cacheTTL"`
 	MaxStale time.Duration `yaml:"maxStale"`
 
-	// Both.
-	ClientID     string `yaml:"clientID"`
-	ClientSecret string `yaml:"clientSecret"`
+	// Settings is the kind's configuration, from the provider's other
+	// keys.
+	Settings kinds.Config `yaml:"-"`
 }
 
 // Defaults.
 const (
-	DefaultAddr            = "127.0.0.1:8080"
-	DefaultPageSize        = 50
-	DefaultMaxPageSize     = 1000
-	DefaultConcurTokenURL  = "https://glz.api.concursolutions.com/oauth2/v0/token"
-	DefaultConcurPageSize  = 100
-	DefaultGetbillBaseURL  = "https://getbill.io"
-	DefaultGetbillCacheTTL = 60 * time.Second
-	DefaultGetbillMaxStale = 15 * time.Minute
+	DefaultAddr             = "127.0.0.1:8080"
+	DefaultPageSize         = 50
+	DefaultMaxPageSize      = 1000
+	DefaultCacheTTL         = 60 * time.Second
+	DefaultMaxStale         = 15 * time.Minute
+	DefaultMaxConcurrency   = 8
+	DefaultMaxResponseBytes = 32 << 20
 )
 
-// Kinds of provider, and the keys each accepts besides key, kind, name and
-// timeout.
-var kindKeys = map[string][]string{
-	"concur":  {"tokenURL", "clientID", "clientSecret", "companyUUID", "requestToken", "tokenStore", "pageSize"},
-	"getbill": {"baseURL", "token", "clientID", "clientSecret", "cacheTTL", "maxStale"},
-}
-
-var commonKeys = []string{"key", "kind", "name", "timeout"}
+// commonKeys are the keys every provider has; the others belong to its
+// kind. cacheKeys apply to whole-directory kinds only.
+var (
+	commonKeys = []string{"key", "kind", "name", "timeout", "maxConcurrency", "maxResponseBytes", "cacheTTL", "maxStale"}
+	cacheKeys  = []string{"cacheTTL", "maxStale"}
+)
 
 var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 
@@ -169,14 +166,19 @@ func parse(file string, data []byte, getenv func(string) string) (*Config, error
 		return fail(&Error{Line: root.Line, Msg: "the top level must be a mapping of keys (server, providers)"})
 	}
 	errs := expand(root, "", getenv)
-	errs = append(errs, checkProviderKeys(root)...)
+	own := splitProviderKeys(root)
 	var c Config
 	if err := DecodeStrict(root, "", &c); err != nil {
 		errs = append(errs, flatten("", root, err)...)
 	}
+	for i := range c.Providers {
+		if i < len(own) {
+			errs = append(errs, c.Providers[i].decodeKind(fmt.Sprintf("providers[%d]", i), own[i])...)
+		}
+	}
 	// The checks run on what did read; a key that did not read (or whose
 	// variable is unset) has its error already, and no second one.
-	for _, e := range flatten("", root, c.check()) {
+	for _, e := range flatten("", root, c.check(root, own)) {
 		if !slices.ContainsFunc(errs, func(d *Error) bool { return within(e.Path, d.Path) }) {
 			errs = append(errs, e)
 		}
@@ -207,10 +209,10 @@ func flatten(prefix string, root *yaml.Node, err error) []*Error {
 		return out
 	}
 	var e *Error
-	if !errors.As(err, &e) {
-		e = &Error{Msg: err.Error()}
-	} else {
+	if errors.As(err, &e) {
 		e = &Error{Path: e.Path, Line: e.Line, Msg: e.Msg}
+	} else {
+		e = &Error{Msg: err.Error()}
 	}
 	if prefix != "" {
 		e.Path = strings.TrimSuffix(prefix+"."+e.Path, ".")
@@ -221,9 +223,59 @@ func flatten(prefix string, root *yaml.Node, err error) []*Error {
 	return []*Error{e}
 }
 
-// checkProviderKeys refuses keys that do not belong to a provider's kind,
-// which the struct decoder cannot tell.
-func checkProviderKeys(root *yaml.Node) []*Error {
+// kindError places an error of a kind's check (errs name the key in
+// their text: "pageSize must be …", `missing required key "clientID"`)
+// at that key of the provider at where, when its own keys (own) have it,
+// else at the provider (at line).
+func kindError(where string, line int, own *yaml.Node, err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, kindError(where, line, own, e)...)
+		}
+		return out
+	}
+	e := &Error{Path: where, Line: line, Msg: err.Error()}
+	var ce *Error
+	if errors.As(err, &ce) {
+		e.Msg = ce.Msg
+		if ce.Path != "" {
+			e.Path = where + "." + ce.Path
+		}
+	}
+	if e.Path == where {
+		line := func(key string) int {
+			for i := 0; own != nil && i+1 < len(own.Content); i += 2 {
+				if own.Content[i].Value == key {
+					return own.Content[i].Line
+				}
+			}
+			return 0
+		}
+		if m := quotedKey.FindStringSubmatch(e.Msg); m != nil {
+			e.Path = where + "." + m[1]
+			e.Line = cmp.Or(line(m[1]), e.Line)
+			e.Msg = strings.Replace(e.Msg, "missing required "+m[0], "missing, but required", 1)
+		} else if m := leadingKey.FindStringSubmatch(e.Msg); m != nil && line(m[1]) > 0 {
+			e.Path, e.Line, e.Msg = where+"."+m[1], line(m[1]), strings.TrimPrefix(e.Msg, m[0])
+		}
+	}
+	return []error{e}
+}
+
+// The key an error of a kind's check is about: the key it quotes, or the
+// word it begins with.
+var (
+	quotedKey  = regexp.MustCompile(`key "([A-Za-z0-9]+)"`)
+	leadingKey = regexp.MustCompile(`^([a-z][A-Za-z0-9]*):? `)
+)
+
+// splitProviderKeys takes each provider's own keys (those of its kind) out
+// of the document, so that the document decodes strictly into Config and
+// each provider's keys into its kind's configuration. It returns them per
+// provider, as a mapping of the file's own nodes (so their lines stay
+// right).
+func splitProviderKeys(root *yaml.Node) []*yaml.Node {
 	var list *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if root.Content[i].Value == "providers" {
@@ -233,52 +285,70 @@ func checkProviderKeys(root *yaml.Node) []*Error {
 	if list == nil || list.Kind != yaml.SequenceNode {
 		return nil // reported by the decoder or check
 	}
-	var errs []*Error
-	for i, p := range list.Content {
-		if p.Kind != yaml.MappingNode {
-			continue // reported by the decoder
-		}
-		kind := ""
-		for j := 0; j+1 < len(p.Content); j += 2 {
-			if p.Content[j].Value == "kind" {
-				kind = p.Content[j+1].Value
-			}
-		}
-		allowed, ok := kindKeys[kind]
-		if !ok {
-			continue // reported by check
-		}
-		kept := p.Content[:0:0]
-		for j := 0; j+1 < len(p.Content); j += 2 {
-			k := p.Content[j].Value
-			if slices.Contains(commonKeys, k) || slices.Contains(allowed, k) {
-				kept = append(kept, p.Content[j], p.Content[j+1])
-				continue
-			}
-			msg := fmt.Sprintf("not a key of kind %s", kind)
-			var others []string
-			for _, other := range slices.Sorted(maps.Keys(kindKeys)) {
-				if slices.Contains(kindKeys[other], k) {
-					others = append(others, other)
+	var own []*yaml.Node
+	for _, p := range list.Content {
+		o := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: p.Line, Column: p.Column}
+		if p.Kind == yaml.MappingNode {
+			var common []*yaml.Node
+			for j := 0; j+1 < len(p.Content); j += 2 {
+				if slices.Contains(commonKeys, p.Content[j].Value) {
+					common = append(common, p.Content[j], p.Content[j+1])
+				} else {
+					o.Content = append(o.Content, p.Content[j], p.Content[j+1])
 				}
 			}
-			if len(others) > 0 {
-				msg += fmt.Sprintf(" (it is a key of kind %s)", strings.Join(others, ", "))
-			} else if s := Nearest(k, append(slices.Clone(commonKeys), allowed...)); s != "" {
-				msg += fmt.Sprintf("; did you mean %s?", s)
-			} else {
-				msg += "; its keys are " + strings.Join(append(slices.Clone(commonKeys), allowed...), ", ")
-			}
-			errs = append(errs, &Error{Path: fmt.Sprintf("providers[%d].%s", i, k), Line: p.Content[j].Line, Msg: msg})
+			p.Content = common
 		}
-		p.Content = kept // so that the decoder reports them no more
+		own = append(own, o)
+	}
+	return own
+}
+
+// decodeKind decodes the provider's own keys into its kind's
+// configuration (p.Settings), where path is the provider's.
+func (p *Provider) decodeKind(path string, own *yaml.Node) []*Error {
+	k, ok := kinds.Lookup(p.Kind)
+	if !ok {
+		return nil // reported by check
+	}
+	p.Settings = k.NewConfig()
+	if own == nil || len(own.Content) == 0 {
+		return nil
+	}
+	var errs []*Error
+	for _, e := range flatten("", own, DecodeStrict(own, path, p.Settings)) {
+		if key, ok := strings.CutPrefix(e.Path, path+"."); ok && !strings.ContainsAny(key, ".[") && strings.HasPrefix(e.Msg, "unknown key") {
+			e.Msg = notOfKind(key, p.Kind, k.NewConfig())
+		}
+		errs = append(errs, e)
 	}
 	return errs
 }
 
+// notOfKind says that key is not one of kind's, and what it may be.
+func notOfKind(key, kind string, cfg kinds.Config) string {
+	msg := "not a key of kind " + kind
+	var others []string
+	for _, k := range kinds.All() {
+		if keys, _ := fields(reflect.TypeOf(k.NewConfig()).Elem()); k.Name != kind && keys[key].index != nil {
+			others = append(others, k.Name)
+		}
+	}
+	_, own := fields(reflect.TypeOf(cfg).Elem())
+	known := append(slices.Clone(commonKeys), own...)
+	switch {
+	case len(others) > 0:
+		return msg + " (it is a key of kind " + strings.Join(others, ", ") + ")"
+	case Nearest(key, known) != "":
+		return msg + "; did you mean " + Nearest(key, known) + "?"
+	}
+	return msg + "; its keys are " + strings.Join(known, ", ")
+}
+
 // check fills in defaults and reports every problem the decoder cannot
-// see, each at its key's path.
-func (c *Config) check() error {
+// see, each at its key's path; own are the providers' own keys (root no
+// longer holds them).
+func (c *Config) check(root *yaml.Node, own []*yaml.Node) error {
 	var errs []error
 	bad := func(path, format string, args ...any) {
 		errs = append(errs, &Error{Path: path, Msg: fmt.Sprintf(format, args...)})
@@ -338,23 +408,12 @@ func (c *Config) check() error {
 		if p.Timeout < 0 {
 			bad(where+".timeout", "must not be negative")
 		}
-		var err error
-		switch p.Kind {
-		case "":
-			bad(where+".kind", "missing (required): concur or getbill")
-		case "concur":
-			err = p.checkConcur()
-		case "getbill":
-			err = p.checkGetbill()
-		default:
-			bad(where+".kind", "must be concur or getbill")
-		}
-		if err != nil {
-			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-				e := e.(*Error)
-				e.Path = where + "." + e.Path
-				errs = append(errs, e)
+		if err := p.checkKind(bad, where); err != nil {
+			var o *yaml.Node
+			if i < len(own) {
+				o = own[i]
 			}
+			errs = append(errs, kindError(where, locate(root, where), o, err)...)
 		}
 	}
 	return errors.Join(errs...)
@@ -364,82 +423,59 @@ func (c *Config) check() error {
 // of the MAC's key.
 const MinCursorSecret = 32
 
-// problems collects *Error values with paths relative to a provider.
-type problems []error
-
-func (ps *problems) add(key, format string, args ...any) {
-	*ps = append(*ps, &Error{Path: key, Msg: fmt.Sprintf(format, args...)})
-}
-
-func (ps problems) err() error { return errors.Join(ps...) }
-
-func missing(ps *problems, key, why string) { ps.add(key, "missing (required%s)", why) }
-
-func (p *Provider) checkConcur() error {
-	var ps problems
-	if p.TokenURL == "" {
-		p.TokenURL = DefaultConcurTokenURL
+// checkKind checks the provider's kind and its configuration (decoded by
+// decodeKind), and applies the defaults of the keys every provider has.
+// Problems with the keys every provider has go to bad; the kind's own
+// check's error is returned, for flatten to place.
+func (p *Provider) checkKind(bad func(path, format string, args ...any), where string) error {
+	if p.Kind == "" {
+		bad(where+".kind", "missing (required): one of %s", kinds.Names())
+		return nil
 	}
-	if p.PageSize == 0 {
-		p.PageSize = DefaultConcurPageSize
+	k, ok := kinds.Lookup(p.Kind)
+	if !ok {
+		bad(where+".kind", "must be one of %s", kinds.Names())
+		return nil
 	}
-	for _, r := range []struct{ key, v string }{
-		{"clientID", p.ClientID}, {"clientSecret", p.ClientSecret}, {"companyUUID", p.CompanyUUID},
-	} {
-		if r.v == "" {
-			missing(&ps, r.key, "")
+	if p.MaxConcurrency == 0 {
+		p.MaxConcurrency = DefaultMaxConcurrency
+	}
+	if p.MaxResponseBytes == 0 {
+		p.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if p.MaxConcurrency < 1 || p.MaxConcurrency > 256 {
+		bad(where+".maxConcurrency", "must be between 1 and 256")
+	}
+	if p.MaxResponseBytes < 64<<10 {
+		bad(where+".maxResponseBytes", "must be at least 65536")
+	}
+	if k.Whole {
+		p.checkCache(bad, where)
+	} else {
+		for _, key := range cacheKeys {
+			if key == "cacheTTL" && p.CacheTTL != 0 || key == "maxStale" && p.MaxStale != 0 {
+				bad(where+"."+key, "not a key of kind %s: it applies to kinds whose directory is read whole", p.Kind)
+			}
 		}
 	}
-	if p.RequestToken == "" && p.TokenStore == "" {
-		missing(&ps, "requestToken", ", or a tokenStore that holds a refresh token")
+	if p.Settings == nil {
+		p.Settings = k.NewConfig()
 	}
-	if p.TokenStore != "" {
-		if err := concur.CheckTokenStore(p.TokenStore); err != nil {
-			ps.add("tokenStore", "%v", err)
-		}
-	}
-	if p.PageSize < 1 || p.PageSize > 1000 {
-		ps.add("pageSize", "must be between 1 and 1000 (the vendor's maximum: 100, or 1000 on the pre-release API)")
-	}
-	checkURL(&ps, "tokenURL", p.TokenURL)
-	return ps.err()
+	return p.Settings.Check()
 }
 
-func (p *Provider) checkGetbill() error {
-	var ps problems
-	if p.BaseURL == "" {
-		p.BaseURL = DefaultGetbillBaseURL
-	}
+// checkCache applies the cache keys' defaults and checks them.
+func (p *Provider) checkCache(bad func(path, format string, args ...any), where string) {
 	if p.CacheTTL == 0 {
-		p.CacheTTL = DefaultGetbillCacheTTL
+		p.CacheTTL = DefaultCacheTTL
 	}
 	if p.CacheTTL < 0 {
-		ps.add("cacheTTL", "must not be negative")
+		bad(where+".cacheTTL", "must not be negative")
 	}
 	if p.MaxStale == 0 {
-		p.MaxStale = max(DefaultGetbillMaxStale, p.CacheTTL)
+		p.MaxStale = max(DefaultMaxStale, p.CacheTTL)
 	}
 	if p.MaxStale < p.CacheTTL {
-		ps.add("maxStale", "must not be less than cacheTTL")
-	}
-	switch {
-	case p.Token != "" && (p.ClientID != "" || p.ClientSecret != ""):
-		ps.add("token", "set together with clientID/clientSecret: give a token, or client credentials, not both")
-	case p.Token != "":
-	case p.ClientID != "" && p.ClientSecret == "":
-		missing(&ps, "clientSecret", " with clientID")
-	case p.ClientSecret != "" && p.ClientID == "":
-		missing(&ps, "clientID", " with clientSecret")
-	case p.ClientID == "":
-		missing(&ps, "token", ", or clientID and clientSecret")
-	}
-	checkURL(&ps, "baseURL", p.BaseURL)
-	return ps.err()
-}
-
-func checkURL(ps *problems, key, v string) {
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		ps.add(key, "must be an http or https URL")
+		bad(where+".maxStale", "must not be less than cacheTTL")
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/getbill"
 )
 
 const full = `
@@ -43,8 +46,8 @@ var secrets = map[string]string{
 	"CONCUR_CLIENT_ID":     "cid",
 	"CONCUR_CLIENT_SECRET": "s3cr3t: with # yaml: {chars}",
 	"CONCUR_COMPANY_UUID":  "uuid-1",
-	"CONCUR_REQUEST_TOKEN": "true",
-	"GETBILL_TOKEN":        "gb-token",
+	"CONCUR_REQUEST_TOKEN": "request-token-true",
+	"GETBILL_TOKEN":        "gb-token-12345",
 }
 
 func TestParse(t *testing.T) {
@@ -60,19 +63,23 @@ func TestParse(t *testing.T) {
 	if got := c.Server.CORS.AllowedOrigins; len(got) != 1 || got[0] != "https://dash.example.com" {
 		t.Errorf("allowedOrigins = %v", got)
 	}
-	cc := c.Providers[0]
-	if cc.ClientSecret != secrets["CONCUR_CLIENT_SECRET"] || cc.RequestToken != "true" || cc.TokenURL != DefaultConcurTokenURL || cc.PageSize != 100 {
-		t.Errorf("concur = %+v (env values must arrive verbatim, defaults filled)", cc)
+	cc, ok := c.Providers[0].Settings.(*concur.Config)
+	if !ok || cc.ClientSecret.Reveal() != secrets["CONCUR_CLIENT_SECRET"] || cc.RequestToken.Reveal() != "request-token-true" ||
+		cc.TokenURL != concur.DefaultTokenURL || cc.PageSize != concur.DefaultPageSize {
+		t.Errorf("concur = %+v (env values must arrive verbatim, defaults filled)", c.Providers[0].Settings)
 	}
-	g := c.Providers[1]
-	if g.Token != "gb-token" || g.ClientID != "" || g.BaseURL != DefaultGetbillBaseURL || g.CacheTTL != 2*time.Minute {
-		t.Errorf("getbill = %+v", g)
+	g, ok := c.Providers[1].Settings.(*getbill.Config)
+	if !ok || g.Token.Reveal() != "gb-token-12345" || g.ClientID != "" || g.BaseURL != getbill.DefaultBaseURL || c.Providers[1].CacheTTL != 2*time.Minute {
+		t.Errorf("getbill = %+v", c.Providers[1])
+	}
+	if c.Providers[0].MaxConcurrency != DefaultMaxConcurrency || c.Providers[0].MaxResponseBytes != DefaultMaxResponseBytes {
+		t.Errorf("common defaults not filled: %+v", c.Providers[0])
 	}
 }
 
 func TestParseErrors(t *testing.T) {
-	const minimal = "providers:\n  - key: gb\n    kind: getbill\n    token: x\n"
-	const concur = "providers:\n  - key: c\n    kind: concur\n    clientID: a\n    clientSecret: b\n    companyUUID: c\n    requestToken: d\n"
+	const minimal = "providers:\n  - key: gb\n    kind: getbill\n    token: token-xxxxxxxx\n"
+	const concur = "providers:\n  - key: c\n    kind: concur\n    clientID: a\n    clientSecret: client-secret-b\n    companyUUID: c\n    requestToken: request-token-d\n"
 	tests := []struct {
 		name, give, want string
 	}{
@@ -82,20 +89,20 @@ func TestParseErrors(t *testing.T) {
 		{"key of another kind", minimal + "    tokenStore: /tmp/x\n", `config: line 5: providers[0].tokenStore: not a key of kind getbill (it is a key of kind concur)`},
 		{"unknown provider key", minimal + "    tokn: y\n", `config: line 5: providers[0].tokn: not a key of kind getbill; did you mean token?`},
 		{"no providers", "server: {}\n", `config: line 1: providers: missing: list at least one provider`},
-		{"missing key", "providers:\n  - kind: getbill\n    token: x\n", `config: line 2: providers[0].key: missing (required)`},
-		{"missing kind", "providers:\n  - key: gb\n    token: x\n", `config: line 2: providers[0].kind: missing (required): concur or getbill`},
-		{"unknown kind", "providers:\n  - key: gb\n    kind: workday\n", `config: line 3: providers[0].kind: must be concur or getbill`},
-		{"duplicate provider key", minimal + "  - key: gb\n    kind: getbill\n    token: y\n", `config: line 5: providers[1].key: duplicate provider key (also providers[0])`},
-		{"bad provider key", "providers:\n  - key: Bad:Key\n    kind: getbill\n    token: x\n", `config: line 2: providers[0].key: must be lower-case letters`},
-		{"concur without secret", "providers:\n  - key: c\n    kind: concur\n    clientID: a\n    companyUUID: b\n    requestToken: ${RT}\n", `config: line 2: providers[0].clientSecret: missing (required)`},
-		{"concur without request token", "providers:\n  - key: c\n    kind: concur\n    clientID: a\n    clientSecret: ${SECRET}\n    companyUUID: b\n", `providers[0].requestToken: missing (required, or a tokenStore that holds a refresh token)`},
-		{"getbill without credentials", "providers:\n  - key: g\n    kind: getbill\n    token: ${EMPTY:-}\n", `config: line 4: providers[0].token: missing (required, or clientID and clientSecret)`},
-		{"getbill half credentials", "providers:\n  - key: g\n    kind: getbill\n    clientID: a\n", `providers[0].clientSecret: missing (required with clientID)`},
+		{"missing key", "providers:\n  - kind: getbill\n    token: token-xxxxxxxx\n", `config: line 2: providers[0].key: missing (required)`},
+		{"missing kind", "providers:\n  - key: gb\n    token: token-xxxxxxxx\n", `config: line 2: providers[0].kind: missing (required): one of concur, file, getbill`},
+		{"unknown kind", "providers:\n  - key: gb\n    kind: workday\n", `config: line 3: providers[0].kind: must be one of concur, file, getbill`},
+		{"duplicate provider key", minimal + "  - key: gb\n    kind: getbill\n    token: token-yyyyyyyy\n", `config: line 5: providers[1].key: duplicate provider key (also providers[0])`},
+		{"bad provider key", "providers:\n  - key: Bad:Key\n    kind: getbill\n    token: token-xxxxxxxx\n", `config: line 2: providers[0].key: must be lower-case letters`},
+		{"concur without secret", "providers:\n  - key: c\n    kind: concur\n    clientID: a\n    companyUUID: b\n    requestToken: ${RT}\n", `config: line 2: providers[0].clientSecret: missing, but required`},
+		{"concur without request token", "providers:\n  - key: c\n    kind: concur\n    clientID: a\n    clientSecret: ${SECRET}\n    companyUUID: b\n", `line 2: providers[0].requestToken: missing, but required (or a "tokenStore" that holds a refresh token)`},
+		{"getbill without credentials", "providers:\n  - key: g\n    kind: getbill\n    token: ${EMPTY:-}\n", `config: line 4: providers[0].token: missing, but required (or "clientID" and "clientSecret")`},
+		{"getbill half credentials", "providers:\n  - key: g\n    kind: getbill\n    clientID: a\n", `config: line 2: providers[0].clientSecret: missing, but required (with "clientID")`},
 		{"page size", concur + "    pageSize: 5000\n", `config: line 8: providers[0].pageSize: must be between 1 and 1000`},
-		{"bad base URL", minimal + "    baseURL: getbill.io\n", `config: line 5: providers[0].baseURL: must be an http or https URL`},
+		{"bad base URL", minimal + "    baseURL: getbill.io\n", `config: line 5: providers[0].baseURL: must be an absolute http or https URL without credentials, query or fragment`},
 		{"bad origin", "server:\n  cors:\n    allowedOrigins: [dash.example.com]\n" + minimal, `config: line 3: server.cors.allowedOrigins[0]: must be an origin`},
 		{"default page over max", "server:\n  maxPageSize: 10\n  defaultPageSize: 20\n" + minimal, `config: line 3: server.defaultPageSize: must be between 1 and server.maxPageSize`},
-		{"duplicate yaml key", minimal + "    token: y\n", `config: line 5: providers[0].token: set twice (also on line 4)`},
+		{"duplicate yaml key", minimal + "    token: token-yyyyyyyy\n", `config: line 5: providers[0].token: set twice (also on line 4)`},
 		{"not yaml", "providers: [", `config: line 1: did not find expected node content`},
 		{"empty", "", `config: the file is empty`},
 		{"not a mapping", "- a\n- b\n", `config: line 1: the top level must be a mapping`},
@@ -105,7 +112,9 @@ func TestParseErrors(t *testing.T) {
 		{"a word for a boolean", "server:\n  introspection: sometimes\n" + minimal, `config: line 2: server.introspection: want true or false`},
 		{"a huge number", "server:\n  maxPageSize: 99999999999999999999999\n" + minimal, `config: line 2: server.maxPageSize: want a whole number; this one is too large`},
 		{"more providers up than there are", "server:\n  readiness: {minProvidersUp: 2}\n" + minimal, `config: line 2: server.readiness.minProvidersUp: must be between 0 and the number of providers (1)`},
-		{"token and client credentials", minimal + "    clientID: a\n    clientSecret: b\n", `config: line 4: providers[0].token: set together with clientID/clientSecret`},
+		{"a secret too short to be real", "providers:\n  - key: g\n    kind: getbill\n    clientID: a\n    clientSecret: t\n", `config: line 5: providers[0].clientSecret: is too short to be a real credential (at least 8 characters)`},
+		{"a concurrency cap of none", minimal + "    maxConcurrency: -1\n", `config: line 5: providers[0].maxConcurrency: must be between 1 and 256`},
+		{"token and client credentials", minimal + "    clientID: a\n    clientSecret: client-secret-b\n", `config: line 4: providers[0].token: set together with clientID/clientSecret`},
 		{"short cursor secret", "server:\n  cursorSecret: ${SECRET}\n" + minimal, `config: line 2: server.cursorSecret: must be at least 32 bytes (it has 7)`},
 		{"token store without its directory", concur + "    tokenStore: /nonexistent-dirgate/concur.json\n", `config: line 8: providers[0].tokenStore: the directory /nonexistent-dirgate does not exist`},
 		{"token store that is a directory", concur + "    tokenStore: /tmp\n", `config: line 8: providers[0].tokenStore: /tmp is a directory, not a file`},
@@ -145,12 +154,12 @@ providers:
     clientId: ${CONCUR_CLIENT_ID}
     clientSecret: ${CONCUR_CLIENT_SECRET}
     companyUUID: c
-    requestToken: r
+    requestToken: request-token-r
     timeout: 10
   - key: getbill
     kind: getbill
     baseURL: ${GETBILL_URL}
-    token: t
+    token: token-long-enough
     cacheTTL: 60
 provider: {}
 `
@@ -164,7 +173,7 @@ provider: {}
 		"  line 3: server.requestTimeout: want a duration with a unit, such as 10s, 2m or 1h30m: a bare number has none",
 		"  line 4: server.maxPageSize: want a whole number",
 		"  line 5: server.cursorSecret: must be at least 32 bytes (it has 16): make one with openssl rand -base64 32",
-		"  line 7: providers[0].clientID: missing (required)",
+		"  line 7: providers[0].clientID: missing, but required",
 		"  line 9: providers[0].clientId: ${CONCUR_CLIENT_ID} is not set (or is empty): set it, or write ${CONCUR_CLIENT_ID:-default} to fall back to a default",
 		"  line 9: providers[0].clientId: not a key of kind concur; did you mean clientID?",
 		"  line 13: providers[0].timeout: want a duration with a unit, such as 10s, 2m or 1h30m: a bare number has none",
@@ -184,7 +193,7 @@ provider: {}
 	// but for keys that have their error already (maxPageSize, whose
 	// default comes back within limits, is not reported twice).
 	fixed := "server:\n  cursorSecret: ${CURSOR_SECRET}\n  maxPageSize: 0\n  limits: {depth: -1, tokens: -2}\n" +
-		"providers:\n  - key: g\n    kind: getbill\n    token: t\n    clientSecret: s\n    baseURL: ftp://x\n"
+		"providers:\n  - key: g\n    kind: getbill\n    token: token-long-enough\n    clientSecret: secret-long-enough\n    baseURL: ftp://x\n"
 	_, err = Parse([]byte(fixed), env(map[string]string{"CURSOR_SECRET": "too-short-secret"}))
 	want = []string{
 		"config: the configuration has 5 errors:",
@@ -192,7 +201,7 @@ provider: {}
 		"  line 4: server.limits.depth: must be at least 1",
 		"  line 4: server.limits.tokens: must be at least 1",
 		"  line 8: providers[0].token: set together with clientID/clientSecret: give a token, or client credentials, not both",
-		"  line 10: providers[0].baseURL: must be an http or https URL",
+		"  line 10: providers[0].baseURL: must be an absolute http or https URL without credentials, query or fragment",
 	}
 	if err == nil || !slices.Equal(strings.Split(err.Error(), "\n"), want) {
 		t.Errorf("Parse =\n%v\nwant\n%s", err, strings.Join(want, "\n"))
@@ -204,11 +213,11 @@ provider: {}
 func TestEnvDefaults(t *testing.T) {
 	c, err := Parse([]byte("server:\n  addr: ${ADDR:-127.0.0.1:9999}\n  requestTimeout: ${TIMEOUT:-5s}\n"+
 		"providers:\n  - key: g\n    kind: getbill\n    token: ${TOKEN}\n    baseURL: ${URL:-http://localhost:1}/v1\n    name: ${NAME:-}\n"),
-		env(map[string]string{"TOKEN": "tok", "TIMEOUT": "7s"}))
+		env(map[string]string{"TOKEN": "token-12345", "TIMEOUT": "7s"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Server.Addr != "127.0.0.1:9999" || c.Server.RequestTimeout != 7*time.Second || c.Providers[0].BaseURL != "http://localhost:1/v1" || c.Providers[0].Name != "g" {
+	if c.Server.Addr != "127.0.0.1:9999" || c.Server.RequestTimeout != 7*time.Second || c.Providers[0].Settings.(*getbill.Config).BaseURL != "http://localhost:1/v1" || c.Providers[0].Name != "g" {
 		t.Errorf("server %+v provider %+v", c.Server, c.Providers[0])
 	}
 }
@@ -293,21 +302,23 @@ func TestEnvCannotAddStructure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Providers[0].BaseURL != DefaultGetbillBaseURL {
-		t.Errorf("baseURL = %q: the environment injected a key", c.Providers[0].BaseURL)
+	if g := c.Providers[0].Settings.(*getbill.Config); g.BaseURL != getbill.DefaultBaseURL {
+		t.Errorf("baseURL = %q: the environment injected a key", g.BaseURL)
 	}
 }
 
 // TestEnvInTypedFields: ${VAR} works in a number or duration field, and a
 // secret that YAML would read as something else stays the string it is.
 func TestEnvInTypedFields(t *testing.T) {
-	c, err := Parse([]byte("providers:\n  - key: c\n    kind: concur\n    clientID: ${ID}\n    clientSecret: ${S}\n    companyUUID: c\n    requestToken: ${RT}\n    pageSize: ${PS}\n    timeout: ${TO}\n"),
-		env(map[string]string{"ID": "12345", "S": "~", "RT": "true", "PS": "250", "TO": "3s"}))
+	c, err := Parse([]byte("providers:\n  - key: c\n    kind: concur\n    clientID: ${ID}\n    clientSecret: ${S}\n    companyUUID: ${CO}\n    requestToken: ${RT}\n    tokenStore: ${TS}\n    pageSize: ${PS}\n    timeout: ${TO}\n"),
+		env(map[string]string{"ID": "12345", "S": "~~~~~~~~", "CO": "true", "TS": "~", "RT": "12345678", "PS": "250", "TO": "3s"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := c.Providers[0]
-	if p.PageSize != 250 || p.Timeout != 3*time.Second || p.ClientID != "12345" || p.ClientSecret != "~" || p.RequestToken != "true" {
-		t.Errorf("provider = %+v", p)
+	cc := p.Settings.(*concur.Config)
+	if cc.PageSize != 250 || p.Timeout != 3*time.Second || cc.ClientID != "12345" || cc.ClientSecret.Reveal() != "~~~~~~~~" ||
+		cc.CompanyUUID != "true" || cc.TokenStore != "~" || cc.RequestToken.Reveal() != "12345678" {
+		t.Errorf("provider = %+v, %+v", p, cc)
 	}
 }

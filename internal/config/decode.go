@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"reflect"
@@ -111,7 +112,11 @@ func (e *Errors) Unwrap() []error {
 //     such as 10s, 2m or 1h30m"), which names no Go type and never quotes
 //     the value.
 //
-// A null value (`key:` or `key: ~`) leaves the field as it is. Fields
+// A field whose type reads itself from text (encoding.TextUnmarshaler,
+// such as a secret that never prints) or from YAML (yaml.Unmarshaler)
+// does so; its errors are reported without their text, which may quote
+// the value, unless it is an *Error. A null value (`key:` or `key: ~`)
+// leaves the field as it is. Fields
 // already set in v keep their values unless the YAML sets them, so
 // defaults can be set before decoding. A field of type yaml.Node gets the
 // node as it is, for decoding later.
@@ -142,9 +147,10 @@ func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 }
 
 var (
-	durationType = reflect.TypeFor[time.Duration]()
-	nodeType     = reflect.TypeFor[yaml.Node]()
-	unmarshaler  = reflect.TypeFor[yaml.Unmarshaler]()
+	durationType    = reflect.TypeFor[time.Duration]()
+	nodeType        = reflect.TypeFor[yaml.Node]()
+	unmarshaler     = reflect.TypeFor[yaml.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
 func isNull(n *yaml.Node) bool {
@@ -192,6 +198,16 @@ func (d *decoder) decode(n *yaml.Node, path string, rv reflect.Value) {
 			} else {
 				d.fail(n, path, "not a valid value here")
 			}
+		}
+		return
+	}
+	if reflect.PointerTo(t).Implements(textUnmarshaler) {
+		if n.Kind != yaml.ScalarNode {
+			d.fail(n, path, "want a single value, not %s", shape(n))
+			return
+		}
+		if err := rv.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+			d.fail(n, path, "not a valid value here")
 		}
 		return
 	}

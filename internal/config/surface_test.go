@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-const minimalProviders = "providers:\n  - key: gb\n    kind: getbill\n    token: x\n"
+const minimalProviders = "providers:\n  - key: gb\n    kind: getbill\n    token: token-xxxxxxxx\n"
 
 // keyHash is the hash of "k".
 const keyHash = "sha256:8254c329a92850f6d539dd376f4816ee2764517da5e0235514af433164480d7a"

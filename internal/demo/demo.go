@@ -1,11 +1,12 @@
 // Package demo runs dirgate with no configuration: it generates a company
-// directory, serves it from the vendors' emulators on loopback, and
-// describes, as a configuration file, how the real adapters reach them.
+// directory, serves it from each demo kind's emulator (or file) on
+// loopback, and describes, as a configuration file, how the real adapters
+// reach them. It knows no kind by code: the kinds table gives each kind's
+// demo, and the file is written from each kind's demo configuration.
 //
 // That file is the demo's one source of truth: the demo runs on it, and
 // dirgate -emulate prints it for a second dirgate. A directory added to
-// the demo (an emulator and the provider keys that reach it) appears in
-// both.
+// the demo appears in both.
 package demo
 
 import (
@@ -15,74 +16,33 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dirgate/dirgate/internal/config"
-	"github.com/dirgate/dirgate/providers"
-	"github.com/dirgate/dirgate/providers/concur"
-	"github.com/dirgate/dirgate/providers/getbill"
+	"github.com/dirgate/dirgate/providers/driver"
+	"github.com/dirgate/dirgate/providers/kinds"
 )
 
 // Sizes of the generated directory.
 const (
-	ConcurUsers  = 2400
-	GetbillUsers = 300
-	SharedUsers  = 120 // people in both directories
+	ConcurUsers     = 2400
+	GetbillUsers    = 300
+	SharedUsers     = 120 // people in both Concur and getbill
+	ContractorUsers = 80  // in the contractors' file
+	// SharedContractors of the contractors have a Concur account too, and
+	// as many again a getbill account.
+	SharedContractors = 20
 )
 
-// Demo credentials: the emulators accept them, and the configuration
-// carries them like real ones. They open nothing but the emulators.
-const (
-	concurClientID     = "demo-concur-client"
-	concurClientSecret = "demo-concur-secret"
-	concurCompany      = "8f3a2c1e-5b7d-4e6f-9a0b-1c2d3e4f5a6b"
-	concurRequestToken = "demo-request-token"
-	getbillClientID    = "demo-getbill-client"
-	getbillSecret      = "demo-getbill-secret"
-)
-
-// directory is one emulated vendor of the demo.
-type directory struct {
-	key, kind, name string
-	users           int
-	emulator        http.Handler
-	// settings are the provider keys, in order, that point the kind's
-	// adapter at the emulator served at url.
-	settings func(url string) [][2]string
-}
-
-// directories are the demo's vendors, in the order users walks them.
-func directories() []directory {
-	concurUsers, getbillUsers := Directory()
-	company := &providers.Company{Name: "Acme Demo Corp", Address: "1 Loopback Way", City: "Bellevue", State: "WA", Zip: "98004", Country: "US"}
-	return []directory{{
-		key: "concur", kind: "concur", name: "SAP Concur (emulated)", users: len(concurUsers),
-		emulator: concur.NewEmulator(concur.EmulatorOptions{
-			ClientID: concurClientID, ClientSecret: concurClientSecret,
-			CompanyUUID: concurCompany, RequestToken: concurRequestToken,
-			Users: concurUsers, Company: company,
-		}),
-		settings: func(url string) [][2]string {
-			return [][2]string{
-				{"tokenURL", url + "/oauth2/v0/token"}, {"clientID", concurClientID}, {"clientSecret", concurClientSecret},
-				{"companyUUID", concurCompany}, {"requestToken", concurRequestToken},
-			}
-		},
-	}, {
-		key: "getbill", kind: "getbill", name: "getbill (emulated)", users: len(getbillUsers),
-		emulator: getbill.NewEmulator(getbill.EmulatorOptions{
-			ClientID: getbillClientID, ClientSecret: getbillSecret, Users: getbillUsers,
-		}),
-		settings: func(url string) [][2]string {
-			return [][2]string{{"baseURL", url}, {"clientID", getbillClientID}, {"clientSecret", getbillSecret}}
-		},
-	}}
-}
-
-// Demo is the running emulators, and the configuration that uses them.
+// Demo is the running demo: its emulators and its files, and the
+// configuration that uses them.
 type Demo struct {
 	// Config is YAML, parsed: the demo's settings (introspection, the
 	// playground, text logs) and its providers.
@@ -91,33 +51,54 @@ type Demo struct {
 	YAML    string
 	summary []string
 	servers []*http.Server
+	dir     string
 }
 
-// Start generates the directory and starts every emulator on a loopback
-// port. Close stops them.
+// Start generates the directory and starts each kind's demo: the Concur
+// and getbill emulators on loopback ports, and the contractors' CSV file.
+// Close stops them.
 func Start() (*Demo, error) {
-	d := &Demo{}
+	dir, err := os.MkdirTemp("", "dirgate-demo-")
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	d := &Demo{dir: dir}
+	concurUsers, getbillUsers, contractors := Directory()
+	company := &driver.Company{Name: "Acme Demo Corp", Address: "1 Loopback Way", City: "Bellevue", State: "WA", Zip: "98004", Country: "US"}
 	var ps []*yaml.Node
-	for _, dir := range directories() {
-		url, err := d.serve(dir.emulator)
+	for _, p := range []struct {
+		key, kind, name string
+		users           []driver.User
+	}{
+		{"concur", "concur", "SAP Concur (emulated)", concurUsers},
+		{"getbill", "getbill", "getbill (emulated)", getbillUsers},
+		{"contractors", "file", "Contractors (a CSV file)", contractors},
+	} {
+		k, ok := kinds.Lookup(p.kind)
+		if !ok {
+			d.Close()
+			return nil, fmt.Errorf("demo: no kind %q", p.kind)
+		}
+		settings, err := k.Demo(d, p.users, company)
 		if err != nil {
 			d.Close()
-			return nil, err
+			return nil, fmt.Errorf("demo: %s: %w", p.key, err)
 		}
-		p := mapping("key", dir.key, "kind", dir.kind, "name", dir.name)
-		for _, kv := range dir.settings(url) {
-			p.Content = append(p.Content, scalar(kv[0]), scalar(kv[1]))
-		}
-		ps = append(ps, p)
-		d.summary = append(d.summary, fmt.Sprintf("%s: %d users, at %s", dir.name, dir.users, url))
+		node := mapping("key", p.key, "kind", p.kind, "name", p.name)
+		own := yamlOf(reflect.ValueOf(settings))
+		node.Content = append(node.Content, own.Content...)
+		ps = append(ps, node)
+		d.summary = append(d.summary, fmt.Sprintf("%s: %d users, %s", p.name, len(p.users), where(own)))
 	}
 	list := &yaml.Node{Kind: yaml.SequenceNode, Content: ps}
-	providersYAML, err := yaml.Marshal(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{scalar("providers"), list}})
-	if err != nil {
+	var buf strings.Builder
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{scalar("providers"), list}}); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	d.YAML = header + string(providersYAML)
+	d.YAML = header + buf.String()
 	if d.Config, err = config.Parse([]byte(d.YAML), func(string) string { return "" }); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("demo: %w", err)
@@ -127,10 +108,10 @@ func Start() (*Demo, error) {
 
 // header is the demo configuration's server part.
 const header = `# dirgate's demo configuration: its vendors are emulators on loopback,
-# serving synthetic people, with demo credentials that open nothing else.
-# They run as long as the dirgate that started them (dirgate -demo, or
-# dirgate -emulate, which printed this file); their ports change with
-# each start. Copy it, change the server part, and run
+# and a file, serving synthetic people, with demo credentials that open
+# nothing else. They run as long as the dirgate that started them
+# (dirgate -demo, or dirgate -emulate, which printed this file); their
+# ports change with each start. Copy it, change the server part, and run
 #   dirgate -config demo.yaml
 server:
   addr: 127.0.0.1:8080
@@ -145,11 +126,14 @@ server:
   #   apiKeys: [sha256:...]      # dirgate -gen-key makes a key and this line
   # limits: {depth: 12, complexity: 50000, tokens: 10000, bodyBytes: 1048576}
   # maxPageSize: 1000
-  # readiness: {whenDegraded: ready}
+  # readiness: {whenDegraded: ready, minProvidersUp: 1}
   # tracing: {enabled: true}     # OTLP to $OTEL_EXPORTER_OTLP_ENDPOINT
 `
 
-func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
+// Summary says what the demo serves, one directory a line.
+func (d *Demo) Summary() []string { return d.summary }
+
+func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
 
 func mapping(kv ...string) *yaml.Node {
 	m := &yaml.Node{Kind: yaml.MappingNode}
@@ -159,10 +143,68 @@ func mapping(kv ...string) *yaml.Node {
 	return m
 }
 
-// Summary says what the demo serves, one directory a line.
-func (d *Demo) Summary() []string { return d.summary }
+// revealer is a secret that gives its text on request (vendorhttp.Secret):
+// the demo's credentials open nothing but its emulators, and the file must
+// hold them.
+type revealer interface{ Reveal() string }
 
-func (d *Demo) serve(h http.Handler) (string, error) {
+var durationType = reflect.TypeFor[time.Duration]()
+
+// yamlOf writes a kind's demo configuration as YAML, by its fields' yaml
+// tags, leaving out what is at its zero value.
+func yamlOf(v reflect.Value) *yaml.Node {
+	if r, ok := v.Interface().(revealer); ok {
+		return scalar(r.Reveal())
+	}
+	switch {
+	case v.Type() == durationType:
+		return scalar(time.Duration(v.Int()).String())
+	case v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface:
+		return yamlOf(v.Elem())
+	case v.Kind() == reflect.Struct:
+		m := &yaml.Node{Kind: yaml.MappingNode}
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if !f.IsExported() || name == "-" || name == "" || v.Field(i).IsZero() {
+				continue
+			}
+			m.Content = append(m.Content, scalar(name), yamlOf(v.Field(i)))
+		}
+		return m
+	case v.Kind() == reflect.Slice:
+		s := &yaml.Node{Kind: yaml.SequenceNode}
+		for i := range v.Len() {
+			s.Content = append(s.Content, yamlOf(v.Index(i)))
+		}
+		return s
+	case v.Kind() == reflect.Bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v.Bool())}
+	case v.CanInt():
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(v.Int(), 10)}
+	case v.CanUint():
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatUint(v.Uint(), 10)}
+	}
+	return scalar(fmt.Sprint(v.Interface()))
+}
+
+// where says where a directory is, from its configuration: the emulator's
+// address, or the file.
+func where(own *yaml.Node) string {
+	for i := 1; i < len(own.Content); i += 2 {
+		v := own.Content[i].Value
+		if u, err := url.Parse(v); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			return "at " + u.Scheme + "://" + u.Host
+		}
+		if strings.HasPrefix(v, "/") {
+			return "in " + v
+		}
+	}
+	return "on loopback"
+}
+
+// Serve serves h on a loopback port until Close (kinds.DemoEnv).
+func (d *Demo) Serve(h http.Handler) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("demo: %w", err)
@@ -177,19 +219,25 @@ func (d *Demo) serve(h http.Handler) (string, error) {
 	return "http://" + ln.Addr().String(), nil
 }
 
-// Close stops the emulators.
+// Dir is the demo's directory of files, removed by Close (kinds.DemoEnv).
+func (d *Demo) Dir() string { return d.dir }
+
+// Close stops the emulators and removes the files.
 func (d *Demo) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, s := range d.servers {
 		_ = s.Shutdown(ctx)
 	}
+	os.RemoveAll(d.dir)
 }
 
 // Directory generates the demo's people, the same every time: Concur's
 // users and getbill's, SharedUsers of them in both (getbill's copy of the
-// email sometimes in other letter case), about one in twelve inactive.
-func Directory() (concurUsers, getbillUsers []providers.User) {
+// email sometimes in other letter case), about one in twelve inactive; and
+// the contractors kept in a file, SharedContractors of them with a Concur
+// account and as many with a getbill account, by email.
+func Directory() (concurUsers, getbillUsers, contractors []driver.User) {
 	rng := rand.New(rand.NewPCG(2026, 11))
 	firsts := []string{"Ada", "Bruno", "Chloé", "Dmitri", "Emeka", "Fatima", "Gustav", "Hana", "Ines", "Jonas", "Keiko", "Liam", "Mei", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoé"}
 	lasts := []string{"Abara", "Berg", "Castillo", "Dubois", "Eriksen", "Fischer", "García", "Horvat", "Ivanova", "Jensen", "Kowalski", "Lindqvist", "Moreau", "Novak", "Okafor", "Petrov", "Quispe", "Rossi", "Sato", "Tanaka", "Urban", "Varga", "Weber", "Xu", "Yilmaz", "Zhang"}
@@ -198,10 +246,10 @@ func Directory() (concurUsers, getbillUsers []providers.User) {
 	ascii := strings.NewReplacer("é", "e", "í", "i")
 	base := time.Date(2021, 3, 1, 9, 0, 0, 0, time.UTC)
 
-	person := func(i int) providers.User {
+	person := func(i int) driver.User {
 		first, last := firsts[rng.IntN(len(firsts))], lasts[rng.IntN(len(lasts))]
 		email := strings.ToLower(ascii.Replace(fmt.Sprintf("%s.%s%d@acme.example", first, last, i)))
-		u := providers.User{
+		u := driver.User{
 			Email: email, Emails: []string{email}, FirstName: first, LastName: last,
 			Active: rng.IntN(12) != 0,
 		}
@@ -223,11 +271,11 @@ func Directory() (concurUsers, getbillUsers []providers.User) {
 		concurUsers = append(concurUsers, u)
 	}
 	for i := range GetbillUsers {
-		var u providers.User
+		var u driver.User
 		if i < SharedUsers {
 			// The same person, from Concur, as getbill holds them.
 			c := concurUsers[i*ConcurUsers/SharedUsers]
-			u = providers.User{Email: c.Email, FirstName: c.FirstName, LastName: c.LastName, Active: c.Active}
+			u = driver.User{Email: c.Email, FirstName: c.FirstName, LastName: c.LastName, Active: c.Active}
 			if i%4 == 0 {
 				u.Email = strings.ToUpper(u.Email[:1]) + u.Email[1:]
 			}
@@ -241,5 +289,25 @@ func Directory() (concurUsers, getbillUsers []providers.User) {
 		u.LastActivityAt = u.CreatedAt.Add(time.Duration(rng.IntN(200*24)) * time.Hour)
 		getbillUsers = append(getbillUsers, u)
 	}
-	return concurUsers, getbillUsers
+	for i := range ContractorUsers {
+		var u driver.User
+		switch {
+		case i < SharedContractors:
+			c := concurUsers[ConcurUsers-1-i*7]
+			u = driver.User{Email: strings.ToUpper(c.Email[:1]) + c.Email[1:], FirstName: c.FirstName, LastName: c.LastName, Active: c.Active}
+		case i < 2*SharedContractors:
+			g := getbillUsers[GetbillUsers-1-(i-SharedContractors)*3]
+			u = driver.User{Email: g.Email, FirstName: g.FirstName, LastName: g.LastName, Active: g.Active}
+		default:
+			u = person(ConcurUsers + GetbillUsers + i)
+			u.Email = strings.Replace(u.Email, "@acme.example", "@contractors.example", 1)
+		}
+		u.ID = fmt.Sprintf("C-%04d", i+1)
+		u.Emails = []string{u.Email}
+		u.OrganizationUnit = "Contractors"
+		u.CountryCode = countries[rng.IntN(len(countries))]
+		u.CreatedAt = base.Add(time.Duration(rng.IntN(1500*24)) * time.Hour)
+		contractors = append(contractors, u)
+	}
+	return concurUsers, getbillUsers, contractors
 }
