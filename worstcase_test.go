@@ -21,6 +21,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/dirgate/dirgate/graph"
 	"github.com/dirgate/dirgate/graph/relay"
@@ -56,7 +57,7 @@ func preExecution(tb testing.TB, mutate func(*config.Config)) func(ctx context.C
 		mutate(cfg)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sf := newSurface(cfg, log)
+	sf := newSurface(cfg, log, noop.NewTracerProvider().Tracer(""))
 	dir, err := newDirectory(cfg, log, sf)
 	if err != nil {
 		tb.Fatal(err)

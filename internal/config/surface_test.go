@@ -27,7 +27,7 @@ func TestSurfaceDefaults(t *testing.T) {
 	if s.RequestTimeout != 30*time.Second || s.ShutdownTimeout != 10*time.Second || s.APQ.CacheSize != 1000 {
 		t.Errorf("requestTimeout %v shutdownTimeout %v apq %d", s.RequestTimeout, s.ShutdownTimeout, s.APQ.CacheSize)
 	}
-	if s.Readiness != (Readiness{WhenDegraded: "ready", ProbeInterval: 30 * time.Second}) || s.Log != (Log{Format: "json", Level: "info"}) {
+	if s.Readiness.WhenDegraded != "ready" || s.Readiness.ProbeInterval != 30*time.Second || *s.Readiness.MinProvidersUp != 1 || s.Log != (Log{Format: "json", Level: "info"}) {
 		t.Errorf("readiness %+v log %+v", s.Readiness, s.Log)
 	}
 	if s.SchemaSDL || s.CacheControl != "no-store" {
@@ -53,7 +53,7 @@ server:
   limits: {depth: 5, complexity: 100, tokens: 200, bodyBytes: 4096, fields: 300, fieldRepeats: 4, vendorCalls: 50, connections: 64, inFlight: 8}
   allowedHosts: [dirgate.example.com, "10.0.0.7", "[::1]"]
   requestTimeout: 5s
-  readiness: {whenDegraded: notReady, probeInterval: 10s}
+  readiness: {whenDegraded: notReady, probeInterval: 10s, minProvidersUp: 0}
   log: {format: text, level: debug}
   apq: {cacheSize: 10}
   schemaSDL: true
@@ -71,7 +71,7 @@ server:
 		t.Errorf("limits %+v allowedHosts %v", s.Limits, s.AllowedHosts)
 	}
 	if !s.Introspection || s.Playground != (Playground{Enabled: true, Path: "/play"}) || s.Limits.Depth != 5 || s.Limits.BodyBytes != 4096 ||
-		s.RequestTimeout != 5*time.Second || s.Readiness.WhenDegraded != DegradedNotReady || s.Log.Level != "debug" || s.APQ.CacheSize != 10 ||
+		s.RequestTimeout != 5*time.Second || s.Readiness.WhenDegraded != DegradedNotReady || *s.Readiness.MinProvidersUp != 0 || s.Log.Level != "debug" || s.APQ.CacheSize != 10 ||
 		!s.SchemaSDL || s.CacheControl != "private, no-store" {
 		t.Errorf("server = %+v", s)
 	}
@@ -80,29 +80,29 @@ server:
 func TestSurfaceErrors(t *testing.T) {
 	const plaintextKey = "my-plaintext-api-key"
 	tests := []struct{ name, give, want string }{
-		{"plaintext key", "server:\n  auth:\n    apiKeys: [" + plaintextKey + "]\n", "server.auth.apiKeys[0] must be"},
-		{"short hash", "server:\n  auth:\n    apiKeys: [\"sha256:abcd\"]\n", "server.auth.apiKeys[0] must be"},
-		{"apikey without keys", "server:\n  auth:\n    mode: apikey\n", "server.auth.apiKeys is empty"},
-		{"none with keys", "server:\n  auth:\n    mode: none\n    apiKeys: [\"" + keyHash + "\"]\n", "server.auth.mode is none"},
-		{"unknown mode", "server:\n  auth:\n    mode: basic\n", "server.auth.mode must be"},
-		{"depth", "server:\n  limits:\n    depth: -1\n", "server.limits.depth must be at least 1"},
-		{"body", "server:\n  limits:\n    bodyBytes: 10\n", "server.limits.bodyBytes must be at least 1024"},
-		{"fields", "server:\n  limits:\n    fields: -5\n", "server.limits.fields must be at least 1"},
-		{"field repeats", "server:\n  limits:\n    fieldRepeats: -1\n", "server.limits.fieldRepeats must be at least 1"},
-		{"vendor calls", "server:\n  limits:\n    vendorCalls: -1\n", "server.limits.vendorCalls must be at least 1"},
-		{"connections", "server:\n  limits:\n    connections: -1\n", "server.limits.connections must be at least 1"},
-		{"in flight", "server:\n  limits:\n    inFlight: -1\n", "server.limits.inFlight must be at least 1"},
-		{"allowed host with a scheme", "server:\n  allowedHosts: [\"https://dirgate.example.com\"]\n", "server.allowedHosts[0] must be"},
-		{"allowed host with a port", "server:\n  allowedHosts: [ok.example, \"dirgate.example.com:443\"]\n", "server.allowedHosts[1] must be"},
-		{"timeout", "server:\n  requestTimeout: -1s\n", "server.requestTimeout must not be negative"},
-		{"degraded", "server:\n  readiness:\n    whenDegraded: maybe\n", "server.readiness.whenDegraded must be"},
-		{"log format", "server:\n  log:\n    format: xml\n", "server.log.format must be"},
-		{"log level", "server:\n  log:\n    level: trace\n", "server.log.level must be"},
-		{"playground path", "server:\n  playground:\n    path: /query\n", "server.playground.path must be"},
-		{"playground on the schema", "server:\n  playground:\n    path: /schema.graphql\n", "server.playground.path must be"},
-		{"cacheControl", "server:\n  cacheControl: public\n", `server.cacheControl must be "no-store" or "private, no-store"`},
-		{"playground relative", "server:\n  playground:\n    path: play\n", "server.playground.path must be"},
-		{"unknown surface key", "server:\n  limits:\n    depht: 3\n", `unknown key "depht"`},
+		{"plaintext key", "server:\n  auth:\n    apiKeys: [" + plaintextKey + "]\n", "server.auth.apiKeys[0]: must be"},
+		{"short hash", "server:\n  auth:\n    apiKeys: [\"sha256:abcd\"]\n", "server.auth.apiKeys[0]: must be"},
+		{"apikey without keys", "server:\n  auth:\n    mode: apikey\n", "server.auth.apiKeys: missing: server.auth.mode is apikey"},
+		{"none with keys", "server:\n  auth:\n    mode: none\n    apiKeys: [\"" + keyHash + "\"]\n", "server.auth.apiKeys: set, but server.auth.mode is none"},
+		{"unknown mode", "server:\n  auth:\n    mode: basic\n", "server.auth.mode: must be"},
+		{"depth", "server:\n  limits:\n    depth: -1\n", "server.limits.depth: must be at least 1"},
+		{"body", "server:\n  limits:\n    bodyBytes: 10\n", "server.limits.bodyBytes: must be at least 1024"},
+		{"fields", "server:\n  limits:\n    fields: -5\n", "server.limits.fields: must be at least 1"},
+		{"field repeats", "server:\n  limits:\n    fieldRepeats: -1\n", "server.limits.fieldRepeats: must be at least 1"},
+		{"vendor calls", "server:\n  limits:\n    vendorCalls: -1\n", "server.limits.vendorCalls: must be at least 1"},
+		{"connections", "server:\n  limits:\n    connections: -1\n", "server.limits.connections: must be at least 1"},
+		{"in flight", "server:\n  limits:\n    inFlight: -1\n", "server.limits.inFlight: must be at least 1"},
+		{"allowed host with a scheme", "server:\n  allowedHosts: [\"https://dirgate.example.com\"]\n", "server.allowedHosts[0]: must be"},
+		{"allowed host with a port", "server:\n  allowedHosts: [ok.example, \"dirgate.example.com:443\"]\n", "server.allowedHosts[1]: must be"},
+		{"timeout", "server:\n  requestTimeout: -1s\n", "server.requestTimeout: must not be negative"},
+		{"degraded", "server:\n  readiness:\n    whenDegraded: maybe\n", "server.readiness.whenDegraded: must be"},
+		{"log format", "server:\n  log:\n    format: xml\n", "server.log.format: must be"},
+		{"log level", "server:\n  log:\n    level: trace\n", "server.log.level: must be"},
+		{"playground path", "server:\n  playground:\n    path: /query\n", "server.playground.path: must be"},
+		{"playground on the schema", "server:\n  playground:\n    path: /schema.graphql\n", "server.playground.path: must be"},
+		{"cacheControl", "server:\n  cacheControl: public\n", `server.cacheControl: must be "no-store" or "private, no-store"`},
+		{"playground relative", "server:\n  playground:\n    path: play\n", "server.playground.path: must be"},
+		{"unknown surface key", "server:\n  limits:\n    depht: 3\n", "line 3: server.limits.depht: unknown key; did you mean depth?"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
