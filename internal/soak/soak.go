@@ -261,7 +261,7 @@ func Run(ctx context.Context, o Options, log io.Writer) (*Report, error) {
   allowedHosts: [127.0.0.1]
   auth:
     apiKeys: [%q]
-  log: {level: warn}
+  log: {format: json, level: warn}
 providers:
   - key: concur
     kind: concur
@@ -285,14 +285,18 @@ providers:
 		return nil, err
 	}
 	cmd := exec.Command(bin, "-config", cfgPath)
-	cmd.Stderr = io.Discard
+	cmd.Stdout = io.Discard
 	dump := os.Getenv("SOAK_DUMP")
+	var dumpFile io.Writer = io.Discard
 	if dump != "" {
-		f, _ := os.Create(dump)
+		f, err := os.Create(dump)
+		if err != nil {
+			return nil, err
+		}
 		defer f.Close()
-		cmd.Stderr = f
+		dumpFile = f
 	}
-	out, err := cmd.StdoutPipe()
+	logs, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
 	}
@@ -303,17 +307,26 @@ providers:
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 	}()
-	base := ""
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if m := regexp.MustCompile(`GraphQL:\s+(http://\S+)/query`).FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-			break
+	// dirgate logs where it listens, as JSON, whatever its level; the rest
+	// of its log goes to SOAK_DUMP, or nowhere.
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(logs)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var line struct{ Msg, GraphQL string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				found <- strings.TrimSuffix(line.GraphQL, "/query")
+				break
+			}
 		}
-	}
-	go io.Copy(io.Discard, out)
-	if base == "" {
-		return nil, errors.New("dirgate printed no URL")
+		io.Copy(dumpFile, logs)
+	}()
+	var base string
+	select {
+	case base = <-found:
+	case <-time.After(time.Minute):
+		return nil, errors.New("dirgate logged no listening line within a minute")
 	}
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency}, Timeout: time.Minute}
