@@ -333,7 +333,9 @@ func TestListenEverywhere(t *testing.T) {
 			var stdout syncBuffer
 			stderr := &syncBuffer{}
 			ctx, cancel := context.WithCancel(t.Context())
-			path := writeFile(t, "d.yaml", "server:\n  addr: 0.0.0.0:0\n  auth: {mode: none}\n  log: {format: "+format+"}\n"+providersYAML)
+			// Unauthenticated on every interface needs the hosts callers
+			// name (issue 10, item 7).
+			path := writeFile(t, "d.yaml", "server:\n  addr: 0.0.0.0:0\n  auth: {mode: none}\n  allowedHosts: [localhost]\n  log: {format: "+format+"}\n"+providersYAML)
 			done := make(chan error, 1)
 			stderr.watch, stderr.seen = `listening`, make(chan struct{})
 			go func() {
@@ -448,6 +450,11 @@ func TestDemoEverywhere(t *testing.T) {
 	p, errs := (&gateway{url: base}).page(t, map[string]any{"first": 1})
 	if len(errs) > 0 || p.Users.TotalCount != demo.ConcurUsers+demo.GetbillUsers+demo.ContractorUsers {
 		t.Errorf("the demo on 0.0.0.0: %+v %+v", p, errs)
+	}
+	// Reached from outside by any name: its people are synthetic, so no
+	// Host check (issue 10, item 7).
+	if _, r := hostPost(t, base, "demo.example:8080", gqlBody(`{ users(first: 1) { totalCount } }`, nil)); len(r.Errors) > 0 {
+		t.Errorf("the open demo by another host name: %+v", r.Errors)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -132,6 +132,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("the demo has no authentication, so it serves on loopback only: to serve it on %s on purpose (its people are synthetic), run dirgate -demo -addr %s", cfg.Server.Addr, cfg.Server.Addr)
 	case openDemo:
 		cfg.Server.Auth.Mode = config.AuthNone
+		// Its people are synthetic: callers may name it by any host.
+		cfg.Server.AllowedHosts = []string{"*"}
 	default:
 		if err := cfg.Server.CheckListen(); err != nil {
 			return err

@@ -155,6 +155,12 @@ func families() []attack {
 		deep = []any{deep}
 	}
 	add("a variable 9,000 lists deep", "query($x: [Int]) { users(first: 1) { totalCount } }", map[string]any{"x": deep})
+	keys := make([]string, 9000)
+	for i := range keys {
+		keys[i] = "concur"
+	}
+	add("500 users sharing a filter of 9,000 providers", "query($f: UserFilter) {"+aliases(450, func(i int) string { return fmt.Sprintf(" a%d: users(first: 1, filter: $f) { totalCount }", i) })+" }",
+		map[string]any{"f": map[string]any{"providers": keys}})
 	add("a filter variable with 100,000 providers", "query($f: UserFilter) { users(first: 1, filter: $f) { totalCount } }", map[string]any{"f": map[string]any{"providers": ints[:100000]}})
 	add("nested lists", "{ nodes(ids: "+rep("[", 3000)+rep("]", 3000)+") { id } }", nil)
 	add("nested input objects", "{ users(filter: "+rep("{providers: [\"a\"], x: ", 1500)+"1"+rep("}", 1500)+") { totalCount } }", nil)

@@ -62,7 +62,7 @@ func (c *Costs) Field(f *ast.Field, args limits.Args, child limits.Cost) limits.
 	case "Query.users":
 		n := c.pageSize(&args)
 		calls := 0
-		for _, s := range c.walked(args.Value("filter")) {
+		for _, s := range c.walked(&args) {
 			calls += s.PageCalls(n)
 		}
 		return self.Plus(child.Page(max(n, 1))).Plus(c.calls(calls))
@@ -100,22 +100,26 @@ func (c *Costs) pageSize(args *limits.Args) int {
 }
 
 // walked returns the providers a users filter walks: those it names, or
-// all.
-func (c *Costs) walked(filter any) []*providers.Source {
-	f, _ := filter.(map[string]any)
-	keys, ok := f["providers"]
-	if !ok || keys == nil {
-		return c.sources
-	}
-	var out []*providers.Source
-	for _, k := range limits.Strings(keys) {
+// all; worked out once per filter value in the operation.
+func (c *Costs) walked(args *limits.Args) []*providers.Source {
+	return args.Memo("filter", "walked", func() any {
+		f, _ := args.Value("filter").(map[string]any)
+		keys, ok := f["providers"]
+		if !ok || keys == nil {
+			return c.sources
+		}
+		named := map[string]bool{}
+		for _, k := range limits.Strings(keys) {
+			named[k] = true
+		}
+		var out []*providers.Source
 		for _, s := range c.sources {
-			if s.Key == k {
+			if named[s.Key] {
 				out = append(out, s)
 			}
 		}
-	}
-	return out
+		return out
+	}).([]*providers.Source)
 }
 
 // idCalls returns the number of ids in the argument name and estimates

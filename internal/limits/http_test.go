@@ -43,6 +43,7 @@ func TestHosts(t *testing.T) {
 		{"allowed, keys", []string{"dirgate.example.com"}, false, "attacker.example", "/query", http.StatusMisdirectedRequest},
 		{"allowed, keys, loopback", []string{"dirgate.example.com"}, false, "127.0.0.1", "/query", http.StatusMisdirectedRequest},
 		{"keys, nothing allowed: any", nil, false, "attacker.example", "/query", http.StatusOK},
+		{"the open demo", []string{"*"}, true, "demo.example", "/query", http.StatusOK},
 	} {
 		h := Hosts(tt.allowed, tt.loopback, probes, ok)
 		r := httptest.NewRequest(http.MethodPost, "http://x"+tt.path, nil)
