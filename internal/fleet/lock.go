@@ -1,0 +1,117 @@
+package fleet
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Locker hands out leases on named locks, so that one replica at a time
+// does a piece of work (a token renewal, a directory refresh).
+type Locker interface {
+	// TryLock takes the lock name for ttl and returns its lease, or nil
+	// (and no error) when another holder has it. A lease's Fence is larger
+	// than that of every earlier lease on the same lock, so that stores
+	// can refuse writes from a holder whose lease ran out.
+	TryLock(ctx context.Context, name string, ttl time.Duration) (*Lease, error)
+}
+
+// Lease is a held lock, until Release or its time-to-live.
+type Lease struct {
+	Name  string
+	Fence int64
+	// Expires is when the lease runs out, by the holder's clock.
+	Expires time.Time
+	release func(ctx context.Context) error
+}
+
+// Release gives the lock up, if this lease still holds it.
+func (l *Lease) Release(ctx context.Context) error { return l.release(ctx) }
+
+// Locks is the in-memory Locker: locks of one replica.
+type Locks struct {
+	now func() time.Time
+
+	mu    sync.Mutex
+	held  map[string]memLock
+	fence map[string]int64
+}
+
+type memLock struct {
+	fence   int64
+	expires time.Time
+}
+
+// NewLocks returns an in-memory Locker on clock now (nil: time.Now).
+func NewLocks(now func() time.Time) *Locks {
+	if now == nil {
+		now = time.Now
+	}
+	return &Locks{now: now, held: map[string]memLock{}, fence: map[string]int64{}}
+}
+
+// TryLock implements Locker.
+func (l *Locks) TryLock(_ context.Context, name string, ttl time.Duration) (*Lease, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if h, ok := l.held[name]; ok && now.Before(h.expires) {
+		return nil, nil
+	}
+	l.fence[name]++
+	f := l.fence[name]
+	l.held[name] = memLock{fence: f, expires: now.Add(ttl)}
+	return &Lease{Name: name, Fence: f, Expires: now.Add(ttl), release: func(context.Context) error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if h, ok := l.held[name]; ok && h.fence == f {
+			delete(l.held, name)
+		}
+		return nil
+	}}, nil
+}
+
+// redisLocks is the Locker in Redis: the lock is a key holding the fence
+// of its lease, with the lease's time-to-live; the fences come from a
+// counter beside it.
+type redisLocks struct{ r *Redis }
+
+// Locks returns the Locker in Redis.
+func (r *Redis) Locks() Locker { return redisLocks{r} }
+
+var lockScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local f = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], f, 'PX', ARGV[1])
+return f
+`)
+
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// TryLock implements Locker.
+func (l redisLocks) TryLock(ctx context.Context, name string, ttl time.Duration) (*Lease, error) {
+	lock, fence := l.r.key("lock", name), l.r.key("fence", name)
+	start := time.Now()
+	var f int64
+	err := l.r.do(ctx, "lock", func(ctx context.Context) (err error) {
+		f, err = lockScript.Run(ctx, l.r.rdb, []string{lock, fence}, ttl.Milliseconds()).Int64()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if f == 0 {
+		return nil, nil
+	}
+	return &Lease{Name: name, Fence: f, Expires: start.Add(ttl), release: func(ctx context.Context) error {
+		return l.r.do(ctx, "lock", func(ctx context.Context) error {
+			return unlockScript.Run(ctx, l.r.rdb, []string{lock}, strconv.FormatInt(f, 10)).Err()
+		})
+	}}, nil
+}
