@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -34,6 +35,7 @@ import (
 	"github.com/dirgate/dirgate/internal/auth"
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/demo"
+	"github.com/dirgate/dirgate/internal/fleet"
 	"github.com/dirgate/dirgate/internal/health"
 	"github.com/dirgate/dirgate/internal/limits"
 	"github.com/dirgate/dirgate/internal/obs"
@@ -113,7 +115,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	defer h.ready.Close()
+	defer h.Close()
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return err
@@ -159,6 +161,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 	sf := newSurface(cfg, log)
 	log = sf.log // with request ids
+	if err := sf.openRedis(cfg); err != nil {
+		return nil, err
+	}
 	dir, err := newDirectory(cfg, log, sf)
 	if err != nil {
 		return nil, err
@@ -196,7 +201,7 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	return &server{Handler: sf.wrap(withCORS(cfg.Server.CORS.AllowedOrigins, mux)), ready: sf.ready}, nil
+	return &server{Handler: sf.wrap(withCORS(cfg.Server.CORS.AllowedOrigins, mux)), ready: sf.ready, redis: sf.redis}, nil
 }
 
 // withCORS lets the listed origins read dirgate's answers from a browser,
@@ -289,6 +294,15 @@ func printWelcome(w io.Writer, base string, demoMode bool, s *config.Server) {
 type server struct {
 	http.Handler
 	ready *health.Checker
+	redis *fleet.Redis // nil for a single replica
+}
+
+// Close stops the readiness probes and closes the connection to Redis.
+func (s *server) Close() {
+	s.ready.Close()
+	if s.redis != nil {
+		s.redis.Close()
+	}
 }
 
 // newHandler wires the providers named in cfg and returns dirgate's one
@@ -308,12 +322,37 @@ type surface struct {
 	log     *slog.Logger
 	metrics *obs.Metrics
 	ready   *health.Checker
+	redis   *fleet.Redis // the state shared with other replicas; nil for one
+	apq     graphql.Cache[string]
 }
 
 func newSurface(cfg *config.Config, log *slog.Logger) *surface {
 	cfg.Server.SetDefaults() // a configuration built in code has none
 	log = slog.New(obs.WithRequestID(log.Handler()))
-	return &surface{cfg: &cfg.Server, log: log, metrics: obs.NewMetrics()}
+	return &surface{cfg: &cfg.Server, log: log, metrics: obs.NewMetrics(), apq: limits.PersistedQueries(cfg.Server.APQ.CacheSize)}
+}
+
+// openRedis connects to the state shared with the other replicas, when
+// the configuration has a redis block: persisted queries go there too.
+func (sf *surface) openRedis(cfg *config.Config) error {
+	rc := cfg.Redis
+	if !rc.Configured() {
+		return nil
+	}
+	rc.SetDefaults() // a configuration built in code has none
+	key, err := cfg.SealingKey()
+	if err != nil {
+		return fmt.Errorf("config: redis: %w", err)
+	}
+	r, err := fleet.Open(fleet.Config{URL: rc.URL, KeyPrefix: rc.KeyPrefix, Timeout: rc.Timeout, Key: key},
+		&fleet.Options{Now: cfg.Now, Log: sf.log})
+	if err != nil {
+		return fmt.Errorf("config: redis: %w", err)
+	}
+	sf.redis = r
+	sf.metrics.Registry().MustRegister(r.Collectors()...)
+	sf.apq = r.APQ(sf.apq, fleet.APQOptions{TTL: rc.APQTTL, Size: sf.cfg.APQ.CacheSize, MaxBytes: limits.MaxPersistedQueryBytes})
+	return nil
 }
 
 // vendorClient is the HTTP client of provider p's adapter: base, counted,
@@ -346,11 +385,15 @@ func (sf *surface) watch(dir *providers.Directory) {
 			return 0, 0, false
 		})
 	}
-	sf.ready = health.New(targets, health.Options{
+	opts := health.Options{
 		DegradedReady: sf.cfg.Readiness.WhenDegraded == config.DegradedReady,
 		ProbeInterval: sf.cfg.Readiness.ProbeInterval,
 		Log:           sf.log,
-	})
+	}
+	if sf.redis != nil {
+		opts.Shared = sf.redis
+	}
+	sf.ready = health.New(targets, opts)
 	sf.metrics.Registry().MustRegister(sf.ready.Collectors()...)
 }
 
@@ -362,7 +405,7 @@ func (sf *surface) graphql(gql *handler.Server) {
 	limits.RegisterCodes()
 	gql.SetParserTokenLimit(l.Tokens)
 	gql.Use(sf.metrics.GraphQL())
-	gql.Use(extension.AutomaticPersistedQuery{Cache: limits.PersistedQueries(sf.cfg.APQ.CacheSize)})
+	gql.Use(extension.AutomaticPersistedQuery{Cache: sf.apq})
 	if sf.cfg.Introspection {
 		gql.Use(extension.Introspection{})
 	} else {
@@ -377,6 +420,9 @@ func (sf *surface) graphql(gql *handler.Server) {
 // body is bounded, then the request gets its deadline.
 func (sf *surface) query(next http.Handler) (http.Handler, error) {
 	h := limits.Body(sf.cfg.Limits.BodyBytes, limits.Deadline(sf.cfg.RequestTimeout, next))
+	if sf.redis != nil {
+		h = sf.redis.Middleware(obs.Annotate, h) // each request's Redis budget
+	}
 	if sf.cfg.Auth.Mode == config.AuthAPIKey {
 		keys, err := auth.NewAPIKeys(sf.cfg.Auth.APIKeys, sf.log)
 		if err != nil {

@@ -24,6 +24,7 @@ import (
 type Config struct {
 	Server    Server     `yaml:"server"`
 	Providers []Provider `yaml:"providers"`
+	Redis     Redis      `yaml:"redis"`
 	// Now is the clock of the providers' caches; nil means time.Now. It is
 	// never read from the file: tests set it.
 	Now func() time.Time `yaml:"-"`
@@ -250,6 +251,9 @@ func (c *Config) check() error {
 		return errors.New("config: server.defaultPageSize must be between 1 and server.maxPageSize")
 	}
 	if err := s.checkSurface(); err != nil {
+		return err
+	}
+	if err := c.checkRedis(); err != nil {
 		return err
 	}
 	for i, o := range s.CORS.AllowedOrigins {
