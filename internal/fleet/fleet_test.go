@@ -518,20 +518,26 @@ func TestBudgetBoundsARequestsWait(t *testing.T) {
 	c := newClock()
 	r := open(t, srv, c)
 	rates := r.Rates()
-	if err := rates.Record(t.Context(), "getbill", fleet.Rate{At: c.Now()}); err != nil {
-		t.Fatal(err) // connected
+	other := open(t, srv, c).Rates() // a second connection, not degraded by the first's failures
+	for _, s := range []fleet.Rates{rates, other} {
+		if err := s.Record(t.Context(), "getbill", fleet.Rate{At: c.Now()}); err != nil {
+			t.Fatal(err) // connected
+		}
 	}
 	srv.Pause()
 	defer srv.Resume()
 
-	// One request: operations in a row, and at once.
+	// One request: operations at once, then one more in a row (on a
+	// connection that has seen no failure, so only the budget stops it).
 	ctx, b := r.WithBudget(t.Context())
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Go(func() { rates.Load(ctx, "getbill") })
 	}
 	wg.Wait()
-	rates.Load(ctx, "getbill")
+	if _, _, err := other.Load(ctx, "getbill"); !errors.Is(err, fleet.ErrUnavailable) {
+		t.Errorf("an operation after the budget was spent = %v, want ErrUnavailable", err)
+	}
 	u := b.Usage()
 	if u.Timeouts != 3 || u.Ops != 3 {
 		t.Errorf("usage %+v: want the 3 overlapping operations cut at one deadline, and the 4th not tried", u)
