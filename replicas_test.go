@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -131,20 +129,10 @@ func (f *fleetOf) on(i int) *gateway {
 	return &gateway{url: f.replicas[i%len(f.replicas)].url}
 }
 
-// apqBody is a GraphQL request by automatic persisted query: the hash,
+// persisted is a GraphQL request by automatic persisted query: the hash,
 // and the query when given.
-func apqBody(query, hash string) string {
-	m := map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}}
-	if query != "" {
-		m["query"] = query
-	}
-	b, _ := json.Marshal(m)
-	return string(b)
-}
-
-func sha256Hex(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
+func persisted(query, hash string) string {
+	return apqBody(query, map[string]any{"version": 1, "sha256Hash": hash})
 }
 
 // TestFleetPersistedQueries: a query registered by APQ on one replica is
@@ -153,12 +141,12 @@ func sha256Hex(s string) string {
 func TestFleetPersistedQueries(t *testing.T) {
 	f := newFleet(t, 3, nil)
 	q := `query Count { users(first: 1) { totalCount } }`
-	if _, r := post(t, f.on(0).url, apqBody(q, sha256Hex(q))); len(r.Errors) > 0 {
+	if _, r := post(t, f.on(0).url, persisted(q, sha256Hex(q))); len(r.Errors) > 0 {
 		t.Fatalf("register on replica 0: %+v", r.Errors)
 	}
 	want := ""
 	for i := 1; i <= 2; i++ {
-		_, r := post(t, f.on(i).url, apqBody("", sha256Hex(q)))
+		_, r := post(t, f.on(i).url, persisted("", sha256Hex(q)))
 		if len(r.Errors) > 0 || !strings.Contains(string(r.Data), "totalCount") {
 			t.Fatalf("by hash on replica %d: %s %+v, want the answer", i, r.Data, r.Errors)
 		}
@@ -172,11 +160,11 @@ func TestFleetPersistedQueries(t *testing.T) {
 	// Redis away: a replica still knows what it saw itself, and a query
 	// it never saw is PERSISTED_QUERY_NOT_FOUND, as on a single replica.
 	f.redis.Stop()
-	if _, r := post(t, f.on(1).url, apqBody("", sha256Hex(q))); len(r.Errors) > 0 {
+	if _, r := post(t, f.on(1).url, persisted("", sha256Hex(q))); len(r.Errors) > 0 {
 		t.Errorf("by hash on replica 1, Redis stopped: %+v, want its local copy", r.Errors)
 	}
 	q2 := `query Count2 { users(first: 2) { totalCount } }`
-	if _, r := post(t, f.on(2).url, apqBody("", sha256Hex(q2))); !slices.Equal(codes(r.Errors), []string{"PERSISTED_QUERY_NOT_FOUND"}) {
+	if _, r := post(t, f.on(2).url, persisted("", sha256Hex(q2))); !slices.Equal(codes(r.Errors), []string{"PERSISTED_QUERY_NOT_FOUND"}) {
 		t.Errorf("an unknown hash, Redis stopped: %+v, want PERSISTED_QUERY_NOT_FOUND", r.Errors)
 	}
 }
@@ -250,13 +238,13 @@ func TestFleetRedisHealth(t *testing.T) {
 	f := newFleet(t, 1, nil)
 	r := f.replicas[0]
 	q := `{ users(first: 1) { totalCount } }`
-	post(t, r.url, apqBody(q, sha256Hex(q))) // uses Redis
+	post(t, r.url, persisted(q, sha256Hex(q))) // uses Redis
 	if code, rep := readyzOf(t, r); code != http.StatusOK || rep.Redis == nil || rep.Redis.State != fleet.StateOK {
 		t.Fatalf("/readyz = %d %+v, want 200 and redis OK", code, rep.Redis)
 	}
 
 	f.redis.Stop()
-	post(t, r.url, apqBody(q, sha256Hex(q)))
+	post(t, r.url, persisted(q, sha256Hex(q)))
 	code, rep := readyzOf(t, r)
 	if code != http.StatusOK || !rep.Ready || rep.Status != health.Degraded || rep.Redis == nil ||
 		rep.Redis.State != fleet.StateDegraded || rep.Redis.LastError == "" {
