@@ -9,15 +9,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/fleet"
 	"github.com/dirgate/dirgate/internal/health"
 	"github.com/dirgate/dirgate/internal/redistest"
-	"github.com/dirgate/dirgate/providers"
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/getbill"
 	"github.com/dirgate/dirgate/providers/providertest"
+	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
 // fleetOf is several dirgate replicas behind an imagined load balancer:
@@ -54,7 +56,7 @@ func newFleet(t *testing.T, n int, mutate func(*config.Config)) *fleetOf {
 	t.Helper()
 	f := &fleetOf{t: t, redis: redistest.Start(t), clock: newTestClock()}
 	all := providertest.Dataset(fleetConcurN + fleetGetbillN)
-	var cu, gu []providers.User
+	var cu, gu []driver.User
 	for _, u := range all[:fleetConcurN] {
 		cu = append(cu, asConcur(u))
 		f.truth = append(f.truth, "concur/"+u.ID)
@@ -65,7 +67,7 @@ func newFleet(t *testing.T, n int, mutate func(*config.Config)) *fleetOf {
 	}
 	f.concur = concur.NewEmulator(concur.EmulatorOptions{
 		ClientID: "cid", ClientSecret: "concur-client-secret", CompanyUUID: "company-uuid", RequestToken: "request-token-secret",
-		Users: cu, Company: &providers.Company{Name: "Acme"},
+		Users: cu, Company: &driver.Company{Name: "Acme"},
 	})
 	f.getbill = getbill.NewEmulator(getbill.EmulatorOptions{ClientID: "gid", ClientSecret: "getbill-client-secret", Users: gu})
 	cs, gs := httptest.NewServer(f.concur), httptest.NewServer(f.getbill)
@@ -74,11 +76,14 @@ func newFleet(t *testing.T, n int, mutate func(*config.Config)) *fleetOf {
 	dir := t.TempDir()
 	f.config = func() *config.Config {
 		c := &config.Config{Providers: []config.Provider{
-			{Key: "concur", Kind: "concur", Name: "SAP Concur", TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid",
-				ClientSecret: "concur-client-secret", CompanyUUID: "company-uuid", RequestToken: "request-token-secret",
-				TokenStore: filepath.Join(dir, "concur.json"), PageSize: 100},
-			{Key: "getbill", Kind: "getbill", Name: "getbill", BaseURL: gs.URL, ClientID: "gid", ClientSecret: "getbill-client-secret",
-				CacheTTL: config.DefaultGetbillCacheTTL, MaxStale: config.DefaultGetbillMaxStale},
+			{Key: "concur", Kind: "concur", Name: "SAP Concur", Settings: &concur.Config{
+				TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret("concur-client-secret"),
+				CompanyUUID: "company-uuid", RequestToken: vendorhttp.NewSecret("request-token-secret"),
+				TokenStore: filepath.Join(dir, "concur.json"), PageSize: 100,
+			}},
+			{Key: "getbill", Kind: "getbill", Name: "getbill", CacheTTL: time.Minute, MaxStale: 15 * time.Minute, Settings: &getbill.Config{
+				BaseURL: gs.URL, ClientID: "gid", ClientSecret: vendorhttp.NewSecret("getbill-client-secret"),
+			}},
 		}}
 		c.Server.DefaultPageSize, c.Server.MaxPageSize = 50, 1000
 		c.Server.CursorSecret = "cursor-secret-shared-by-the-fleet"
