@@ -13,7 +13,7 @@ const redisProviders = `
 providers:
   - key: getbill
     kind: getbill
-    token: t
+    token: getbill-token-1
 `
 
 func TestRedisBlock(t *testing.T) {
@@ -70,7 +70,7 @@ func TestRedisBlockErrors(t *testing.T) {
 		{"server: {cursorSecret: s}\nredis: {url: redis://127.0.0.1:6379, apqTTL: 1s}", "redis.apqTTL must be at least"},
 		{"server: {cursorSecret: s}\nredis: {url: redis://127.0.0.1:6379, tokenKey: hunter2hunter2}", "redis.tokenKey must be"},
 		{"server: {cursorSecret: s}\nredis: {url: redis://127.0.0.1:6379, tokenKey: aHVudGVyMg==}", "redis.tokenKey must be 32 bytes"},
-		{"server: {cursorSecret: s}\nredis: {url: redis://127.0.0.1:6379, password: x}", "field password not found"},
+		{"server: {cursorSecret: s}\nredis: {url: redis://127.0.0.1:6379, password: x}", `unknown key "password"`},
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.give+redisProviders), env(nil))
