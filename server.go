@@ -250,14 +250,23 @@ func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers
 			Ceiling: p.MaxResponseBytes,
 			Bodies:  bodies,
 		})}
+		opts := &providers.SourceOptions{
+			Timeout: p.Timeout, MaxConcurrency: p.MaxConcurrency, CacheTTL: p.CacheTTL, MaxStale: p.MaxStale,
+			Now: cfg.Now, Logger: log, Observer: sf.metrics,
+		}
+		if sf.redis != nil { // several replicas: tokens, copies and budgets in Redis
+			env.Tokens = sf.redis.Tokens(p.Key)
+			d := sf.redis.Directory(p.Key, max(p.MaxStale, p.CacheTTL), cfg.Now)
+			opts.Shared = d
+			if k.Whole {
+				opts.Snapshots = d
+			}
+		}
 		drv, err := k.Open(p.Settings, env)
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", p.Key, err)
 		}
-		src, err := providers.NewSource(providers.Info{Key: p.Key, Kind: p.Kind, Name: p.Name}, drv, &providers.SourceOptions{
-			Timeout: p.Timeout, MaxConcurrency: p.MaxConcurrency, CacheTTL: p.CacheTTL, MaxStale: p.MaxStale,
-			Now: cfg.Now, Logger: log, Observer: sf.metrics,
-		})
+		src, err := providers.NewSource(providers.Info{Key: p.Key, Kind: p.Kind, Name: p.Name}, drv, opts)
 		if err != nil {
 			return nil, err
 		}

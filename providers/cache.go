@@ -45,8 +45,17 @@ type RateLimit struct {
 // maxAnswers bounds the chained answers of one whole-directory read.
 const maxAnswers = 10000
 
-// rateLimit returns the provider's rate budget, if it reports one.
+// rateLimit returns the provider's rate budget, if it reports one: with
+// other replicas, the latest any of them heard.
 func (s *Source) rateLimit() (RateLimit, bool) {
+	if s.opts.Shared != nil {
+		s.mu.Lock()
+		fb := s.fleet
+		s.mu.Unlock()
+		if fb.Known {
+			return fb.Rate, true
+		}
+	}
 	rb, ok := s.p.(driver.RateBudgeter)
 	if !ok {
 		return RateLimit{}, false
@@ -166,6 +175,32 @@ func (s *Source) refresh(ctx context.Context) (any, error) {
 	if done {
 		return out, err
 	}
+	if s.opts.Shared != nil {
+		// The other replicas: one of them may hold the vendor back, or be
+		// refreshing the copy already.
+		if b, ok := s.sharedBudget(ctx); ok {
+			s.mu.Lock()
+			if s.heldElsewhereLocked(b, start) {
+				out, err := s.fallbackLocked(sn, start)
+				s.mu.Unlock()
+				if err != nil {
+					return nil, err
+				}
+				return out, nil
+			}
+			s.mu.Unlock()
+		}
+		release, out, err, done := s.leaseRefresh(ctx, sn)
+		if done {
+			if err != nil {
+				return nil, err
+			}
+			return out, nil
+		}
+		defer release()
+		start = s.now()
+		s.sharedBudget(ctx) // the budget as the last replica left it
+	}
 
 	before, haveBefore := s.rateLimit()
 	var users []driver.User
@@ -193,6 +228,7 @@ func (s *Source) refresh(ctx context.Context) (any, error) {
 		s.health.attempted, s.health.failing, s.health.failures = true, false, 0
 		s.health.holdUntil = time.Time{}
 		s.mu.Unlock()
+		s.recordShared(ctx, end, after, haveAfter)
 		return fresh, nil
 	}
 	e := classify(s.Key, err)
@@ -201,6 +237,7 @@ func (s *Source) refresh(ctx context.Context) (any, error) {
 	out, ferr := s.fallbackLocked(sn, end)
 	retryAt := s.health.holdUntil
 	s.mu.Unlock()
+	s.recordShared(ctx, end, after, haveAfter)
 
 	if log := s.opts.Logger; log != nil {
 		attrs := []slog.Attr{

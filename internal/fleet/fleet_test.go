@@ -377,12 +377,12 @@ func TestRates(t *testing.T) {
 			if _, ok, err := b.Load(ctx, "getbill"); ok || err != nil {
 				t.Fatalf("Load of nothing = %v, %v", ok, err)
 			}
-			want := fleet.Rate{Limit: 1000, Remaining: 961, Known: true, Reset: t0.Add(time.Hour), HoldUntil: t0.Add(30 * time.Second), At: t0}
+			want := fleet.Rate{Limit: 1000, Remaining: 961, Known: true, Reset: t0.Add(time.Hour), HoldUntil: t0.Add(30 * time.Second), Code: "PROVIDER_RATE_LIMITED", At: t0}
 			a.Record(ctx, "getbill", want)
 			a.Record(ctx, "getbill", fleet.Rate{Limit: 1000, Remaining: 999, Known: true, At: t0.Add(-time.Minute)}) // older: ignored
 			got, ok, err := b.Load(ctx, "getbill")
 			if !ok || err != nil || got.Limit != 1000 || got.Remaining != 961 || !got.Known ||
-				!got.Reset.Equal(want.Reset) || !got.HoldUntil.Equal(want.HoldUntil) || !got.At.Equal(t0) {
+				!got.Reset.Equal(want.Reset) || !got.HoldUntil.Equal(want.HoldUntil) || !got.At.Equal(t0) || got.Code != want.Code {
 				t.Errorf("Load = %+v, %v, %v; want %+v", got, ok, err, want)
 			}
 		})

@@ -20,8 +20,10 @@ type Rate struct {
 	// Reset is when the window resets (X-RateLimit-Reset).
 	Reset time.Time
 	// HoldUntil is when a replica may call the vendor again: after a 429,
-	// its retry-after; after other failures, the back-off.
+	// its retry-after; after other failures, the back-off. Code is the
+	// error code of the failure that set it.
 	HoldUntil time.Time
+	Code      string
 	// At is when the vendor said it: the newest record wins.
 	At time.Time
 }
@@ -75,7 +77,7 @@ const rateKeep = 24 * time.Hour
 var recordRateScript = redis.NewScript(`
 local at = redis.call('HGET', KEYS[1], 'at')
 if at and tonumber(at) > tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'at', ARGV[1], 'limit', ARGV[2], 'remaining', ARGV[3], 'known', ARGV[4], 'reset', ARGV[5], 'hold', ARGV[6])
+redis.call('HSET', KEYS[1], 'at', ARGV[1], 'limit', ARGV[2], 'remaining', ARGV[3], 'known', ARGV[4], 'reset', ARGV[5], 'hold', ARGV[6], 'code', ARGV[8])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 return 1
 `)
@@ -83,7 +85,7 @@ return 1
 func (s redisRates) Load(ctx context.Context, name string) (Rate, bool, error) {
 	var vals []any
 	err := s.r.do(ctx, "rate", func(ctx context.Context) (err error) {
-		vals, err = s.r.rdb.HMGet(ctx, s.r.key("rate", name), "at", "limit", "remaining", "known", "reset", "hold").Result()
+		vals, err = s.r.rdb.HMGet(ctx, s.r.key("rate", name), "at", "limit", "remaining", "known", "reset", "hold", "code").Result()
 		return err
 	})
 	if err != nil || vals[0] == nil {
@@ -100,8 +102,9 @@ func (s redisRates) Load(ctx context.Context, name string) (Rate, bool, error) {
 		}
 		return time.Time{}
 	}
+	code, _ := vals[6].(string)
 	return Rate{
-		At: t(0), Limit: int(n(1)), Remaining: int(n(2)), Known: n(3) == 1, Reset: t(4), HoldUntil: t(5),
+		At: t(0), Limit: int(n(1)), Remaining: int(n(2)), Known: n(3) == 1, Reset: t(4), HoldUntil: t(5), Code: code,
 	}, true, nil
 }
 
@@ -120,6 +123,6 @@ func (s redisRates) Record(ctx context.Context, name string, r Rate) error {
 	}
 	return s.r.do(ctx, "rate", func(ctx context.Context) error {
 		return recordRateScript.Run(ctx, s.r.rdb, []string{s.r.key("rate", name)},
-			nanos(r.At), r.Limit, r.Remaining, known, nanos(r.Reset), nanos(r.HoldUntil), keep.Milliseconds()).Err()
+			nanos(r.At), r.Limit, r.Remaining, known, nanos(r.Reset), nanos(r.HoldUntil), keep.Milliseconds(), r.Code).Err()
 	})
 }

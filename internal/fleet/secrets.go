@@ -37,12 +37,13 @@ type RenewFunc func(ctx context.Context, cur Secret) (value []byte, ttl time.Dur
 type Secrets interface {
 	// Load returns the stored secret (Version 0 when none).
 	Load(ctx context.Context, name string) (Secret, error)
-	// Renew returns a secret newer than seen: the stored one, when
-	// another replica renewed since seen was read (or seen is empty and
-	// one is stored, as after a restart); else it calls renew, on one
-	// replica of the fleet at a time, stores what it returns before
-	// anyone else may renew, and returns it. While another replica
-	// renews, it waits for that renewal (within ctx).
+	// Renew returns a secret other than seen: the stored one, when it is
+	// not seen (another replica renewed since seen was read, or seen is
+	// empty and one is stored, as after a restart); else it calls renew,
+	// on one replica of the fleet at a time, with the stored secret (seen,
+	// when nothing is stored), stores what it returns before anyone else
+	// may renew, and returns it. While another replica renews, it waits
+	// for that renewal (within ctx).
 	Renew(ctx context.Context, name string, seen Secret, renew RenewFunc) (Secret, error)
 }
 
@@ -73,7 +74,7 @@ func (m *memSecrets) Renew(ctx context.Context, name string, seen Secret, renew 
 	}
 	defer func() { <-m.renew }()
 	cur, _ := m.Load(ctx, name)
-	if cur.Version > seen.Version {
+	if cur.Version != 0 && cur.Version != seen.Version {
 		return cur, nil
 	}
 	if cur.Version == 0 {
@@ -162,7 +163,7 @@ func (s *redisSecrets) Renew(ctx context.Context, name string, seen Secret, rene
 		if err != nil {
 			return Secret{}, err
 		}
-		if cur.Version > seen.Version {
+		if cur.Version != 0 && cur.Version != seen.Version {
 			return cur, nil
 		}
 		lease, err := s.locks.TryLock(ctx, "secret:"+name, s.lease)
@@ -231,7 +232,7 @@ func (s *redisSecrets) renewHeld(ctx context.Context, name string, seen Secret, 
 	if err != nil {
 		return Secret{}, err
 	}
-	if cur.Version > seen.Version {
+	if cur.Version != 0 && cur.Version != seen.Version {
 		return cur, nil
 	}
 	if cur.Version == 0 {

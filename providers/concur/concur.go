@@ -40,6 +40,7 @@ type Client struct {
 	cfg    Config
 	http   *vendorhttp.Client
 	store  vendorhttp.TokenStore
+	shared vendorhttp.SharedTokenStore // store, when replicas share it
 	tokens *vendorhttp.TokenCache
 
 	mu         sync.Mutex // guards the fields below
@@ -47,6 +48,7 @@ type Client struct {
 	refresh    vendorhttp.Secret
 	refreshExp time.Time // zero: unknown
 	geo        string    // base URL for refreshes and API calls
+	seen       []byte    // with a shared store: what it last gave this replica
 }
 
 // New returns a Client for cfg, which it checks. It does no I/O: the first
@@ -69,6 +71,7 @@ func New(cfg Config, opts *Options) (*Client, error) {
 			c.store = &vendorhttp.MemoryStore{}
 		}
 	}
+	c.shared, _ = c.store.(vendorhttp.SharedTokenStore)
 	c.tokens = vendorhttp.NewTokenCache(c.renew, vendorhttp.TokenOptions{Timeout: opts.TokenTimeout, Now: c.http.Now})
 	return c, nil
 }
@@ -126,7 +129,14 @@ func filterQuery(f driver.Filter) url.Values {
 // users makes one request to /users/, renewing the access token once if
 // Concur refuses it (401, or the legacy 403).
 func (c *Client) users(ctx context.Context, query string, limit int) (*driver.ListPage, error) {
-	for renewed := false; ; renewed = true {
+	// With a shared store, the first renewal may hand over another
+	// replica's access token, which Concur may have revoked since: one
+	// more renewal then gets a fresh one.
+	renewals := 1
+	if c.shared != nil {
+		renewals = 2
+	}
+	for renewed := 0; ; renewed++ {
 		tok, err := c.tokens.Token(ctx)
 		if err != nil {
 			return nil, err
@@ -148,7 +158,7 @@ func (c *Client) users(ctx context.Context, query string, limit int) (*driver.Li
 				var derr error
 				page, derr = decodeUsers(r.Body)
 				return derr
-			case (s == http.StatusUnauthorized || s == http.StatusForbidden) && !renewed:
+			case (s == http.StatusUnauthorized || s == http.StatusForbidden) && renewed < renewals:
 				refused = true
 				return nil
 			case s == http.StatusUnauthorized || s == http.StatusForbidden:
