@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,17 +29,22 @@ import (
 
 // fleetOf is several dirgate replicas behind an imagined load balancer:
 // each its own server (newServer, as run builds it) with its own HTTP
-// listener, all sharing one Redis and the same vendors' emulators.
+// listener, all sharing one Redis, one clock and the same vendors'
+// emulators (Concur's rotates refresh tokens, as Concur may).
 type fleetOf struct {
 	t        *testing.T
 	redis    *redistest.Server
 	concur   *concur.Emulator
 	getbill  *getbill.Emulator
+	tokens   *tokenLog
 	clock    *testClock
 	config   func() *config.Config
 	replicas []*replica
 	// truth is the merged directory, "provider/nativeId" in order.
 	truth []string
+	// emails are the directory's email addresses: personal data that
+	// must reach Redis only sealed.
+	emails []string
 }
 
 // replica is one dirgate process of a fleet.
@@ -48,13 +58,17 @@ type replica struct {
 const (
 	fleetConcurN  = 230
 	fleetGetbillN = 70
+	// The secrets the fleet is configured with.
+	fleetConcurSecret  = "concur-client-secret"
+	fleetRequestToken  = "request-token-secret"
+	fleetGetbillSecret = "getbill-client-secret"
 )
 
 // newFleet starts Redis, the emulators, and n replicas configured alike
 // (mutate changes their configuration; nil keeps it).
 func newFleet(t *testing.T, n int, mutate func(*config.Config)) *fleetOf {
 	t.Helper()
-	f := &fleetOf{t: t, redis: redistest.Start(t), clock: newTestClock()}
+	f := &fleetOf{t: t, redis: redistest.Start(t), clock: newTestClock(), tokens: &tokenLog{}}
 	all := providertest.Dataset(fleetConcurN + fleetGetbillN)
 	var cu, gu []driver.User
 	for _, u := range all[:fleetConcurN] {
@@ -65,24 +79,27 @@ func newFleet(t *testing.T, n int, mutate func(*config.Config)) *fleetOf {
 		gu = append(gu, asGetbill(u))
 		f.truth = append(f.truth, "getbill/"+u.ID)
 	}
+	for _, u := range all {
+		if u.Email != "" {
+			f.emails = append(f.emails, u.Email)
+		}
+	}
 	f.concur = concur.NewEmulator(concur.EmulatorOptions{
-		ClientID: "cid", ClientSecret: "concur-client-secret", CompanyUUID: "company-uuid", RequestToken: "request-token-secret",
-		Users: cu, Company: &driver.Company{Name: "Acme"},
+		ClientID: "cid", ClientSecret: fleetConcurSecret, CompanyUUID: "company-uuid", RequestToken: fleetRequestToken,
+		Users: cu, Company: &driver.Company{Name: "Acme"}, RotateRefreshToken: true, Now: f.clock.Now,
 	})
-	f.getbill = getbill.NewEmulator(getbill.EmulatorOptions{ClientID: "gid", ClientSecret: "getbill-client-secret", Users: gu})
-	cs, gs := httptest.NewServer(f.concur), httptest.NewServer(f.getbill)
+	f.getbill = getbill.NewEmulator(getbill.EmulatorOptions{ClientID: "gid", ClientSecret: fleetGetbillSecret, Users: gu, Now: f.clock.Now})
+	cs, gs := httptest.NewServer(f.tokens.wrap(f.concur)), httptest.NewServer(f.getbill)
 	t.Cleanup(cs.Close)
 	t.Cleanup(gs.Close)
-	dir := t.TempDir()
 	f.config = func() *config.Config {
 		c := &config.Config{Providers: []config.Provider{
 			{Key: "concur", Kind: "concur", Name: "SAP Concur", Settings: &concur.Config{
-				TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret("concur-client-secret"),
-				CompanyUUID: "company-uuid", RequestToken: vendorhttp.NewSecret("request-token-secret"),
-				TokenStore: filepath.Join(dir, "concur.json"), PageSize: 100,
+				TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret(fleetConcurSecret),
+				CompanyUUID: "company-uuid", RequestToken: vendorhttp.NewSecret(fleetRequestToken), PageSize: 100,
 			}},
 			{Key: "getbill", Kind: "getbill", Name: "getbill", CacheTTL: time.Minute, MaxStale: 15 * time.Minute, Settings: &getbill.Config{
-				BaseURL: gs.URL, ClientID: "gid", ClientSecret: vendorhttp.NewSecret("getbill-client-secret"),
+				BaseURL: gs.URL, ClientID: "gid", ClientSecret: vendorhttp.NewSecret(fleetGetbillSecret),
 			}},
 		}}
 		c.Server.DefaultPageSize, c.Server.MaxPageSize = 50, 1000
@@ -115,18 +132,135 @@ func (f *fleetOf) start() *replica {
 	return r
 }
 
-// stopAll stops every replica, as a rolling restart's last step would.
+// stopAll stops every replica, as the end of a deployment does, and
+// checks that none logged a secret or a token.
 func (f *fleetOf) stopAll() {
+	secrets := append([]string{fleetConcurSecret, fleetRequestToken, fleetGetbillSecret}, f.tokens.issued()...)
 	for _, r := range f.replicas {
 		r.srv.Close()
 		r.s.Close()
-		for _, secret := range []string{"concur-client-secret", "request-token-secret", "getbill-client-secret"} {
+		for _, secret := range secrets {
 			if strings.Contains(r.logs.String(), secret) {
-				f.t.Errorf("a secret reached a replica's log")
+				f.t.Errorf("a secret or a token reached a replica's log")
+				break
 			}
 		}
 	}
 	f.replicas = nil
+}
+
+// restartAll stops every replica and starts as many new ones.
+func (f *fleetOf) restartAll() {
+	n := len(f.replicas)
+	f.stopAll()
+	for range n {
+		f.start()
+	}
+}
+
+// tokenLog watches Concur's token endpoint: the grants it answered, the
+// refresh tokens it was sent, and every token it issued.
+type tokenLog struct {
+	mu      sync.Mutex
+	grants  map[string]int // successful grants by grant_type
+	used    map[string]int // refresh token → refresh grants sent with it
+	tokens  []string       // access and refresh tokens issued
+	refused int            // grants refused
+}
+
+func (l *tokenLog) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/oauth2/v0/token") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		form, _ := url.ParseQuery(string(body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		var ans struct {
+			AccessToken  string `json:"access_token"`
+			RefreshToken string `json:"refresh_token"`
+		}
+		json.Unmarshal(rec.Body.Bytes(), &ans)
+		l.mu.Lock()
+		if l.grants == nil {
+			l.grants, l.used = map[string]int{}, map[string]int{}
+		}
+		grant := form.Get("grant_type")
+		if grant == "refresh_token" {
+			l.used[form.Get("refresh_token")]++
+		}
+		if rec.Code == http.StatusOK {
+			l.grants[grant]++
+		} else {
+			l.refused++
+		}
+		for _, tok := range []string{ans.AccessToken, ans.RefreshToken} {
+			if tok != "" {
+				l.tokens = append(l.tokens, tok)
+			}
+		}
+		l.mu.Unlock()
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	})
+}
+
+// counts returns the successful password and refresh grants, and the
+// grants refused.
+func (l *tokenLog) counts() (password, refresh, refused int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.grants["password"], l.grants["refresh_token"], l.refused
+}
+
+// reused returns how many refresh tokens were sent in more than one
+// refresh grant.
+func (l *tokenLog) reused() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, c := range l.used {
+		if c > 1 {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *tokenLog) issued() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.tokens)
+}
+
+// scanRedis reads every key in Redis and fails t when a key or a value
+// holds a secret, a token Concur issued, or a directory email in the
+// clear. It returns the number of keys read.
+func (f *fleetOf) scanRedis(t *testing.T) int {
+	t.Helper()
+	dump, err := f.redis.Dump(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	needles := map[string]string{fleetConcurSecret: "the Concur client secret", fleetRequestToken: "the request token", fleetGetbillSecret: "the getbill client secret"}
+	for _, tok := range f.tokens.issued() {
+		needles[tok] = "a token Concur issued"
+	}
+	for _, e := range f.emails {
+		needles[e] = "an email of the directory"
+	}
+	for k, v := range dump {
+		for needle, what := range needles {
+			if strings.Contains(k, needle) || strings.Contains(v, needle) {
+				t.Errorf("Redis key %s holds %s in the clear", k, what)
+			}
+		}
+	}
+	return len(dump)
 }
 
 // on returns the replica the load balancer sends request i to.
@@ -153,7 +287,7 @@ func TestFleetPersistedQueries(t *testing.T) {
 	for i := 1; i <= 2; i++ {
 		_, r := post(t, f.on(i).url, persisted("", sha256Hex(q)))
 		if len(r.Errors) > 0 || !strings.Contains(string(r.Data), "totalCount") {
-			t.Fatalf("by hash on replica %d: %s %+v, want the answer", i, r.Data, r.Errors)
+			t.Fatalf("by hash on replica %d: %s %+v, want the fleetAnswer", i, r.Data, r.Errors)
 		}
 		if want == "" {
 			want = string(r.Data)
@@ -270,5 +404,217 @@ func TestFleetRedisHealth(t *testing.T) {
 	_, metrics = get(t, r.url+"/metrics")
 	if v, _ := metric(metrics, "dirgate_redis_up"); v != 1 {
 		t.Errorf("dirgate_redis_up = %v after recovery, want 1", v)
+	}
+}
+
+// Queries of one provider each.
+const (
+	concurQuery  = `{ users(first: 3, filter: {providers: ["concur"]}) { edges { node { id } } } }`
+	getbillQuery = `{ users(first: 3, filter: {providers: ["getbill"]}) { totalCount edges { node { id } } } }`
+)
+
+// fleetAnswer is one response of a load.
+type fleetAnswer struct {
+	replica int
+	status  int
+	resp    response
+	err     error
+}
+
+// load sends n requests with body(i), conc at a time, request i to
+// replica i mod the fleet's size (a load balancer's round robin), and
+// returns the answers in order. between, when set, runs after each batch.
+func (f *fleetOf) load(n, conc int, body func(i int) string, between func()) []fleetAnswer {
+	out := make([]fleetAnswer, n)
+	for lo := 0; lo < n; lo += conc {
+		var wg sync.WaitGroup
+		for i := lo; i < min(lo+conc, n); i++ {
+			wg.Go(func() {
+				r := i % len(f.replicas)
+				a := fleetAnswer{replica: r}
+				resp, err := http.Post(f.replicas[r].url+"/query", "application/json", strings.NewReader(body(i)))
+				if err != nil {
+					a.err = err
+					out[i] = a
+					return
+				}
+				defer resp.Body.Close()
+				a.status = resp.StatusCode
+				b, _ := io.ReadAll(resp.Body)
+				if err := json.Unmarshal(b, &a.resp); err != nil {
+					a.err = fmt.Errorf("status %d, body %q: %w", resp.StatusCode, b, err)
+				}
+				out[i] = a
+			})
+		}
+		wg.Wait()
+		if between != nil {
+			between()
+		}
+	}
+	return out
+}
+
+// ok fails t for every fleetAnswer that is not a success with data and no
+// error, and returns how many were.
+func okAll(t *testing.T, what string, answers []fleetAnswer) {
+	t.Helper()
+	bad := 0
+	for i, a := range answers {
+		if a.err != nil || a.status != http.StatusOK || len(a.resp.Errors) > 0 || len(a.resp.Data) == 0 {
+			if bad++; bad <= 3 {
+				t.Errorf("%s: request %d on replica %d: status %d, errors %+v, %v", what, i, a.replica, a.status, a.resp.Errors, a.err)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%s: %d of %d requests failed", what, bad, len(answers))
+	}
+}
+
+func gql(query string) func(int) string {
+	return func(int) string { return gqlBody(query, nil) }
+}
+
+// TestFleetConcurTokens: Concur's access token expires under 30
+// concurrent requests spread over three replicas, three times over: every
+// request succeeds, and Concur sees exactly one refresh each time, never
+// two with the same refresh token (Concur rotates them). Then every
+// replica restarts with the request token spent: they go on with the
+// token in Redis. Redis holds no client secret, no request token, and no
+// token Concur issued in the clear.
+func TestFleetConcurTokens(t *testing.T) {
+	f := newFleet(t, 3, nil)
+	okAll(t, "first login", f.load(30, 30, gql(concurQuery), nil))
+	if pw, rf, no := f.tokens.counts(); pw != 1 || rf != 0 || no != 0 {
+		t.Fatalf("first login: %d password grants, %d refresh grants, %d refused; want 1, 0, 0 for the whole fleet", pw, rf, no)
+	}
+
+	expire := []struct {
+		name string
+		do   func()
+	}{
+		{"by time", func() { f.clock.Add(time.Hour) }},
+		{"by time", func() { f.clock.Add(time.Hour) }},
+		{"revoked by Concur", f.concur.ExpireAccessTokens},
+		{"by time", func() { f.clock.Add(time.Hour) }},
+	}
+	for round, e := range expire {
+		_, before, _ := f.tokens.counts()
+		e.do()
+		okAll(t, fmt.Sprintf("round %d (%s)", round, e.name), f.load(30, 30, gql(concurQuery), nil))
+		if _, after, no := f.tokens.counts(); after-before != 1 || no != 0 {
+			t.Errorf("round %d, access token expired %s: %d refresh grants (%d refused), want exactly 1 for the fleet", round, e.name, after-before, no)
+		}
+	}
+	if n := f.tokens.reused(); n != 0 {
+		t.Errorf("%d refresh tokens were sent to Concur twice", n)
+	}
+
+	// Every replica restarts; the request token is spent meanwhile.
+	f.concur.SetRequestToken("a-request-token-nobody-has")
+	pw0, rf0, _ := f.tokens.counts()
+	f.restartAll()
+	okAll(t, "after the restart", f.load(30, 30, gql(concurQuery), nil))
+	if pw, rf, no := f.tokens.counts(); pw != pw0 || rf != rf0 || no != 0 {
+		t.Errorf("after the restart: %d password and %d refresh grants (%d refused), want none: the access token in Redis is valid", pw-pw0, rf-rf0, no)
+	}
+	f.clock.Add(time.Hour)
+	okAll(t, "after the restart, token expired", f.load(30, 30, gql(concurQuery), nil))
+	if pw, rf, no := f.tokens.counts(); pw != pw0 || rf != rf0+1 || no != 0 {
+		t.Errorf("after the restart, token expired: %d password and %d refresh grants (%d refused), want 0 and 1", pw-pw0, rf-rf0, no)
+	}
+	pw, rf, _ := f.tokens.counts()
+	t.Logf("Concur token endpoint over the test: %d password grant, %d refresh grants, %d refresh tokens reused; Redis keys: %d",
+		pw, rf, f.tokens.reused(), f.scanRedis(t))
+}
+
+// statusOf reads providers { status } on a replica.
+func statusOf(t *testing.T, g *gateway) map[string]fleetStatus {
+	t.Helper()
+	r := g.query(t, `{ providers { key stale status { state sharing rateLimit { limit remaining resetAt } retryAt
+		lastError { code } } } }`, nil)
+	var d struct {
+		Providers []struct {
+			Key    string
+			Stale  bool
+			Status fleetStatus
+		}
+	}
+	if err := json.Unmarshal(r.Data, &d); err != nil || len(r.Errors) > 0 {
+		t.Fatalf("providers: %s %+v %v", r.Data, r.Errors, err)
+	}
+	out := map[string]fleetStatus{}
+	for _, p := range d.Providers {
+		p.Status.Stale = p.Stale
+		out[p.Key] = p.Status
+	}
+	return out
+}
+
+type fleetStatus struct {
+	State     string
+	Sharing   *string
+	Stale     bool
+	RetryAt   *time.Time
+	LastError *struct{ Code string }
+	RateLimit *struct {
+		Limit, Remaining int
+		ResetAt          time.Time
+	}
+}
+
+// TestFleetColdCache: 200 queries over 10 s (by the fleet's clock), ten
+// at a time, spread over three replicas whose caches are all cold: getbill
+// sees one directory call in all, and every replica reports the budget
+// that call left.
+func TestFleetColdCache(t *testing.T) {
+	f := newFleet(t, 3, nil)
+	answers := f.load(200, 10, gql(getbillQuery), func() { f.clock.Add(500 * time.Millisecond) })
+	okAll(t, "cold cache", answers)
+	for _, a := range answers {
+		if !strings.Contains(string(a.resp.Data), fmt.Sprintf(`"totalCount":%d`, fleetGetbillN)) {
+			t.Fatalf("replica %d answered %s, want getbill's %d users", a.replica, a.resp.Data, fleetGetbillN)
+		}
+	}
+	if _, users := f.getbill.Calls(); users != 1 {
+		t.Errorf("getbill saw %d directory calls from three replicas in 10 s, want 1", users)
+	}
+	for i := range f.replicas {
+		st := statusOf(t, f.on(i))["getbill"]
+		if st.State != "OK" || st.Sharing == nil || *st.Sharing != "SHARED" || st.RateLimit == nil || st.RateLimit.Remaining != 999 {
+			t.Errorf("replica %d: getbill status %+v, want OK, SHARED, and the budget the one call left (999 of 1000)", i, st)
+		}
+	}
+	tok, users := f.getbill.Calls()
+	t.Logf("getbill: %d token and %d directory calls for 200 queries on 3 replicas", tok, users)
+}
+
+// TestFleetRateLimitHoldsEveryReplica: when getbill answers the replica
+// that refreshes with a 429, no replica calls getbill again before its
+// retry-after: the hold is recorded once and read by all, and each serves
+// its copy meanwhile, labelled stale.
+func TestFleetRateLimitHoldsEveryReplica(t *testing.T) {
+	f := newFleet(t, 3, nil)
+	okAll(t, "warm", f.load(30, 10, gql(getbillQuery), nil))
+	f.getbill.SetFault(getbill.Fault{Status: http.StatusTooManyRequests,
+		Body: `{"error":true,"message":"Rate limit exceeded","code":429,"details":{"retry_after":600}}`})
+	f.clock.Add(2 * time.Minute) // every copy is past its refresh time
+	_, before := f.getbill.Calls()
+	okAll(t, "rate limited", f.load(60, 10, gql(getbillQuery), func() { f.clock.Add(time.Second) }))
+	if _, after := f.getbill.Calls(); after-before != 1 {
+		t.Errorf("getbill saw %d calls after its 429 with retry_after 600 s, want 1: the hold is the fleet's", after-before)
+	}
+	for i := range f.replicas {
+		st := statusOf(t, f.on(i))["getbill"]
+		if st.State != "STALE" || !st.Stale || st.RetryAt == nil || st.LastError == nil || st.LastError.Code != "PROVIDER_RATE_LIMITED" {
+			t.Errorf("replica %d: getbill status %+v, want STALE, retryAt set, lastError PROVIDER_RATE_LIMITED", i, st)
+		}
+	}
+	f.getbill.SetFault(getbill.Fault{})
+	f.clock.Add(10 * time.Minute)
+	okAll(t, "after the retry-after", f.load(30, 10, gql(getbillQuery), nil))
+	if _, after := f.getbill.Calls(); after-before != 2 {
+		t.Errorf("after the retry-after, getbill saw %d calls in all, want 2: one refresh for the fleet", after-before)
 	}
 }

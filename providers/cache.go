@@ -86,8 +86,13 @@ func (s *Source) current(ctx context.Context) *Snapshot {
 	}
 	if sn != nil {
 		s.mu.Lock()
+		arrived := s.snapshot == nil || sn.Fetched.After(s.snapshot.Fetched)
 		s.snapshot = sn
 		s.mu.Unlock()
+		if arrived && s.opts.Shared != nil {
+			// Another replica's copy: read the budget its refresh left.
+			s.sharedBudget(ctx)
+		}
 	}
 	return sn
 }
