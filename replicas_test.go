@@ -62,6 +62,10 @@ const (
 	fleetConcurSecret  = "concur-client-secret"
 	fleetRequestToken  = "request-token-secret"
 	fleetGetbillSecret = "getbill-client-secret"
+	// fleetRedisTimeout is the Redis bound of the fleet tests that are not
+	// about it: long enough that a loaded machine running the race
+	// detector does not make Redis look degraded.
+	fleetRedisTimeout = 2 * time.Second
 )
 
 // newFleet starts Redis, the emulators, and n replicas configured alike
@@ -104,7 +108,7 @@ func newFleet(t *testing.T, n int, mutate func(*config.Config)) *fleetOf {
 		}}
 		c.Server.DefaultPageSize, c.Server.MaxPageSize = 50, 1000
 		c.Server.CursorSecret = "cursor-secret-shared-by-the-fleet"
-		c.Redis = config.Redis{URL: f.redis.URL()}
+		c.Redis = config.Redis{URL: f.redis.URL(), Timeout: fleetRedisTimeout}
 		c.Now = f.clock.Now
 		if mutate != nil {
 			mutate(c)
@@ -136,7 +140,14 @@ func (f *fleetOf) start() *replica {
 // checks that none logged a secret or a token.
 func (f *fleetOf) stopAll() {
 	secrets := append([]string{fleetConcurSecret, fleetRequestToken, fleetGetbillSecret}, f.tokens.issued()...)
-	for _, r := range f.replicas {
+	for i, r := range f.replicas {
+		if f.t.Failed() {
+			for line := range strings.Lines(r.logs.String()) {
+				if strings.Contains(line, "redis is") || strings.Contains(line, "WARN") {
+					f.t.Logf("replica %d: %s", i, line)
+				}
+			}
+		}
 		r.srv.Close()
 		r.s.Close()
 		for _, secret := range secrets {
@@ -617,4 +628,207 @@ func TestFleetRateLimitHoldsEveryReplica(t *testing.T) {
 	if _, after := f.getbill.Calls(); after-before != 2 {
 		t.Errorf("after the retry-after, getbill saw %d calls in all, want 2: one refresh for the fleet", after-before)
 	}
+}
+
+// requestLines returns the request log lines of /query that every replica
+// wrote after the marks (their logs' lengths when the marks were taken).
+func (f *fleetOf) requestLines(t *testing.T, marks []int) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for i, r := range f.replicas {
+		logs := r.logs.String()[marks[i]:]
+		for line := range strings.Lines(logs) {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "request" || m["path"] != "/query" {
+				continue
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (f *fleetOf) marks() []int {
+	var m []int
+	for _, r := range f.replicas {
+		m = append(m, len(r.logs.String()))
+	}
+	return m
+}
+
+// codedOnly fails t for an answer that is a 5xx, has no JSON, or has an
+// error without a code from allowed; it returns how many had errors.
+func codedOnly(t *testing.T, what string, answers []fleetAnswer, allowed ...string) int {
+	t.Helper()
+	withErrors := 0
+	for i, a := range answers {
+		if a.err != nil || a.status >= 500 {
+			t.Errorf("%s: request %d on replica %d: status %d, %v", what, i, a.replica, a.status, a.err)
+			continue
+		}
+		if len(a.resp.Errors) > 0 {
+			withErrors++
+		}
+		for _, e := range a.resp.Errors {
+			if c, _ := e.Extensions["code"].(string); !slices.Contains(allowed, c) {
+				t.Errorf("%s: request %d on replica %d: error %q with code %q, want one of %v", what, i, a.replica, e.Message, c, allowed)
+			}
+		}
+	}
+	return withErrors
+}
+
+// waitedWithinBound checks, from the request log lines, that the Redis
+// budget bounded every request's wait on Redis, and returns how many
+// requests hit the deadline and the longest wait.
+func waitedWithinBound(t *testing.T, what string, bound time.Duration, lines []map[string]any) (timedOut int, longest time.Duration) {
+	t.Helper()
+	for _, l := range lines {
+		ops, _ := l["redis_ops"].(float64)
+		if ops == 0 {
+			continue
+		}
+		wait := time.Duration(l["redis_wait"].(float64))
+		longest = max(longest, wait)
+		if wait > bound {
+			t.Errorf("%s: a request waited %v on Redis, more than the bound of %v", what, wait, bound)
+		}
+		if n, _ := l["redis_timeouts"].(float64); n > 0 {
+			timedOut++
+		}
+	}
+	return timedOut, longest
+}
+
+// TestFleetRedisFails: three replicas under a mixed load (Concur, getbill,
+// a persisted query) while Redis hangs, then is stopped, then comes back.
+// While it is away: no 5xx, no request waits on Redis beyond the bound,
+// answers are data (getbill's stale copy labelled so) or coded errors; a
+// replica refreshes on its own, and never renews Concur's token on its
+// own. When it is back: shared again without a restart.
+func TestFleetRedisFails(t *testing.T) {
+	const bound = time.Second // redis.timeout
+	f := newFleet(t, 3, func(c *config.Config) { c.Redis.Timeout = bound })
+	apq := `query Persisted { users(first: 2) { totalCount } }`
+	mixed := func(i int) string {
+		switch i % 4 {
+		case 0:
+			return gqlBody(concurQuery, nil)
+		case 1:
+			return gqlBody(getbillQuery, nil)
+		case 2:
+			return persisted("", sha256Hex(apq))
+		}
+		q := fmt.Sprintf(`query Q%d { users(first: 1) { totalCount } }`, i) // never registered
+		return persisted("", sha256Hex(q))
+	}
+	if _, r := post(t, f.on(0).url, persisted(apq, sha256Hex(apq))); len(r.Errors) > 0 {
+		t.Fatalf("register: %+v", r.Errors)
+	}
+	warm := f.load(40, 10, mixed, nil)
+	codedOnly(t, "warm", warm, "PERSISTED_QUERY_NOT_FOUND")
+	_, refreshes, _ := f.tokens.counts()
+	_, calls0 := f.getbill.Calls()
+
+	// Redis hangs: commands are sent and never answered.
+	f.redis.Pause()
+	f.clock.Add(2 * time.Minute) // every getbill copy is due for a refresh
+	marks := f.marks()
+	hung := f.load(60, 10, mixed, func() { f.clock.Add(time.Second) })
+	codedOnly(t, "Redis hung", hung, "PERSISTED_QUERY_NOT_FOUND")
+	for i, a := range hung {
+		if i%4 <= 2 && len(a.resp.Errors) > 0 {
+			t.Errorf("Redis hung: request %d (kind %d) failed: %+v; want data from local state", i, i%4, a.resp.Errors)
+		}
+	}
+	lines := f.requestLines(t, marks)
+	timedOut, longest := waitedWithinBound(t, "Redis hung", bound, lines)
+	if timedOut == 0 {
+		t.Error("Redis hung: no request reached the Redis deadline: the pause did not bite")
+	}
+	var slowest time.Duration // a figure for the report, not asserted
+	for _, l := range lines {
+		d, _ := l["duration"].(float64)
+		slowest = max(slowest, time.Duration(d))
+	}
+	_, calls1 := f.getbill.Calls()
+	t.Logf("Redis hung: %d of %d requests hit the Redis deadline; the longest Redis wait %v (bound %v); the slowest request %v; getbill refreshed %d times by 3 replicas alone",
+		timedOut, len(lines), longest, bound, slowest.Round(time.Millisecond), calls1-calls0)
+	for i := range f.replicas {
+		st := statusOf(t, f.on(i))["getbill"]
+		if st.Sharing == nil || *st.Sharing != "LOCAL" || st.State != "OK" {
+			t.Errorf("Redis hung: replica %d getbill status %+v, want OK and LOCAL", i, st)
+		}
+	}
+
+	// Redis stopped; getbill fails too: the copies are served stale.
+	f.redis.Stop()
+	f.getbill.SetFault(getbill.Fault{Status: http.StatusServiceUnavailable})
+	f.clock.Add(2 * time.Minute)
+	marks = f.marks()
+	stopped := f.load(60, 10, mixed, func() { f.clock.Add(time.Second) })
+	codedOnly(t, "Redis stopped", stopped, "PERSISTED_QUERY_NOT_FOUND")
+	waitedWithinBound(t, "Redis stopped", bound, f.requestLines(t, marks))
+	for i := range f.replicas {
+		st := statusOf(t, f.on(i))["getbill"]
+		if !st.Stale || st.State != "STALE" || st.Sharing == nil || *st.Sharing != "LOCAL" {
+			t.Errorf("Redis stopped, getbill failing: replica %d getbill status %+v, want a stale copy, labelled STALE and LOCAL", i, st)
+		}
+		code, rep := readyzOf(t, f.replicas[i])
+		if code != http.StatusOK || rep.Redis == nil || rep.Redis.State != fleet.StateDegraded {
+			t.Errorf("Redis stopped: replica %d /readyz %d %+v, want 200 with redis DEGRADED", i, code, rep.Redis)
+		}
+	}
+	// Concur's access token expires while Redis is away: no replica
+	// renews on its own (it would rotate the token under the others).
+	f.clock.Add(time.Hour)
+	expired := f.load(12, 12, gql(concurQuery), nil)
+	codedOnly(t, "Redis stopped, Concur token expired", expired, "PROVIDER_UNAVAILABLE")
+	if _, n, _ := f.tokens.counts(); n != refreshes {
+		t.Errorf("Redis stopped: Concur saw %d refreshes, want none", n-refreshes)
+	}
+
+	// Redis is back, with its data: everything is shared again, with no
+	// restart.
+	f.redis.Restart()
+	f.getbill.SetFault(getbill.Fault{})
+	f.clock.Add(fleet.DefaultRetryInterval)
+	_, calls2 := f.getbill.Calls()
+	// A replica tries Redis again a second after its last failure: with
+	// the load balancer's readiness probe (replica 0), or with the first
+	// request it gets (replicas 1 and 2).
+	readyzOf(t, f.replicas[0])
+	f.replicas[0].s.ready.Wait()
+	for i := 1; i <= 2; i++ {
+		if r := f.on(i).query(t, concurQuery, nil); len(r.Errors) > 0 {
+			t.Errorf("Redis back: the first request on replica %d: %+v", i, r.Errors)
+		}
+	}
+	back := f.load(60, 10, mixed, func() { f.clock.Add(time.Second) })
+	codedOnly(t, "Redis back", back, "PERSISTED_QUERY_NOT_FOUND")
+	for i, a := range back {
+		if i%4 <= 2 && len(a.resp.Errors) > 0 {
+			t.Errorf("Redis back: request %d (kind %d) failed: %+v", i, i%4, a.resp.Errors)
+		}
+	}
+	if _, n, _ := f.tokens.counts(); n != refreshes+1 {
+		t.Errorf("Redis back: Concur saw %d refreshes for the fleet, want 1", n-refreshes)
+	}
+	if _, calls3 := f.getbill.Calls(); calls3-calls2 != 1 {
+		t.Errorf("Redis back: getbill saw %d refreshes for the fleet, want 1", calls3-calls2)
+	}
+	for i := range f.replicas {
+		if st := statusOf(t, f.on(i))["getbill"]; st.Sharing == nil || *st.Sharing != "SHARED" || st.State != "OK" {
+			t.Errorf("Redis back: replica %d getbill status %+v, want OK and SHARED", i, st)
+		}
+		if code, rep := readyzOf(t, f.replicas[i]); code != http.StatusOK || rep.Redis == nil || rep.Redis.State != fleet.StateOK {
+			t.Errorf("Redis back: replica %d /readyz %d %+v, want redis OK", i, code, rep.Redis)
+		}
+	}
+	q := `query AfterTheOutage { users(first: 4) { totalCount } }`
+	post(t, f.on(1).url, persisted(q, sha256Hex(q)))
+	if _, r := post(t, f.on(2).url, persisted("", sha256Hex(q))); len(r.Errors) > 0 {
+		t.Errorf("Redis back: a query registered on replica 1 is unknown on replica 2: %+v", r.Errors)
+	}
+	t.Logf("Redis keys after the test: %d", f.scanRedis(t))
 }

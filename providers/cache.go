@@ -88,6 +88,10 @@ func (s *Source) current(ctx context.Context) *Snapshot {
 		s.mu.Lock()
 		arrived := s.snapshot == nil || sn.Fetched.After(s.snapshot.Fetched)
 		s.snapshot = sn
+		if h := &s.health; arrived && s.opts.Shared != nil && h.failing && sn.Fetched.After(h.lastErrAt) {
+			// Another replica refreshed the copy since this one failed.
+			h.attempted, h.failing, h.failures, h.holdUntil = true, false, 0, time.Time{}
+		}
 		s.mu.Unlock()
 		if arrived && s.opts.Shared != nil {
 			// Another replica's copy: read the budget its refresh left.
