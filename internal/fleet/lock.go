@@ -82,9 +82,13 @@ type redisLocks struct{ r *Redis }
 // Locks returns the Locker in Redis.
 func (r *Redis) Locks() Locker { return redisLocks{r} }
 
+// fenceKeep is how long a lock's fence counter outlives its last lease.
+const fenceKeep = 400 * 24 * time.Hour
+
 var lockScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local f = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[1], f, 'PX', ARGV[1])
 return f
 `)
@@ -100,7 +104,7 @@ func (l redisLocks) TryLock(ctx context.Context, name string, ttl time.Duration)
 	start := time.Now()
 	var f int64
 	err := l.r.do(ctx, "lock", func(ctx context.Context) (err error) {
-		f, err = lockScript.Run(ctx, l.r.rdb, []string{lock, fence}, ttl.Milliseconds()).Int64()
+		f, err = lockScript.Run(ctx, l.r.rdb, []string{lock, fence}, ttl.Milliseconds(), fenceKeep.Milliseconds()).Int64()
 		return err
 	})
 	if err != nil {

@@ -142,6 +142,10 @@ func (d *Directory) Record(ctx context.Context, b providers.SharedBudget) {
 // Sharing implements providers.Shared.
 func (d *Directory) Sharing() bool { return d.r.Status().State == StateOK }
 
+// tokenKeep is how long a token outlives its last renewal in Redis:
+// longer than Concur's refresh tokens live (six months).
+const tokenKeep = 200 * 24 * time.Hour
+
 // Tokens is an adapter's token store shared by the replicas: the sealed
 // Secret name in Redis, renewed once across them.
 type Tokens struct {
@@ -188,7 +192,7 @@ func (t *Tokens) Renew(ctx context.Context, seen []byte, renew func(ctx context.
 	t.mu.Unlock()
 	s, err := t.s.Renew(ctx, t.name, prev, func(ctx context.Context, cur Secret) ([]byte, time.Duration, error) {
 		v, err := renew(ctx, cur.Value, !cur.Claimed)
-		return v, 0, err
+		return v, tokenKeep, err
 	})
 	if s.Value != nil {
 		t.remember(s)
