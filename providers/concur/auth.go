@@ -330,10 +330,17 @@ func (c *Client) renewShared(ctx context.Context) (vendorhttp.Token, error) {
 
 // adopt takes a token from the shared store: its refresh token (unless it
 // may not be reused) and geolocation, and its access token while it has
-// adoptMargin left. A foreign or undecodable one is ignored.
+// adoptMargin left. A foreign or undecodable one is ignored, and replaced
+// by the next renewal.
 func (c *Client) adopt(data []byte, reusable bool) (vendorhttp.Token, bool) {
+	if len(data) == 0 {
+		return vendorhttp.Token{}, false
+	}
+	c.mu.Lock()
+	c.seen = data // seen, even if unusable: the next renewal replaces it
+	c.mu.Unlock()
 	var st storedToken
-	if len(data) == 0 || json.Unmarshal(data, &st) != nil || st.ClientID != c.cfg.ClientID || st.CompanyUUID != c.cfg.CompanyUUID {
+	if json.Unmarshal(data, &st) != nil || st.ClientID != c.cfg.ClientID || st.CompanyUUID != c.cfg.CompanyUUID {
 		return vendorhttp.Token{}, false
 	}
 	geo, ok := vendorhttp.BaseURL(st.Geolocation)
@@ -342,7 +349,7 @@ func (c *Client) adopt(data []byte, reusable bool) (vendorhttp.Token, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.seen, c.geo = data, geo
+	c.geo = geo
 	c.refresh, c.refreshExp = vendorhttp.Secret{}, time.Time{}
 	if reusable && st.RefreshToken != "" {
 		c.refresh, c.refreshExp = vendorhttp.NewSecret(st.RefreshToken), st.RefreshExpiresAt
