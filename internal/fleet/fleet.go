@@ -1,11 +1,14 @@
 // Package fleet is the state that the replicas of one dirgate deployment
-// share: a lock with a lease, a store of sealed secrets that renewals
-// rotate, a store of whole-directory copies, the vendors' rate budgets,
-// and the automatic persisted queries.
+// share in Redis: a lock with a lease, a store of sealed secrets that
+// renewals rotate, a store of whole-directory copies, the vendors' rate
+// budgets, and the automatic persisted queries; and, on top of them, what
+// the providers use (Directory, a providers.SnapshotStore and
+// providers.Shared; Tokens, a vendorhttp.SharedTokenStore).
 //
-// Each piece is a small interface with two implementations: an in-memory
-// one, the default for a single replica, and one in Redis. The Redis ones
-// share a *Redis, which bounds every operation and watches Redis's health:
+// A single replica needs none of it: its defaults are the providers'
+// in-memory copies, the adapters' token file (or memory) and the
+// replica's own persisted-query cache. Every store here shares a *Redis,
+// which bounds every operation and watches Redis's health:
 //
 //   - Every operation made for a request runs within the request's Redis
 //     budget (Config.Timeout, 200 ms by default, for all its operations

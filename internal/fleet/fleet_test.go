@@ -138,54 +138,41 @@ func TestSealer(t *testing.T) {
 	}
 }
 
-// lockers are the Locker implementations, each with a way to make a held
-// lease run out (a test does not wait for a time-to-live).
-func lockers(t *testing.T) map[string]func() (fleet.Locker, func(name string)) {
-	return map[string]func() (fleet.Locker, func(string)){
-		"memory": func() (fleet.Locker, func(string)) {
-			c := newClock()
-			return fleet.NewLocks(c.Now), func(string) { c.Add(time.Hour) }
-		},
-		"redis": func() (fleet.Locker, func(string)) {
-			srv := redistest.Start(t)
-			cl := srv.Client()
-			return open(t, srv, nil).Locks(), func(name string) { cl.Del(t.Context(), "dirgate:lock:"+name) }
-		},
-	}
-}
-
 func TestLocks(t *testing.T) {
-	for name, mk := range lockers(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := t.Context()
-			locks, expire := mk()
-			a, err := locks.TryLock(ctx, "job", time.Minute)
-			if err != nil || a == nil {
-				t.Fatalf("TryLock = %v, %v; want a lease", a, err)
-			}
-			if b, err := locks.TryLock(ctx, "job", time.Minute); err != nil || b != nil {
-				t.Fatalf("second TryLock = %v, %v; want nil, the lock is held", b, err)
-			}
-			if c, err := locks.TryLock(ctx, "other", time.Minute); err != nil || c == nil {
-				t.Fatalf("TryLock of another lock = %v, %v; want a lease", c, err)
-			}
-			expire("job") // a's lease runs out
-			b, err := locks.TryLock(ctx, "job", time.Minute)
-			if err != nil || b == nil {
-				t.Fatalf("TryLock after the lease ran out = %v, %v; want a lease", b, err)
-			}
-			if b.Fence <= a.Fence {
-				t.Errorf("fences %d then %d: want them increasing", a.Fence, b.Fence)
-			}
-			a.Release(ctx) // too late: must not release b's lock
-			if c, _ := locks.TryLock(ctx, "job", time.Minute); c != nil {
-				t.Error("a lease that ran out released its successor's lock")
-			}
-			b.Release(ctx)
-			if c, _ := locks.TryLock(ctx, "job", time.Minute); c == nil || c.Fence <= b.Fence {
-				t.Errorf("TryLock after Release = %v, want a lease with a larger fence", c)
-			}
-		})
+	srv := redistest.Start(t)
+	cl := srv.Client()
+	locks := open(t, srv, nil).Locks()
+	// expire makes a held lease run out (a test does not wait for its TTL).
+	expire := func(name string) { cl.Del(t.Context(), "dirgate:lock:"+name) }
+	ctx := t.Context()
+	a, err := locks.TryLock(ctx, "job", time.Minute)
+	if err != nil || a == nil {
+		t.Fatalf("TryLock = %v, %v; want a lease", a, err)
+	}
+	if b, err := locks.TryLock(ctx, "job", time.Minute); err != nil || b != nil {
+		t.Fatalf("second TryLock = %v, %v; want nil, the lock is held", b, err)
+	}
+	if c, err := locks.TryLock(ctx, "other", time.Minute); err != nil || c == nil {
+		t.Fatalf("TryLock of another lock = %v, %v; want a lease", c, err)
+	}
+	expire("job") // a's lease runs out
+	b, err := locks.TryLock(ctx, "job", time.Minute)
+	if err != nil || b == nil {
+		t.Fatalf("TryLock after the lease ran out = %v, %v; want a lease", b, err)
+	}
+	if b.Fence <= a.Fence {
+		t.Errorf("fences %d then %d: want them increasing", a.Fence, b.Fence)
+	}
+	a.Release(ctx) // too late: must not release b's lock
+	if c, _ := locks.TryLock(ctx, "job", time.Minute); c != nil {
+		t.Error("a lease that ran out released its successor's lock")
+	}
+	b.Release(ctx)
+	if c, _ := locks.TryLock(ctx, "job", time.Minute); c == nil || c.Fence <= b.Fence {
+		t.Errorf("TryLock after Release = %v, want a lease with a larger fence", c)
+	}
+	if ttl := cl.PTTL(ctx, "dirgate:lock:job").Val(); ttl <= 0 || ttl > time.Minute {
+		t.Errorf("the lock's TTL is %v, want its lease's (0, 1m]", ttl)
 	}
 }
 
@@ -307,58 +294,29 @@ func TestSecretsLeaseRunsOutMidRenewal(t *testing.T) {
 	}
 }
 
-func TestSecretsInMemory(t *testing.T) {
-	s := fleet.NewSecrets()
-	ctx := t.Context()
-	var renewals atomic.Int32
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Go(func() {
-			s.Renew(ctx, "concur", fleet.Secret{}, func(context.Context, fleet.Secret) ([]byte, time.Duration, error) {
-				renewals.Add(1)
-				return []byte("T1"), 0, nil
-			})
-		})
-	}
-	wg.Wait()
-	if n := renewals.Load(); n != 1 {
-		t.Errorf("%d renewals for 20 callers who saw nothing, want 1", n)
-	}
-}
-
 func TestSnapshots(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := t.Context()
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	data := bytes.Repeat([]byte(`{"id":"u1","email":"ada@acme.example"},`), 1000)
-	for name, s := range map[string][2]fleet.Snapshots{
-		"memory": {fleet.NewSnapshots(), nil},
-		"redis":  {open(t, srv, nil).Snapshots(), open(t, srv, nil).Snapshots()},
-	} {
-		t.Run(name, func(t *testing.T) {
-			a, b := s[0], s[1]
-			if b == nil {
-				b = a
-			}
-			if got, err := b.Load(ctx, "getbill", time.Time{}); got != nil || err != nil {
-				t.Fatalf("Load of nothing = %v, %v", got, err)
-			}
-			if err := a.Store(ctx, "getbill", &fleet.Snapshot{Data: data, Fetched: t0, RefreshAt: t0.Add(time.Minute)}, time.Hour); err != nil {
-				t.Fatal(err)
-			}
-			got, err := b.Load(ctx, "getbill", time.Time{})
-			if err != nil || got == nil || !bytes.Equal(got.Data, data) || !got.Fetched.Equal(t0) || !got.RefreshAt.Equal(t0.Add(time.Minute)) {
-				t.Fatalf("Load = %v, %v; want what was stored", got, err)
-			}
-			if got, err := b.Load(ctx, "getbill", t0); got != nil || err != nil {
-				t.Errorf("Load(after its fetch) = %v, %v; want nil: the caller has it", got, err)
-			}
-			// An older fetch stored late does not replace a newer one.
-			a.Store(ctx, "getbill", &fleet.Snapshot{Data: []byte("old"), Fetched: t0.Add(-time.Second)}, time.Hour)
-			if got, _ := b.Load(ctx, "getbill", time.Time{}); got == nil || !got.Fetched.Equal(t0) {
-				t.Errorf("an older snapshot replaced a newer one: %v", got)
-			}
-		})
+	a, b := open(t, srv, nil).Snapshots(), open(t, srv, nil).Snapshots() // two replicas
+	if got, err := b.Load(ctx, "getbill", time.Time{}); got != nil || err != nil {
+		t.Fatalf("Load of nothing = %v, %v", got, err)
+	}
+	if err := a.Store(ctx, "getbill", &fleet.Snapshot{Data: data, Fetched: t0, RefreshAt: t0.Add(time.Minute)}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Load(ctx, "getbill", time.Time{})
+	if err != nil || got == nil || !bytes.Equal(got.Data, data) || !got.Fetched.Equal(t0) || !got.RefreshAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("Load = %v, %v; want what was stored", got, err)
+	}
+	if got, err := b.Load(ctx, "getbill", t0); got != nil || err != nil {
+		t.Errorf("Load(after its fetch) = %v, %v; want nil: the caller has it", got, err)
+	}
+	// An older fetch stored late does not replace a newer one.
+	a.Store(ctx, "getbill", &fleet.Snapshot{Data: []byte("old"), Fetched: t0.Add(-time.Second)}, time.Hour)
+	if got, _ := b.Load(ctx, "getbill", time.Time{}); got == nil || !got.Fetched.Equal(t0) {
+		t.Errorf("an older snapshot replaced a newer one: %v", got)
 	}
 	dump, _ := srv.Dump(ctx)
 	for k, v := range dump {
@@ -375,27 +333,17 @@ func TestRates(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := t.Context()
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	for name, s := range map[string][2]fleet.Rates{
-		"memory": {fleet.NewRates(), nil},
-		"redis":  {open(t, srv, nil).Rates(), open(t, srv, nil).Rates()},
-	} {
-		t.Run(name, func(t *testing.T) {
-			a, b := s[0], s[1]
-			if b == nil {
-				b = a
-			}
-			if _, ok, err := b.Load(ctx, "getbill"); ok || err != nil {
-				t.Fatalf("Load of nothing = %v, %v", ok, err)
-			}
-			want := fleet.Rate{Limit: 1000, Remaining: 961, Known: true, Reset: t0.Add(time.Hour), HoldUntil: t0.Add(30 * time.Second), Code: "PROVIDER_RATE_LIMITED", At: t0}
-			a.Record(ctx, "getbill", want)
-			a.Record(ctx, "getbill", fleet.Rate{Limit: 1000, Remaining: 999, Known: true, At: t0.Add(-time.Minute)}) // older: ignored
-			got, ok, err := b.Load(ctx, "getbill")
-			if !ok || err != nil || got.Limit != 1000 || got.Remaining != 961 || !got.Known ||
-				!got.Reset.Equal(want.Reset) || !got.HoldUntil.Equal(want.HoldUntil) || !got.At.Equal(t0) || got.Code != want.Code {
-				t.Errorf("Load = %+v, %v, %v; want %+v", got, ok, err, want)
-			}
-		})
+	a, b := open(t, srv, nil).Rates(), open(t, srv, nil).Rates() // two replicas
+	if _, ok, err := b.Load(ctx, "getbill"); ok || err != nil {
+		t.Fatalf("Load of nothing = %v, %v", ok, err)
+	}
+	want := fleet.Rate{Limit: 1000, Remaining: 961, Known: true, Reset: t0.Add(time.Hour), HoldUntil: t0.Add(30 * time.Second), Code: "PROVIDER_RATE_LIMITED", At: t0}
+	a.Record(ctx, "getbill", want)
+	a.Record(ctx, "getbill", fleet.Rate{Limit: 1000, Remaining: 999, Known: true, At: t0.Add(-time.Minute)}) // older: ignored
+	got, ok, err := b.Load(ctx, "getbill")
+	if !ok || err != nil || got.Limit != 1000 || got.Remaining != 961 || !got.Known ||
+		!got.Reset.Equal(want.Reset) || !got.HoldUntil.Equal(want.HoldUntil) || !got.At.Equal(t0) || got.Code != want.Code {
+		t.Errorf("Load = %+v, %v, %v; want %+v", got, ok, err, want)
 	}
 }
 

@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,49 +29,6 @@ type Lease struct {
 
 // Release gives the lock up, if this lease still holds it.
 func (l *Lease) Release(ctx context.Context) error { return l.release(ctx) }
-
-// Locks is the in-memory Locker: locks of one replica.
-type Locks struct {
-	now func() time.Time
-
-	mu    sync.Mutex
-	held  map[string]memLock
-	fence map[string]int64
-}
-
-type memLock struct {
-	fence   int64
-	expires time.Time
-}
-
-// NewLocks returns an in-memory Locker on clock now (nil: time.Now).
-func NewLocks(now func() time.Time) *Locks {
-	if now == nil {
-		now = time.Now
-	}
-	return &Locks{now: now, held: map[string]memLock{}, fence: map[string]int64{}}
-}
-
-// TryLock implements Locker.
-func (l *Locks) TryLock(_ context.Context, name string, ttl time.Duration) (*Lease, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if h, ok := l.held[name]; ok && now.Before(h.expires) {
-		return nil, nil
-	}
-	l.fence[name]++
-	f := l.fence[name]
-	l.held[name] = memLock{fence: f, expires: now.Add(ttl)}
-	return &Lease{Name: name, Fence: f, Expires: now.Add(ttl), release: func(context.Context) error {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if h, ok := l.held[name]; ok && h.fence == f {
-			delete(l.held, name)
-		}
-		return nil
-	}}, nil
-}
 
 // redisLocks is the Locker in Redis: the lock is a key holding the fence
 // of its lease, with the lease's time-to-live; the fences come from a

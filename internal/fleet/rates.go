@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,31 +36,6 @@ type Rates interface {
 	Load(ctx context.Context, name string) (r Rate, ok bool, err error)
 	// Record stores r unless a record made later (by At) is stored.
 	Record(ctx context.Context, name string, r Rate) error
-}
-
-// memRates is the in-memory Rates.
-type memRates struct {
-	mu    sync.Mutex
-	rates map[string]Rate
-}
-
-// NewRates returns the in-memory Rates.
-func NewRates() Rates { return &memRates{rates: map[string]Rate{}} }
-
-func (m *memRates) Load(_ context.Context, name string) (Rate, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.rates[name]
-	return r, ok, nil
-}
-
-func (m *memRates) Record(_ context.Context, name string, r Rate) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if old, ok := m.rates[name]; !ok || !r.At.Before(old.At) {
-		m.rates[name] = r
-	}
-	return nil
 }
 
 // redisRates is Rates in Redis: a hash per name, in plain text (budgets

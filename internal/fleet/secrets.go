@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -45,50 +44,6 @@ type Secrets interface {
 	// may renew, and returns it. While another replica renews, it waits
 	// for that renewal (within ctx).
 	Renew(ctx context.Context, name string, seen Secret, renew RenewFunc) (Secret, error)
-}
-
-// memSecrets is the in-memory Secrets: one replica's.
-type memSecrets struct {
-	renew chan struct{} // one renewal at a time
-
-	mu     sync.Mutex
-	stored map[string]Secret
-}
-
-// NewSecrets returns the in-memory Secrets.
-func NewSecrets() Secrets {
-	return &memSecrets{renew: make(chan struct{}, 1), stored: map[string]Secret{}}
-}
-
-func (m *memSecrets) Load(_ context.Context, name string) (Secret, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.stored[name], nil
-}
-
-func (m *memSecrets) Renew(ctx context.Context, name string, seen Secret, renew RenewFunc) (Secret, error) {
-	select {
-	case m.renew <- struct{}{}:
-	case <-ctx.Done():
-		return Secret{}, ctx.Err()
-	}
-	defer func() { <-m.renew }()
-	cur, _ := m.Load(ctx, name)
-	if cur.Version != 0 && cur.Version != seen.Version {
-		return cur, nil
-	}
-	if cur.Version == 0 {
-		cur = seen // nothing stored: renew from what the caller holds
-	}
-	value, _, err := renew(ctx, cur)
-	if err != nil {
-		return Secret{}, err
-	}
-	next := Secret{Value: value, Version: max(cur.Version, seen.Version) + 1}
-	m.mu.Lock()
-	m.stored[name] = next
-	m.mu.Unlock()
-	return next, nil
 }
 
 // redisSecrets is Secrets in Redis: a hash per name with v (the version),

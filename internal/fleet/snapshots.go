@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,35 +32,6 @@ type Snapshots interface {
 	Load(ctx context.Context, name string, after time.Time) (*Snapshot, error)
 	// Store keeps s for ttl, unless a snapshot fetched later is stored.
 	Store(ctx context.Context, name string, s *Snapshot, ttl time.Duration) error
-}
-
-// memSnapshots is the in-memory Snapshots.
-type memSnapshots struct {
-	mu   sync.Mutex
-	snap map[string]*Snapshot
-}
-
-// NewSnapshots returns the in-memory Snapshots.
-func NewSnapshots() Snapshots { return &memSnapshots{snap: map[string]*Snapshot{}} }
-
-func (m *memSnapshots) Load(_ context.Context, name string, after time.Time) (*Snapshot, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s := m.snap[name]; s != nil && s.Fetched.After(after) {
-		c := *s
-		return &c, nil
-	}
-	return nil, nil
-}
-
-func (m *memSnapshots) Store(_ context.Context, name string, s *Snapshot, _ time.Duration) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if old := m.snap[name]; old == nil || s.Fetched.After(old.Fetched) {
-		c := *s
-		m.snap[name] = &c
-	}
-	return nil
 }
 
 // redisSnapshots is Snapshots in Redis: a hash per name with f (the fetch
