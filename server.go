@@ -162,12 +162,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // newServer wires the providers named in cfg and returns dirgate's one
 // HTTP handler (see surface.go for auth, limits, health, metrics, logs).
-func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
+func newServer(cfg *config.Config, log *slog.Logger) (_ *server, err error) {
 	sf := newSurface(cfg, log)
 	log = sf.log // with request ids
 	if err := sf.openRedis(cfg); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && sf.redis != nil {
+			sf.redis.Close()
+		}
+	}()
 	dir, err := newDirectory(cfg, log, sf)
 	if err != nil {
 		return nil, err
