@@ -630,6 +630,20 @@ func TestFleetRateLimitHoldsEveryReplica(t *testing.T) {
 	}
 }
 
+// firstThen returns a between function for load: first after the first
+// batch, then after every other.
+func firstThen(first, then func()) func() {
+	done := false
+	return func() {
+		if !done {
+			done = true
+			first()
+			return
+		}
+		then()
+	}
+}
+
 // requestLines returns the request log lines of /query that every replica
 // wrote after the marks (their logs' lengths when the marks were taken).
 func (f *fleetOf) requestLines(t *testing.T, marks []int) []map[string]any {
@@ -707,7 +721,7 @@ func waitedWithinBound(t *testing.T, what string, bound time.Duration, lines []m
 // replica refreshes on its own, and never renews Concur's token on its
 // own. When it is back: shared again without a restart.
 func TestFleetRedisFails(t *testing.T) {
-	const bound = time.Second // redis.timeout
+	const bound = 500 * time.Millisecond // redis.timeout
 	f := newFleet(t, 3, func(c *config.Config) { c.Redis.Timeout = bound })
 	apq := `query Persisted { users(first: 2) { totalCount } }`
 	mixed := func(i int) string {
@@ -730,11 +744,13 @@ func TestFleetRedisFails(t *testing.T) {
 	_, refreshes, _ := f.tokens.counts()
 	_, calls0 := f.getbill.Calls()
 
-	// Redis hangs: commands are sent and never answered.
-	f.redis.Pause()
-	f.clock.Add(2 * time.Minute) // every getbill copy is due for a refresh
+	// Redis hangs mid-load, after the first batch: commands are sent and
+	// never answered.
 	marks := f.marks()
-	hung := f.load(60, 10, mixed, func() { f.clock.Add(time.Second) })
+	hung := f.load(70, 10, mixed, firstThen(func() {
+		f.redis.Pause()
+		f.clock.Add(2 * time.Minute) // every getbill copy is due for a refresh
+	}, func() { f.clock.Add(time.Second) }))
 	codedOnly(t, "Redis hung", hung, "PERSISTED_QUERY_NOT_FOUND")
 	for i, a := range hung {
 		if i%4 <= 2 && len(a.resp.Errors) > 0 {
@@ -761,12 +777,13 @@ func TestFleetRedisFails(t *testing.T) {
 		}
 	}
 
-	// Redis stopped; getbill fails too: the copies are served stale.
-	f.redis.Stop()
-	f.getbill.SetFault(getbill.Fault{Status: http.StatusServiceUnavailable})
-	f.clock.Add(2 * time.Minute)
+	// Redis stops mid-load; getbill fails too: the copies are served stale.
 	marks = f.marks()
-	stopped := f.load(60, 10, mixed, func() { f.clock.Add(time.Second) })
+	stopped := f.load(70, 10, mixed, firstThen(func() {
+		f.redis.Stop()
+		f.getbill.SetFault(getbill.Fault{Status: http.StatusServiceUnavailable})
+		f.clock.Add(2 * time.Minute)
+	}, func() { f.clock.Add(time.Second) }))
 	codedOnly(t, "Redis stopped", stopped, "PERSISTED_QUERY_NOT_FOUND")
 	waitedWithinBound(t, "Redis stopped", bound, f.requestLines(t, marks))
 	for i := range f.replicas {
