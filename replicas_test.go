@@ -19,6 +19,7 @@ import (
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/fleet"
 	"github.com/dirgate/dirgate/internal/health"
+	"github.com/dirgate/dirgate/internal/obs"
 	"github.com/dirgate/dirgate/internal/redistest"
 	"github.com/dirgate/dirgate/providers/concur"
 	"github.com/dirgate/dirgate/providers/driver"
@@ -126,7 +127,7 @@ func newFleet(t *testing.T, n int, mutate func(*config.Config)) *fleetOf {
 func (f *fleetOf) start() *replica {
 	f.t.Helper()
 	r := &replica{logs: &syncBuffer{}}
-	s, err := newServer(f.config(), slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	s, err := newServer(f.config(), slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), obs.NoTracing().Tracer())
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"errors"
-	"fmt"
 	"net/url"
 	"regexp"
 	"time"
@@ -52,39 +50,42 @@ func (r *Redis) SetDefaults() {
 	setDefault(&r.APQTTL, DefaultRedisAPQTTL)
 }
 
-// checkRedis fills the redis block's defaults and checks it. Its errors
-// name the key and never quote a value: the URL may hold a password.
-func (c *Config) checkRedis() error {
+// checkRedis fills the redis block's defaults and reports its problems
+// with bad, each at its key. Nothing it says quotes a value: the URL may
+// hold a password.
+func (c *Config) checkRedis(bad func(path, format string, args ...any)) {
 	r := &c.Redis
 	if !r.Configured() {
 		if r.KeyPrefix != "" || r.TokenKey != "" || r.Timeout != 0 || r.APQTTL != 0 {
-			return errors.New("config: redis: missing required key \"url\"")
+			bad("redis.url", "missing (required with a redis block)")
 		}
-		return nil
+		return
 	}
 	r.SetDefaults()
 	u, err := url.Parse(r.URL)
 	switch {
 	case err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "":
-		return errors.New("config: redis.url must be a redis:// or rediss:// URL with a host")
+		bad("redis.url", "must be a redis:// or rediss:// URL with a host")
 	case u.RawQuery != "":
-		return errors.New("config: redis.url must have no query parameters (redis.timeout sets the bound)")
-	case !keyPrefixPattern.MatchString(r.KeyPrefix):
-		return errors.New("config: redis.keyPrefix must be 1 to 64 letters, digits or :_.{}-")
-	case r.Timeout < time.Millisecond || r.Timeout > maxRedisTimeout:
-		return fmt.Errorf("config: redis.timeout must be between 1ms and %v", maxRedisTimeout)
-	case r.APQTTL < time.Minute:
-		return errors.New("config: redis.apqTTL must be at least 1m")
-	case c.Server.CursorSecret == "":
-		return errors.New("config: redis is configured but server.cursorSecret is not: " +
-			"replicas behind one load balancer must share it, or a cursor made by one is refused by the next")
+		bad("redis.url", "must have no query parameters (redis.timeout sets the bound)")
+	}
+	if !keyPrefixPattern.MatchString(r.KeyPrefix) {
+		bad("redis.keyPrefix", "must be 1 to 64 letters, digits or :_.{}-")
+	}
+	if r.Timeout < time.Millisecond || r.Timeout > maxRedisTimeout {
+		bad("redis.timeout", "must be between 1ms and %v", maxRedisTimeout)
+	}
+	if r.APQTTL < time.Minute {
+		bad("redis.apqTTL", "must be at least 1m")
+	}
+	if c.Server.CursorSecret == "" {
+		bad("server.cursorSecret", "missing: required with redis, the same on every replica, or a cursor made by one replica is refused by the next")
 	}
 	if r.TokenKey != "" {
 		if _, err := fleet.ParseKey(r.TokenKey); err != nil {
-			return fmt.Errorf("config: redis.tokenKey %w", err)
+			bad("redis.tokenKey", "%v", err)
 		}
 	}
-	return nil
 }
 
 // SealingKey is the key that seals what dirgate keeps in Redis:

@@ -19,7 +19,7 @@ providers:
 func TestRedisBlock(t *testing.T) {
 	c, err := Parse([]byte(`
 server:
-  cursorSecret: shared-by-every-replica
+  cursorSecret: shared-by-every-replica-of-the-fleet
 redis:
   url: redis://:${REDIS_PASSWORD}@redis.internal:6379/2
 `+redisProviders), env(map[string]string{"REDIS_PASSWORD": "hunter2"}))
@@ -31,13 +31,13 @@ redis:
 		t.Errorf("redis = %+v, want the URL expanded and the defaults", r)
 	}
 	key, err := c.SealingKey()
-	derived, _ := fleet.DeriveKey("shared-by-every-replica")
+	derived, _ := fleet.DeriveKey("shared-by-every-replica-of-the-fleet")
 	if err != nil || !bytes.Equal(key, derived) {
 		t.Errorf("SealingKey without tokenKey = %x, %v; want the key derived from the cursor secret", key, err)
 	}
 
 	c, err = Parse([]byte(`
-server: {cursorSecret: s}
+server: {cursorSecret: a-cursor-secret-of-32-bytes-or-more}
 redis: {url: "rediss://redis.internal:6380/0", keyPrefix: "team-a:dirgate:", timeout: 50ms, apqTTL: 1h, tokenKey: "${TOKEN_KEY}"}
 `+redisProviders), env(map[string]string{"TOKEN_KEY": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="}))
 	if err != nil {
@@ -60,17 +60,17 @@ func TestRedisBlockErrors(t *testing.T) {
 	tests := []struct {
 		give, want string
 	}{
-		{"server: {cursorSecret: s}\nredis: {url: 'redis://:hunter2@127.0.0.1:6379/0?dial_timeout=1s'}", "redis.url must have no query"},
-		{"server: {cursorSecret: s}\nredis: {url: http://:hunter2@127.0.0.1:6379/0}", "redis.url must be a redis://"},
-		{"server: {cursorSecret: s}\nredis: {url: 'redis://:hunter2@'}", "redis.url must be a redis://"},
-		{"redis: {url: redis://:hunter2@127.0.0.1:6379/0}", "server.cursorSecret is not"},
-		{"server: {cursorSecret: s}\nredis: {keyPrefix: x}", `redis: missing required key "url"`},
-		{"server: {cursorSecret: s}\nredis: {url: redis://127.0.0.1:6379, timeout: 30s}", "redis.timeout must be between"},
-		{"server: {cursorSecret: s}\nredis: {url: redis://127.0.0.1:6379, keyPrefix: 'a b'}", "redis.keyPrefix must be"},
-		{"server: {cursorSecret: s}\nredis: {url: redis://127.0.0.1:6379, apqTTL: 1s}", "redis.apqTTL must be at least"},
-		{"server: {cursorSecret: s}\nredis: {url: redis://127.0.0.1:6379, tokenKey: hunter2hunter2}", "redis.tokenKey must be"},
-		{"server: {cursorSecret: s}\nredis: {url: redis://127.0.0.1:6379, tokenKey: aHVudGVyMg==}", "redis.tokenKey must be 32 bytes"},
-		{"server: {cursorSecret: s}\nredis: {url: redis://127.0.0.1:6379, password: x}", `unknown key "password"`},
+		{"server: {cursorSecret: a-cursor-secret-of-32-bytes-or-more}\nredis: {url: 'redis://:hunter2@127.0.0.1:6379/0?dial_timeout=1s'}", "redis.url: must have no query"},
+		{"server: {cursorSecret: a-cursor-secret-of-32-bytes-or-more}\nredis: {url: http://:hunter2@127.0.0.1:6379/0}", "redis.url: must be a redis://"},
+		{"server: {cursorSecret: a-cursor-secret-of-32-bytes-or-more}\nredis: {url: 'redis://:hunter2@'}", "redis.url: must be a redis://"},
+		{"redis: {url: redis://:hunter2@127.0.0.1:6379/0}", "server.cursorSecret: missing: required with redis"},
+		{"server: {cursorSecret: a-cursor-secret-of-32-bytes-or-more}\nredis: {keyPrefix: x}", "redis.url: missing"},
+		{"server: {cursorSecret: a-cursor-secret-of-32-bytes-or-more}\nredis: {url: redis://127.0.0.1:6379, timeout: 30s}", "redis.timeout: must be between"},
+		{"server: {cursorSecret: a-cursor-secret-of-32-bytes-or-more}\nredis: {url: redis://127.0.0.1:6379, keyPrefix: 'a b'}", "redis.keyPrefix: must be"},
+		{"server: {cursorSecret: a-cursor-secret-of-32-bytes-or-more}\nredis: {url: redis://127.0.0.1:6379, apqTTL: 1s}", "redis.apqTTL: must be at least"},
+		{"server: {cursorSecret: a-cursor-secret-of-32-bytes-or-more}\nredis: {url: redis://127.0.0.1:6379, tokenKey: hunter2hunter2}", "redis.tokenKey: must be"},
+		{"server: {cursorSecret: a-cursor-secret-of-32-bytes-or-more}\nredis: {url: redis://127.0.0.1:6379, tokenKey: aHVudGVyMg==}", "redis.tokenKey: must be 32 bytes"},
+		{"server: {cursorSecret: a-cursor-secret-of-32-bytes-or-more}\nredis: {url: redis://127.0.0.1:6379, password: x}", "redis.password: unknown key"},
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.give+redisProviders), env(nil))
