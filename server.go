@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -66,12 +67,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	configPath := flags.String("config", getenv("DIRGATE_CONFIG"), "configuration `file` (default $DIRGATE_CONFIG; none: demo on emulated vendors)")
 	addr := flags.String("addr", "", "listen `address` host:port, overriding server.addr")
 	genKey := flags.Bool("gen-key", false, "print a new random API key and its hash for server.auth.apiKeys, and exit")
+	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile to `file` until dirgate stops (the load command's -profile uses it)")
 	if err := flags.Parse(args[1:]); err != nil {
 		return err
 	}
 	if *genKey {
 		printKey(stdout)
 		return nil
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
 	var cfg *config.Config
