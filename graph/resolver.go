@@ -3,7 +3,7 @@
 // errors onto the closed set of codes clients see.
 package graph
 
-//go:generate go run github.com/99designs/gqlgen generate
+//go:generate go run github.com/dirgate/dirgate/internal/graphgen
 
 import (
 	"log/slog"

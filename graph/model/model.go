@@ -21,6 +21,7 @@ func (u *User) IsNode()                    {}
 func (u *User) GetID() string              { return u.ID() }
 func (u *User) ID() string                 { return relay.UserID(u.Source.Key, u.U.ID) }
 func (u *User) NativeID() string           { return u.U.ID }
+func (u *User) Provider() *Provider        { return &Provider{Source: u.Source} }
 func (u *User) Email() *string             { return opt(u.U.Email) }
 func (u *User) FirstName() *string         { return opt(u.U.FirstName) }
 func (u *User) MiddleName() *string        { return opt(u.U.MiddleName) }
