@@ -120,4 +120,3 @@ func quoteAll(ss []string) string {
 	}
 	return strings.Join(q, ", ")
 }
-
