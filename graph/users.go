@@ -79,20 +79,17 @@ func (r *Resolver) users(ctx context.Context, first *int, after *string, last *i
 		graphql.AddError(ctx, e)
 	}
 	r.prime(ctx, page.Edges)
+	cursors := func(i int) string { return r.Cursors.Encode(bind, page.Edges[i].Cut) }
 	conn := &model.UserConnection{
-		Edges:    make([]*model.UserEdge, len(page.Edges)),
-		Nodes:    make([]*model.User, len(page.Edges)),
-		PageInfo: &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: page.HasPreviousPage},
-		Page:     page,
+		Edges: make([]*model.UserEdge, len(page.Edges)),
+		PageInfo: &model.PageInfo{
+			HasNextPage: page.HasNextPage, HasPreviousPage: page.HasPreviousPage,
+			Edges: len(page.Edges), Cursors: cursors,
+		},
+		Page: page,
 	}
 	for i, e := range page.Edges {
-		u := &model.User{Source: e.Source, U: e.User}
-		conn.Nodes[i] = u
-		conn.Edges[i] = &model.UserEdge{Cursor: r.Cursors.Encode(bind, e.Cut), Node: u}
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+		conn.Edges[i] = &model.UserEdge{Node: &model.User{Source: e.Source, U: e.User}, Index: i, Cursors: cursors}
 	}
 	return conn, nil
 }

@@ -76,10 +76,54 @@ func (p *Provider) Kind() ProviderKind { return ProviderKind(strings.ToUpper(p.S
 // UserConnection is one page of users.
 type UserConnection struct {
 	Edges    []*UserEdge
-	Nodes    []*User
 	PageInfo *PageInfo
 	// Page is what the directory answered; totalCount asks it for more.
 	Page *providers.Page
+}
+
+// Nodes are the edges' users, in order.
+func (c *UserConnection) Nodes() []*User {
+	nodes := make([]*User, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// CursorFunc makes the cursor of the i-th edge of a page. Cursors cost a
+// MAC each, so they are made only when a query selects them.
+type CursorFunc func(i int) string
+
+// UserEdge is one user of a page, the Index-th.
+type UserEdge struct {
+	Node    *User
+	Index   int
+	Cursors CursorFunc
+}
+
+// Cursor is opaque; bound to the filter the page was asked with.
+func (e *UserEdge) Cursor() string { return e.Cursors(e.Index) }
+
+// PageInfo describes a page of Edges edges.
+type PageInfo struct {
+	HasNextPage     bool
+	HasPreviousPage bool
+	Edges           int
+	Cursors         CursorFunc
+}
+
+// StartCursor is the first edge's cursor; nil for an empty page.
+func (p *PageInfo) StartCursor() *string { return p.cursor(0) }
+
+// EndCursor is the last edge's cursor; nil for an empty page.
+func (p *PageInfo) EndCursor() *string { return p.cursor(p.Edges - 1) }
+
+func (p *PageInfo) cursor(i int) *string {
+	if p.Edges == 0 {
+		return nil
+	}
+	c := p.Cursors(i)
+	return &c
 }
 
 // NewCompany converts a provider's company, nil staying nil.

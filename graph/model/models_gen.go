@@ -25,13 +25,6 @@ type Company struct {
 	Country *string `json:"country,omitempty"`
 }
 
-type PageInfo struct {
-	HasNextPage     bool    `json:"hasNextPage"`
-	HasPreviousPage bool    `json:"hasPreviousPage"`
-	StartCursor     *string `json:"startCursor,omitempty"`
-	EndCursor       *string `json:"endCursor,omitempty"`
-}
-
 // A provider's failure, as clients see it in errors.
 type ProviderFailure struct {
 	// The same code as extensions.code of the error.
@@ -82,12 +75,6 @@ type ProviderStatus struct {
 }
 
 type Query struct {
-}
-
-type UserEdge struct {
-	// Opaque; bound to the filter the page was asked with.
-	Cursor string `json:"cursor"`
-	Node   *User  `json:"node"`
 }
 
 // Restricts users. Fields are ANDed. String fields match the whole value,
