@@ -7,8 +7,10 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// marshalList marshals the n elements of a list of objects (the executor
-// calls it for every such list; see internal/graphgen). When no field
+// marshalList marshals the elements of a list of objects (the executor
+// calls it for every such list; see internal/graphgen). A list of users
+// or edges whose selection is plain is written by a precompiled plan (see
+// plain.go). Otherwise, when no field
 // selected under the elements may wait on I/O, it marshals them one after
 // another on the caller's goroutine: a page of plain fields then costs no
 // goroutine, and no stack growth, per element. Otherwise each element gets
@@ -18,7 +20,13 @@ import (
 // Either way each element has a field context with its index (error paths
 // name it), and a panic in one element makes it null with an error, as in
 // graphql.MarshalSliceConcurrently.
-func marshalList(ctx context.Context, sel ast.SelectionSet, n int, marshal func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
+func marshalList[T any](ctx context.Context, ec *executionContext, sel ast.SelectionSet, v []T, marshal func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
+	if r, _ := ec.Resolvers.(*Resolver); r == nil || !r.GqlgenOnly {
+		if ret := precompiled(ec.OperationContext, sel, v); ret != nil {
+			return ret
+		}
+	}
+	n := len(v)
 	if n > 1 && selectionMayWait(sel) {
 		return graphql.MarshalSliceConcurrently(ctx, n, 0, false, marshal)
 	}

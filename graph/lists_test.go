@@ -18,14 +18,22 @@ import (
 // operation down).
 func selectionOf(t *testing.T, query string, path ...string) ast.SelectionSet {
 	t.Helper()
+	sel, _ := operationSelection(t, query, path...)
+	return sel
+}
+
+// operationSelection is selectionOf, and the operation's context.
+func operationSelection(t *testing.T, query string, path ...string) (ast.SelectionSet, *graphql.OperationContext) {
+	t.Helper()
 	doc, err := gqlparser.LoadQuery(NewExecutableSchema(Config{}).Schema(), query)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
+	opCtx := &graphql.OperationContext{Doc: doc}
 	sel := doc.Operations[0].SelectionSet
 	for _, name := range path {
 		var next ast.SelectionSet
-		for _, f := range graphql.CollectFields(&graphql.OperationContext{Doc: doc}, sel, nil) {
+		for _, f := range graphql.CollectFields(opCtx, sel, nil) {
 			if f.Name == name {
 				next = f.Selections
 			}
@@ -35,7 +43,7 @@ func selectionOf(t *testing.T, query string, path ...string) ast.SelectionSet {
 		}
 		sel = next
 	}
-	return sel
+	return sel, opCtx
 }
 
 func TestSelectionMayWait(t *testing.T) {
@@ -87,7 +95,8 @@ func TestMarshalList(t *testing.T) {
 		const n = 5
 		ran := make([]string, n)
 		indexes := make([]int, n)
-		ret := marshalList(ctx, selectionOf(t, tt.query, "users", "edges"), n, func(ctx context.Context, i int) graphql.Marshaler {
+		ec := newExecutionContext(&graphql.OperationContext{}, NewExecutableSchema(Config{Resolvers: &Resolver{}}).(*executableSchema), nil)
+		ret := marshalList(ctx, ec, selectionOf(t, tt.query, "users", "edges"), make([]int, n), func(ctx context.Context, i int) graphql.Marshaler {
 			ran[i], indexes[i] = goroutine(), *graphql.GetFieldContext(ctx).Index
 			if i == 3 {
 				panic("boom")

@@ -20,4 +20,7 @@ type Resolver struct {
 	Logger  *slog.Logger
 	// DefaultPageSize and MaxPageSize bound `users` pages.
 	DefaultPageSize, MaxPageSize int
+	// GqlgenOnly turns the precompiled path for plain selections off (see
+	// plain.go), so that tests can compare it with gqlgen's executor.
+	GqlgenOnly bool
 }

@@ -67,7 +67,7 @@ func rewriteLists(path string) error {
 	if m := bytes.Count(src, []byte("MarshalSliceConcurrently")); m != n {
 		return fmt.Errorf("%s: %d calls of MarshalSliceConcurrently, %d in the known form", path, m, n)
 	}
-	src = bytes.ReplaceAll(src, []byte(concurrently), []byte("marshalList(ctx, sel, len(v), func(ctx context.Context, i int) graphql.Marshaler {"))
+	src = bytes.ReplaceAll(src, []byte(concurrently), []byte("marshalList(ctx, ec, sel, v, func(ctx context.Context, i int) graphql.Marshaler {"))
 	return os.WriteFile(path, src, 0o644)
 }
 
