@@ -41,8 +41,8 @@ type plainEdge []plainEdgeField
 type plainEdgeField struct {
 	alias string
 	key   string
-	kind byte // 't': __typename, 'c': cursor, 'n': node
-	node plainUser
+	kind  byte // 't': __typename, 'c': cursor, 'n': node
+	node  plainUser
 }
 
 // userField returns the writer of a plain field of User, or nil.
