@@ -270,7 +270,7 @@ func writeOptTime(w io.Writer, t *time.Time) {
 	graphql.MarshalTime(*t).MarshalGQL(w)
 }
 
-const hex = "0123456789ABCDEF"
+const upperHex = "0123456789ABCDEF"
 
 // writeString writes s as a JSON string exactly as gqlgen does
 // (graphql.MarshalString): control characters, quote and backslash
@@ -296,7 +296,7 @@ func writeString(w io.Writer, s string) {
 			io.WriteString(w, `\"`)
 		default:
 			io.WriteString(w, `\u00`)
-			w.Write([]byte{hex[c>>4], hex[c&0xf]})
+			w.Write([]byte{upperHex[c>>4], upperHex[c&0xf]})
 		}
 		start = i + 1
 	}
