@@ -180,7 +180,7 @@ func (e ProviderErrorCode) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// The vendor adapters a provider can use.
+// The kind of directory a provider is: one value per kind of dirgate's kinds table.
 type ProviderKind string
 
 const (
@@ -188,16 +188,19 @@ const (
 	ProviderKindConcur ProviderKind = "CONCUR"
 	// getbill.io, through its company users API; its whole directory comes in one answer, which dirgate caches.
 	ProviderKindGetbill ProviderKind = "GETBILL"
+	// A CSV or JSON file of users (contractors kept in a spreadsheet, say), read whole and cached.
+	ProviderKindFile ProviderKind = "FILE"
 )
 
 var AllProviderKind = []ProviderKind{
 	ProviderKindConcur,
 	ProviderKindGetbill,
+	ProviderKindFile,
 }
 
 func (e ProviderKind) IsValid() bool {
 	switch e {
-	case ProviderKindConcur, ProviderKindGetbill:
+	case ProviderKindConcur, ProviderKindGetbill, ProviderKindFile:
 		return true
 	}
 	return false
