@@ -13,9 +13,10 @@ import (
 
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/demo"
-	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/concur"
 	"github.com/dirgate/dirgate/providers/getbill"
+	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
 // replay serves each distinct GET of Concur's /users/ from the emulator
@@ -60,19 +61,22 @@ func (rp *replay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //
 //	go test -run '^$' -bench Query -benchmem .
 func BenchmarkQuery(b *testing.B) {
-	concurUsers, getbillUsers := demo.Directory()
+	concurUsers, getbillUsers, _ := demo.Directory()
 	cs := httptest.NewServer(&replay{seen: map[string]*httptest.ResponseRecorder{}, h: concur.NewEmulator(concur.EmulatorOptions{
 		ClientID: "cid", ClientSecret: "concur-client-secret", CompanyUUID: "company-uuid", RequestToken: "request-token-secret",
-		Users: concurUsers, Company: &providers.Company{Name: "Acme"},
+		Users: concurUsers, Company: &driver.Company{Name: "Acme"},
 	})})
 	defer cs.Close()
 	gs := httptest.NewServer(getbill.NewEmulator(getbill.EmulatorOptions{ClientID: "gid", ClientSecret: "getbill-client-secret", Users: getbillUsers}))
 	defer gs.Close()
 	cfg := &config.Config{Providers: []config.Provider{
-		{Key: "concur", Kind: "concur", TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid",
-			ClientSecret: "concur-client-secret", CompanyUUID: "company-uuid", RequestToken: "request-token-secret", PageSize: 100},
-		{Key: "getbill", Kind: "getbill", BaseURL: gs.URL, ClientID: "gid", ClientSecret: "getbill-client-secret",
-			CacheTTL: config.DefaultGetbillCacheTTL, MaxStale: config.DefaultGetbillMaxStale},
+		{Key: "concur", Kind: "concur", Settings: &concur.Config{
+			TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret("concur-client-secret"),
+			CompanyUUID: "company-uuid", RequestToken: vendorhttp.NewSecret("request-token-secret"), PageSize: 100,
+		}},
+		{Key: "getbill", Kind: "getbill", CacheTTL: config.DefaultCacheTTL, MaxStale: config.DefaultMaxStale, Settings: &getbill.Config{
+			BaseURL: gs.URL, ClientID: "gid", ClientSecret: vendorhttp.NewSecret("getbill-client-secret"),
+		}},
 	}}
 	cfg.Server.DefaultPageSize, cfg.Server.MaxPageSize = config.DefaultPageSize, config.DefaultMaxPageSize
 	h, err := newHandler(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))

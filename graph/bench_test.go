@@ -8,22 +8,24 @@ import (
 	"github.com/dirgate/dirgate/graph/model"
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
 
 // slicePages is an offset provider that costs nearly nothing: it answers
 // with a window of its slice, so that a benchmark measures what is above
 // it.
-type slicePages []providers.User
+type slicePages []driver.User
 
-func (s slicePages) Describe() providers.Description {
-	return providers.Description{Paging: providers.PagingOffset, Filters: providers.FieldEmail | providers.FieldID}
+func (s slicePages) Describe() driver.Description {
+	return driver.Description{Paging: driver.PagingOffset, MaxPageSize: 1000, Totals: true, Fields: driver.AllFields,
+		Filters: driver.Fields(driver.FieldEmail, driver.FieldID)}
 }
 
-func (s slicePages) ListUsers(_ context.Context, req providers.ListRequest) (*providers.ListPage, error) {
-	lo := min(req.Start.Offset, len(s))
+func (s slicePages) ListUsers(_ context.Context, req driver.ListRequest) (*driver.ListPage, error) {
+	lo := min(req.Offset, len(s))
 	hi := min(lo+req.Limit, len(s))
-	return &providers.ListPage{Users: s[lo:hi:hi], Total: len(s)}, nil
+	return &driver.ListPage{Users: s[lo:hi:hi], Total: len(s)}, nil
 }
 
 // BenchmarkUsersConnection resolves users(first: 100) (one op): the
@@ -33,7 +35,11 @@ func (s slicePages) ListUsers(_ context.Context, req providers.ListRequest) (*pr
 //
 //	go test -run '^$' -bench UsersConnection -benchmem ./graph
 func BenchmarkUsersConnection(b *testing.B) {
-	dir, err := providers.NewDirectory(providers.NewSource(providers.Info{Key: "concur", Kind: "concur"}, slicePages(providertest.Dataset(2400)), nil))
+	src, err := providers.NewSource(providers.Info{Key: "concur", Kind: "concur"}, slicePages(providertest.Dataset(2400)), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir, err := providers.NewDirectory(src)
 	if err != nil {
 		b.Fatal(err)
 	}

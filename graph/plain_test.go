@@ -19,6 +19,7 @@ import (
 	"github.com/dirgate/dirgate/graph/model"
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/memory"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
@@ -32,7 +33,7 @@ type twoPaths struct {
 // trickyUsers holds values that test the JSON writer: escapes, control
 // characters, invalid UTF-8, empty (null) fields, time zones and
 // nanoseconds, several emails, none.
-func trickyUsers() []providers.User {
+func trickyUsers() []driver.User {
 	users := providertest.Dataset(40)
 	zone := time.FixedZone("", -(3*3600 + 30*60))
 	for i, v := range []string{
@@ -56,10 +57,10 @@ func trickyUsers() []providers.User {
 	return users
 }
 
-func newTwoPaths(t testing.TB, users []providers.User) *twoPaths {
+func newTwoPaths(t testing.TB, users []driver.User) *twoPaths {
 	// The second provider holds some of the first's people, by email, so
 	// that linkedAccounts lists have users in them.
-	var others []providers.User
+	var others []driver.User
 	for i, u := range users {
 		if i%3 == 0 && u.Email != "" {
 			o := providertest.Dataset(1)[0]
@@ -67,11 +68,16 @@ func newTwoPaths(t testing.TB, users []providers.User) *twoPaths {
 			others = append(others, o)
 		}
 	}
-	dir, err := providers.NewDirectory(
-		providers.NewSource(providers.Info{Key: "concur", Kind: "concur", Name: "C"}, memory.New(users, nil), nil),
-		providers.NewSource(providers.Info{Key: "getbill", Kind: "getbill", Name: "G"},
-			memory.New(others, &memory.Options{Paging: providers.PagingSnapshot}), &providers.SourceOptions{CacheTTL: time.Hour}),
-	)
+	concur, err := providers.NewSource(providers.Info{Key: "concur", Kind: "concur", Name: "C"}, memory.New(users, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	getbill, err := providers.NewSource(providers.Info{Key: "getbill", Kind: "getbill", Name: "G"},
+		memory.New(others, &memory.Options{Paging: driver.PagingSnapshot}), &providers.SourceOptions{CacheTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := providers.NewDirectory(concur, getbill)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/memory"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
@@ -12,16 +13,16 @@ import (
 // slicePages is an offset provider that costs nearly nothing: it answers
 // with a window of its slice, unfiltered, so that a benchmark measures
 // what is above it.
-type slicePages []providers.User
+type slicePages []driver.User
 
-func (s slicePages) Describe() providers.Description {
-	return providers.Description{Paging: providers.PagingOffset}
+func (s slicePages) Describe() driver.Description {
+	return driver.Description{Paging: driver.PagingOffset, MaxPageSize: 1000, Totals: true, Fields: driver.AllFields}
 }
 
-func (s slicePages) ListUsers(_ context.Context, req providers.ListRequest) (*providers.ListPage, error) {
-	lo := min(req.Start.Offset, len(s))
+func (s slicePages) ListUsers(_ context.Context, req driver.ListRequest) (*driver.ListPage, error) {
+	lo := min(req.Offset, len(s))
 	hi := min(lo+req.Limit, len(s))
-	return &providers.ListPage{Users: s[lo:hi:hi], Total: len(s)}, nil
+	return &driver.ListPage{Users: s[lo:hi:hi], Total: len(s)}, nil
 }
 
 // BenchmarkPage assembles one merged page of 100 users (one op) from an
@@ -31,9 +32,15 @@ func (s slicePages) ListUsers(_ context.Context, req providers.ListRequest) (*pr
 //	go test -run '^$' -bench Page -benchmem ./providers
 func BenchmarkPage(b *testing.B) {
 	users := providertest.Dataset(2700)
-	offset := providers.NewSource(providers.Info{Key: "concur"}, slicePages(users[:2400]), nil)
-	snapshot := providers.NewSource(providers.Info{Key: "getbill"},
-		memory.New(users[2400:], &memory.Options{Paging: providers.PagingSnapshot}), &providers.SourceOptions{CacheTTL: 1 << 62})
+	offset, err := providers.NewSource(providers.Info{Key: "concur"}, slicePages(users[:2400]), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	snapshot, err := providers.NewSource(providers.Info{Key: "getbill"},
+		memory.New(users[2400:], &memory.Options{Paging: driver.PagingSnapshot}), &providers.SourceOptions{CacheTTL: 1 << 62})
+	if err != nil {
+		b.Fatal(err)
+	}
 	dir, err := providers.NewDirectory(offset, snapshot)
 	if err != nil {
 		b.Fatal(err)

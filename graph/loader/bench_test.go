@@ -6,6 +6,7 @@ import (
 
 	"github.com/dirgate/dirgate/graph/loader"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/memory"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
@@ -18,10 +19,14 @@ import (
 //	go test -run '^$' -bench . -benchmem ./graph/loader
 func BenchmarkLookups(b *testing.B) {
 	users := providertest.Dataset(300)
-	for _, paging := range []providers.Paging{providers.PagingOffset, providers.PagingSnapshot} {
+	for _, paging := range []driver.Paging{driver.PagingOffset, driver.PagingSnapshot} {
 		b.Run(paging.String(), func(b *testing.B) {
 			m := memory.New(users, &memory.Options{Paging: paging})
-			dir, err := providers.NewDirectory(providers.NewSource(providers.Info{Key: "m"}, m, &providers.SourceOptions{CacheTTL: 1 << 62}))
+			src, err := providers.NewSource(providers.Info{Key: "m"}, m, &providers.SourceOptions{CacheTTL: 1 << 62})
+			if err != nil {
+				b.Fatal(err)
+			}
+			dir, err := providers.NewDirectory(src)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -46,8 +51,11 @@ func BenchmarkLookups(b *testing.B) {
 // op), as every users page does.
 func BenchmarkPrime(b *testing.B) {
 	users := providertest.Dataset(100)
-	m := memory.New(users, nil)
-	dir, err := providers.NewDirectory(providers.NewSource(providers.Info{Key: "m"}, m, nil))
+	src, err := providers.NewSource(providers.Info{Key: "m"}, memory.New(users, nil), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir, err := providers.NewDirectory(src)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func lookups(seq int) (vars map[string]string, want []string) {
 }
 
 var directory = func() func() (concurIDs, getbillIDs []idUser) {
-	concurUsers, getbillUsers := demo.Directory()
+	concurUsers, getbillUsers, _ := demo.Directory()
 	var c, g []idUser
 	for _, u := range concurUsers {
 		c = append(c, idUser{u.ID})

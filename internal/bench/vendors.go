@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/internal/demo"
-	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/concur"
 	"github.com/dirgate/dirgate/providers/getbill"
 )
@@ -43,8 +43,8 @@ type vendorURLs struct {
 // latency. It prints their URLs as one JSON line on stdout and serves
 // until its standard input closes (the load command ended).
 func serveEmulators(latency time.Duration) error {
-	concurUsers, getbillUsers := demo.Directory()
-	company := &providers.Company{Name: "Acme Bench Corp", Address: "1 Loopback Way", City: "Bellevue", State: "WA", Zip: "98004", Country: "US"}
+	concurUsers, getbillUsers, _ := demo.Directory()
+	company := &driver.Company{Name: "Acme Bench Corp", Address: "1 Loopback Way", City: "Bellevue", State: "WA", Zip: "98004", Country: "US"}
 	newConcur := func(latency time.Duration) http.Handler {
 		return concur.NewEmulator(concur.EmulatorOptions{
 			ClientID: concurClientID, ClientSecret: concurClientSecret,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 // BenchmarkUsersFirst1000 is users(first: 1000) as the GraphQL resolver
@@ -67,7 +68,7 @@ func BenchmarkUsersFirst1000(b *testing.B) {
 
 // emulatorPages returns the emulator's answers to GET /users/ for users,
 // in pages of size, as the adapter receives them.
-func emulatorPages(b *testing.B, users []providers.User, size int, tmc bool) [][]byte {
+func emulatorPages(b *testing.B, users []driver.User, size int, tmc bool) [][]byte {
 	emu := NewEmulator(EmulatorOptions{
 		ClientID: testClientID, ClientSecret: testClientSecret,
 		CompanyUUID: testCompanyUUID, RequestToken: testRequestToken,
@@ -111,7 +112,6 @@ func BenchmarkDecodeUsers(b *testing.B) {
 	for _, tmc := range []bool{false, true} {
 		b.Run(fmt.Sprintf("tmc=%t", tmc), func(b *testing.B) {
 			pages := emulatorPages(b, users, 100, tmc)
-			var c Client
 			n, size := 0, 0
 			for _, p := range pages {
 				size += len(p)
@@ -120,11 +120,11 @@ func BenchmarkDecodeUsers(b *testing.B) {
 			for b.Loop() {
 				n = 0
 				for _, p := range pages {
-					vp, err := c.decodeUsers(p)
+					page, err := decodeUsers(p)
 					if err != nil {
 						b.Fatal(err)
 					}
-					n += len(vp.users)
+					n += len(page.Users)
 				}
 			}
 			if n != len(users) {

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
 
@@ -25,14 +26,14 @@ func BenchmarkDecodePage(b *testing.B) {
 	body, header := rec.Body.Bytes(), rec.Result().Header
 	b.SetBytes(int64(len(body)))
 	var c Client
-	var pg *page
+	var page *driver.ListPage
 	for b.Loop() {
 		var err error
-		if pg, err = c.decodePage(header, body, 1); err != nil {
+		if page, err = c.decodePage(header, body, 1, 0, false); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if len(pg.users) != len(users) {
-		b.Fatalf("decoded %d users, want %d", len(pg.users), len(users))
+	if len(page.Users) != len(users) {
+		b.Fatalf("decoded %d users, want %d", len(page.Users), len(users))
 	}
 }
