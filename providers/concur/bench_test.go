@@ -120,7 +120,7 @@ func BenchmarkDecodeUsers(b *testing.B) {
 			for b.Loop() {
 				n = 0
 				for _, p := range pages {
-					page, err := decodeUsers(p)
+					page, err := decodeUsers(p, 100)
 					if err != nil {
 						b.Fatal(err)
 					}
