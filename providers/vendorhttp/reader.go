@@ -270,6 +270,16 @@ func (r *Reader) Strings() ([]string, error) {
 		err = r.Elements(add)
 	case '{':
 		err = r.Values(add)
+	case '0':
+		// Strings reads a lone value as a token, and a number that
+		// overflows a float64 fails there.
+		var s string
+		if s, err = r.String(); err == nil {
+			if _, ferr := strconv.ParseFloat(s, 64); ferr != nil {
+				return nil, errType("strings")
+			}
+			out = []string{s}
+		}
 	default:
 		var s string
 		if s, err = r.String(); s != "" {
