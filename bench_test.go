@@ -13,8 +13,8 @@ import (
 
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/demo"
-	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/getbill"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
 )

@@ -77,7 +77,7 @@ func (r *Resolver) users(ctx context.Context, first *int, after *string, last *i
 	for _, e := range page.Failed {
 		graphql.AddError(ctx, e)
 	}
-	r.prime(ctx, page.Edges)
+	r.loaders(ctx).Listed(page.Edges)
 	cursors := func(i int) string { return r.Cursors.Encode(bind, page.Edges[i].Cut) }
 	conn := &model.UserConnection{
 		Edges: make([]*model.UserEdge, len(page.Edges)),
@@ -179,21 +179,6 @@ func (r *Resolver) loaders(ctx context.Context) *loader.Loaders {
 		return l
 	}
 	return loader.New(r.Dir)
-}
-
-// prime hands the users a page listed to the request's loaders, so that
-// looking them up again costs no vendor call.
-func (r *Resolver) prime(ctx context.Context, edges []providers.Edge) {
-	l := r.loaders(ctx)
-	for start := 0; start < len(edges); {
-		end := start
-		var users []driver.User
-		for ; end < len(edges) && edges[end].Source == edges[start].Source; end++ {
-			users = append(users, edges[end].User)
-		}
-		l.Prime(ctx, edges[start].Source.Key, users)
-		start = end
-	}
 }
 
 // linkedAccounts finds the same person's accounts in the other providers

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/internal/demo"
-	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/getbill"
 )
 
