@@ -29,7 +29,8 @@
 //	   with a direct fetch of the page; and both again at one client, for
 //	   latency without queueing
 //	b  users(first: 1000) at -latency per vendor call, vendor pages of 100,
-//	   one client, paired with one direct round trip
+//	   one client, paired with one direct round trip (how many vendor
+//	   requests run at once is Concur's maxConcurrency: -max-concurrency)
 //	c  50 aliased user(id) lookups, 25 Concur and 25 getbill users, at
 //	   -latency, one client, paired with one direct id lookup
 //	d  users(first: 20) of getbill, whose directory is cached, at -cd
@@ -69,6 +70,7 @@ type options struct {
 	profile     string
 	profileD    time.Duration
 	keep        bool
+	maxConc     int
 }
 
 func mainErr() error {
@@ -86,6 +88,7 @@ func mainErr() error {
 	flag.StringVar(&o.profile, "profile", "", "after the runs, profile dirgate's CPU over one scenario (a to e) for -profile-d, and print where it goes")
 	flag.DurationVar(&o.profileD, "profile-d", 20*time.Second, "length of the profiled window")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (binaries, configurations, logs, profile)")
+	flag.IntVar(&o.maxConc, "max-concurrency", 0, "Concur's providers[].maxConcurrency in dirgate's configuration (0: dirgate's default)")
 	flag.Parse()
 
 	switch *mode {
@@ -153,11 +156,11 @@ func bench(ctx context.Context, o options) (err error) {
 		return err
 	}
 	defer e.floor.stop()
-	if e.fast, err = startDirgate(ctx, e.dir, "dirgate", e.bin, e.urls.Concur, e.urls.Getbill); err != nil {
+	if e.fast, err = startDirgate(ctx, e.dir, "dirgate", e.bin, e.urls.Concur, e.urls.Getbill, o.maxConc); err != nil {
 		return err
 	}
 	defer e.fast.stop()
-	if e.slow, err = startDirgate(ctx, e.dir, "dirgate-slow", e.bin, e.urls.ConcurSlow, e.urls.GetbillSlow); err != nil {
+	if e.slow, err = startDirgate(ctx, e.dir, "dirgate-slow", e.bin, e.urls.ConcurSlow, e.urls.GetbillSlow, o.maxConc); err != nil {
 		return err
 	}
 	defer e.slow.stop()

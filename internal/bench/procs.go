@@ -161,12 +161,16 @@ func buildDirgate(ctx context.Context, dir string) (string, error) {
 // dirgateConfig is dirgate's configuration over one pair of emulators:
 // the production defaults (JSON logs at info, every limit on), no auth on
 // loopback.
-func dirgateConfig(concurURL, getbillURL string) string {
+func dirgateConfig(concurURL, getbillURL string, maxConcurrency int) string {
+	extra := ""
+	if maxConcurrency > 0 {
+		extra = fmt.Sprintf("\n    maxConcurrency: %d", maxConcurrency)
+	}
 	return fmt.Sprintf(`server:
   addr: 127.0.0.1:0
 providers:
   - key: concur
-    kind: concur
+    kind: concur%s
     tokenURL: %s/oauth2/v0/token
     clientID: %s
     clientSecret: %s
@@ -178,14 +182,14 @@ providers:
     baseURL: %s
     clientID: %s
     clientSecret: %s
-`, concurURL, concurClientID, concurClientSecret, concurCompany, concurRequestToken, getbillURL, getbillClientID, getbillSecret)
+`, extra, concurURL, concurClientID, concurClientSecret, concurCompany, concurRequestToken, getbillURL, getbillClientID, getbillSecret)
 }
 
 // startDirgate runs dirgate over the emulators at concurURL and getbillURL
 // and waits until /readyz says every provider is up.
-func startDirgate(ctx context.Context, dir, name, bin, concurURL, getbillURL string, extra ...string) (*child, error) {
+func startDirgate(ctx context.Context, dir, name, bin, concurURL, getbillURL string, maxConcurrency int, extra ...string) (*child, error) {
 	cfg := filepath.Join(dir, name+".yaml")
-	if err := os.WriteFile(cfg, []byte(dirgateConfig(concurURL, getbillURL)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(dirgateConfig(concurURL, getbillURL, maxConcurrency)), 0o600); err != nil {
 		return nil, err
 	}
 	c, err := start(ctx, dir, name, bin, append([]string{"-config", cfg}, extra...), func(line string) string {

@@ -35,7 +35,7 @@ func (e *env) profileScenario(ctx context.Context) error {
 		concurURL, getbillURL = e.urls.ConcurSlow, e.urls.GetbillSlow
 	}
 	prof := filepath.Join(e.dir, "cpu-"+e.o.profile+".pprof")
-	d, err := startDirgate(ctx, e.dir, "dirgate-profiled", e.bin, concurURL, getbillURL, "-cpuprofile", prof)
+	d, err := startDirgate(ctx, e.dir, "dirgate-profiled", e.bin, concurURL, getbillURL, e.o.maxConc, "-cpuprofile", prof)
 	if err != nil {
 		return err
 	}
