@@ -33,8 +33,8 @@ import (
 const Wait = 2 * time.Millisecond
 
 // BatchCapacity bounds one batch. It is the largest page of the vendors
-// (Concur's pre-release maximum); lookups one key a request run
-// providers.LookupConcurrency at a time whatever the batch's size.
+// (Concur's pre-release maximum); lookups one key a request run as many at
+// a time as the provider's cap allows, whatever the batch's size.
 const BatchCapacity = 1000
 
 type ctxKey struct{}
