@@ -140,8 +140,8 @@ var layers = []layer{
 		regexp.MustCompile(`MarshalGQL$|^github\.com/99designs/gqlgen/graphql/handler/transport\.writeJson|^github\.com/dirgate/dirgate/graph\.\S*(?i:write|marshal)`)},
 	{"cursors", regexp.MustCompile(`^github\.com/dirgate/dirgate/graph/relay\.\(\*Cursors\)`)},
 	{"loader priming", regexp.MustCompile(`^github\.com/dirgate/dirgate/graph\.\(\*Resolver\)\.prime|^github\.com/dirgate/dirgate/graph/loader\.\(\*Loaders\)\.Prime`)},
-	{"gqlgen: parsing, validation, executing fields", regexp.MustCompile(`^github\.com/(99designs/gqlgen|vektah/gqlparser)/`)},
-	{"resolvers, directory, vendor calls", regexp.MustCompile(`^github\.com/dirgate/dirgate/(graph|providers)`)},
+	{"resolvers, loaders, directory, vendor calls", regexp.MustCompile(`^github\.com/dirgate/dirgate/(graph\.\(\*\w*[rR]esolver\)|graph/loader|providers)`)},
+	{"gqlgen: parsing, validation, executing fields", regexp.MustCompile(`^github\.com/(99designs/gqlgen|vektah/gqlparser)/|^github\.com/dirgate/dirgate/graph`)},
 	{"logs and metrics", regexp.MustCompile(`^log/slog|^github\.com/dirgate/dirgate/internal/obs|^github\.com/prometheus/`)},
 	{"HTTP server and client, syscalls", regexp.MustCompile(`^net/http\.|^net\.|^internal/poll\.|^syscall\.|^bufio\.`)},
 }
