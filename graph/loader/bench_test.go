@@ -47,8 +47,8 @@ func BenchmarkLookups(b *testing.B) {
 	}
 }
 
-// BenchmarkPrime primes fresh loaders with a page of 100 listed users (one
-// op), as every users page does.
+// BenchmarkPrime hands fresh loaders a page of 100 listed users (one op),
+// as every users page does; they are primed only on a first lookup.
 func BenchmarkPrime(b *testing.B) {
 	users := providertest.Dataset(100)
 	src, err := providers.NewSource(providers.Info{Key: "m"}, memory.New(users, nil), nil)
