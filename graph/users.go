@@ -78,7 +78,12 @@ func (r *Resolver) users(ctx context.Context, first *int, after *string, last *i
 		graphql.AddError(ctx, e)
 	}
 	r.loaders(ctx).Listed(page.Edges)
-	cursors := func(i int) string { return r.Cursors.Encode(bind, page.Edges[i].Cut) }
+	var binder *relay.Binder // one for the request, when a cursor is asked for
+	var once sync.Once
+	cursors := func(i int) string {
+		once.Do(func() { binder = r.Cursors.Bind(bind) })
+		return binder.Encode(page.Edges[i].Cut)
+	}
 	conn := &model.UserConnection{
 		Edges: make([]*model.UserEdge, len(page.Edges)),
 		PageInfo: &model.PageInfo{

@@ -22,6 +22,15 @@ func BenchmarkCursorEncode(b *testing.B) {
 	}
 }
 
+// BenchmarkCursorEncodeBound is a cursor of a page whose query's Binder
+// is made once, as a request makes it.
+func BenchmarkCursorEncodeBound(b *testing.B) {
+	bound := NewCursors([]byte("0123456789abcdef0123456789abcdef")).Bind(benchBind)
+	for b.Loop() {
+		bound.Encode(benchCut)
+	}
+}
+
 func BenchmarkCursorDecode(b *testing.B) {
 	c := NewCursors([]byte("0123456789abcdef0123456789abcdef"))
 	s := c.Encode(benchBind, benchCut)
