@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"runtime/metrics"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -32,20 +34,23 @@ type child struct {
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
-// start runs bin with args, waits for the first stdout line for which
-// ready returns a non-empty string, and drains the rest.
+// start runs bin with args, waits for the first line of its standard
+// output or error for which ready returns a non-empty string, and keeps
+// reading both (its standard error into its log file).
 func start(ctx context.Context, dir, name, bin string, args []string, ready func(line string) string) (*child, error) {
 	c := &child{name: name, log: filepath.Join(dir, name+".log")}
 	c.cmd = exec.CommandContext(ctx, bin, args...)
 	c.cmd.Env = os.Environ()
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the load command
-	stderr, err := os.Create(c.log)
+	logFile, err := os.Create(c.log)
 	if err != nil {
 		return nil, err
 	}
-	defer stderr.Close()
-	c.cmd.Stderr = stderr
 	stdout, err := c.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := c.cmd.StderrPipe()
 	if err != nil {
 		return nil, err
 	}
@@ -53,27 +58,38 @@ func start(ctx context.Context, dir, name, bin string, args []string, ready func
 		return nil, err
 	}
 	if err := c.cmd.Start(); err != nil {
+		logFile.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
+	found := make(chan string, 2)
+	var ready1 atomic.Bool // ready has said yes: the rest is only kept
+	scan := func(r io.Reader, keep io.Writer) {
+		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		sent := false
 		for sc.Scan() {
-			if s := ready(sc.Text()); s != "" && !sent {
+			if keep != nil {
+				fmt.Fprintln(keep, sc.Text())
+			}
+			if ready1.Load() {
+				continue
+			}
+			if s := ready(sc.Text()); s != "" && ready1.CompareAndSwap(false, true) {
 				found <- s
-				sent = true
 			}
 		}
-		if !sent {
-			close(found)
-		}
-		io.Copy(io.Discard, stdout)
+		io.Copy(io.Discard, r)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { scan(stdout, nil) })
+	wg.Go(func() { scan(stderr, logFile) })
+	go func() {
+		wg.Wait()
+		logFile.Close()
+		close(found)
 	}()
 	select {
 	case s, ok := <-found:
-		if !ok {
+		if !ok || s == "" {
 			c.stop()
 			return nil, fmt.Errorf("%s exited before it was ready; its log: %s\n%s", name, c.log, tail(c.log))
 		}
@@ -193,8 +209,13 @@ func startDirgate(ctx context.Context, dir, name, bin, concurURL, getbillURL str
 		return nil, err
 	}
 	c, err := start(ctx, dir, name, bin, append([]string{"-config", cfg}, extra...), func(line string) string {
+		// The banner (text logs), or the JSON log line "listening".
 		if u, ok := strings.CutPrefix(line, "GraphQL:"); ok {
 			return strings.TrimSuffix(strings.TrimSpace(u), "/query")
+		}
+		var l struct{ Msg, GraphQL string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "listening" && l.GraphQL != "" {
+			return strings.TrimSuffix(l.GraphQL, "/query")
 		}
 		return ""
 	})

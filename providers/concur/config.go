@@ -48,6 +48,7 @@ type Config struct {
 
 // Check applies the defaults and checks cfg; errors name the key.
 func (cfg *Config) Check() error {
+	var errs []error
 	if cfg.TokenURL == "" {
 		cfg.TokenURL = DefaultTokenURL
 	}
@@ -55,28 +56,28 @@ func (cfg *Config) Check() error {
 		cfg.PageSize = DefaultPageSize
 	}
 	if u, err := url.Parse(cfg.TokenURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return errors.New("tokenURL must be an absolute http or https URL")
+		errs = append(errs, errors.New("tokenURL must be an absolute http or https URL"))
 	}
 	for _, f := range []struct{ key, value string }{
 		{"clientID", cfg.ClientID}, {"clientSecret", cfg.ClientSecret.Reveal()}, {"companyUUID", cfg.CompanyUUID},
 	} {
 		if strings.TrimSpace(f.value) == "" {
-			return fmt.Errorf("missing required key %q", f.key)
+			errs = append(errs, fmt.Errorf("missing required key %q", f.key))
 		}
 	}
 	if cfg.RequestToken.IsZero() && cfg.TokenStore == "" {
-		return errors.New(`missing required key "requestToken" (or a "tokenStore" that holds a refresh token)`)
+		errs = append(errs, errors.New(`missing required key "requestToken" (or a "tokenStore" that holds a refresh token)`))
 	}
-	if err := cfg.ClientSecret.Check("clientSecret"); err != nil {
-		return err
-	}
-	if err := cfg.RequestToken.Check("requestToken"); err != nil {
-		return err
+	errs = append(errs, cfg.ClientSecret.Check("clientSecret"), cfg.RequestToken.Check("requestToken"))
+	if cfg.TokenStore != "" {
+		if err := CheckTokenStore(cfg.TokenStore); err != nil {
+			errs = append(errs, fmt.Errorf("tokenStore: %w", err))
+		}
 	}
 	if cfg.PageSize < 1 || cfg.PageSize > MaxPageSize {
-		return fmt.Errorf("pageSize must be between 1 and %d (Concur's maximum: 100, or 1000 on the pre-release API)", MaxPageSize)
+		errs = append(errs, fmt.Errorf("pageSize must be between 1 and %d (Concur's maximum: 100, or 1000 on the pre-release API)", MaxPageSize))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Open builds a Client from dirgate's configuration and shared

@@ -38,26 +38,26 @@ type Config struct {
 
 // Check applies the defaults and checks cfg; errors name the key.
 func (cfg *Config) Check() error {
+	var errs []error
 	cfg.BaseURL = strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/")
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return errors.New("baseURL must be an absolute http or https URL without credentials, query or fragment")
+		errs = append(errs, errors.New("baseURL must be an absolute http or https URL without credentials, query or fragment"))
 	}
 	switch {
+	case !cfg.Token.IsZero() && (cfg.ClientID != "" || !cfg.ClientSecret.IsZero()):
+		errs = append(errs, errors.New("token: set together with clientID/clientSecret: give a token, or client credentials, not both"))
 	case cfg.Token.IsZero() && cfg.ClientID == "" && cfg.ClientSecret.IsZero():
-		return errors.New(`missing required key "token" (or "clientID" and "clientSecret")`)
+		errs = append(errs, errors.New(`missing required key "token" (or "clientID" and "clientSecret")`))
 	case cfg.Token.IsZero() && cfg.ClientID == "":
-		return errors.New(`missing required key "clientID" (with "clientSecret")`)
+		errs = append(errs, errors.New(`missing required key "clientID" (with "clientSecret")`))
 	case cfg.Token.IsZero() && cfg.ClientSecret.IsZero():
-		return errors.New(`missing required key "clientSecret" (with "clientID")`)
+		errs = append(errs, errors.New(`missing required key "clientSecret" (with "clientID")`))
 	}
-	if err := cfg.Token.Check("token"); err != nil {
-		return err
-	}
-	return cfg.ClientSecret.Check("clientSecret")
+	return errors.Join(append(errs, cfg.Token.Check("token"), cfg.ClientSecret.Check("clientSecret"))...)
 }
 
 // Open builds a Client from dirgate's configuration and shared
