@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	goruntime "runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -79,6 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	version := flags.Bool("version", false, "print the version and the revision dirgate was built from, and exit")
 	genKey := flags.Bool("gen-key", false, "print a new random API key and its hash for server.auth.apiKeys, and exit")
 	printSchema := flags.Bool("print-schema", false, "print the GraphQL schema (SDL), as /schema.graphql serves it, and exit")
+	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile to `file` until dirgate stops (the load command's -profile uses it)")
 	if err := parseFlags(flags, args[1:], stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -106,6 +108,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return usage(flags, stderr, errors.New("-demo runs without a configuration: drop -config (or unset DIRGATE_CONFIG), or drop -demo"))
 	case *checkConfig && *configPath == "":
 		return usage(flags, stderr, errors.New("-check-config needs a configuration: -config FILE, or DIRGATE_CONFIG"))
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
 	var cfg *config.Config
