@@ -703,7 +703,7 @@ func waitedWithinBound(t *testing.T, what string, bound time.Duration, lines []m
 		if ops == 0 {
 			continue
 		}
-		wait := time.Duration(l["redis_wait"].(float64))
+		wait := time.Duration(l["redis_wait_ms"].(float64) * float64(time.Millisecond))
 		longest = max(longest, wait)
 		if wait > bound {
 			t.Errorf("%s: a request waited %v on Redis, more than the bound of %v", what, wait, bound)
@@ -765,8 +765,8 @@ func TestFleetRedisFails(t *testing.T) {
 	}
 	var slowest time.Duration // a figure for the report, not asserted
 	for _, l := range lines {
-		d, _ := l["duration"].(float64)
-		slowest = max(slowest, time.Duration(d))
+		d, _ := l["duration_ms"].(float64)
+		slowest = max(slowest, time.Duration(d*float64(time.Millisecond)))
 	}
 	_, calls1 := f.getbill.Calls()
 	t.Logf("Redis hung: %d of %d requests hit the Redis deadline; the longest Redis wait %v (bound %v); the slowest request %v; getbill refreshed %d times by 3 replicas alone",

@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -105,7 +106,7 @@ func (r *Redis) Middleware(annotate func(context.Context, ...slog.Attr), next ht
 		}
 		r.wait.Observe(u.Waited.Seconds())
 		if annotate != nil {
-			annotate(ctx, slog.Int("redis_ops", u.Ops), slog.Int("redis_timeouts", u.Timeouts), slog.Duration("redis_wait", u.Waited))
+			annotate(ctx, slog.Int("redis_ops", u.Ops), slog.Int("redis_timeouts", u.Timeouts), slog.Float64("redis_wait_ms", math.Round(float64(u.Waited.Microseconds()))/1000)) // as obs.Millis
 		}
 	})
 }
