@@ -101,11 +101,24 @@ func (s *Source) current(ctx context.Context) *Snapshot {
 	return sn
 }
 
-// snap returns the whole directory: the copy while it is fresh, else a
+// snap returns the whole directory: the copy the request has read already
+// (see request.go), else the cached copy while it is fresh, else a
 // refreshed one, else (the refresh failed or is held back) the stale copy
 // while it is younger than MaxStale, else the failure. Concurrent callers
 // share one refresh, which is not cancelled when one of them gives up.
 func (s *Source) snap(ctx context.Context) (*Snapshot, error) {
+	if sn := requestCopy(ctx, s); sn != nil {
+		return sn, nil
+	}
+	sn, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return keepRequestCopy(ctx, s, sn), nil
+}
+
+// read is snap without the request's copy.
+func (s *Source) read(ctx context.Context) (*Snapshot, error) {
 	sn := s.current(ctx)
 	now := s.now()
 	s.mu.Lock()
