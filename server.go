@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	goruntime "runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,7 @@ import (
 	"github.com/dirgate/dirgate/internal/auth"
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/demo"
+	"github.com/dirgate/dirgate/internal/fleet"
 	"github.com/dirgate/dirgate/internal/health"
 	"github.com/dirgate/dirgate/internal/limits"
 	"github.com/dirgate/dirgate/internal/obs"
@@ -78,6 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	version := flags.Bool("version", false, "print the version and the revision dirgate was built from, and exit")
 	genKey := flags.Bool("gen-key", false, "print a new random API key and its hash for server.auth.apiKeys, and exit")
 	printSchema := flags.Bool("print-schema", false, "print the GraphQL schema (SDL), as /schema.graphql serves it, and exit")
+	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile to `file` until dirgate stops (the load command's -profile uses it)")
 	if err := parseFlags(flags, args[1:], stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -105,6 +108,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return usage(flags, stderr, errors.New("-demo runs without a configuration: drop -config (or unset DIRGATE_CONFIG), or drop -demo"))
 	case *checkConfig && *configPath == "":
 		return usage(flags, stderr, errors.New("-check-config needs a configuration: -config FILE, or DIRGATE_CONFIG"))
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
 	var cfg *config.Config
@@ -158,7 +173,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	defer h.ready.Close()
+	defer h.Close()
 	if *checkConfig {
 		printChecked(stdout, *configPath, cfg)
 		return nil
@@ -240,9 +255,17 @@ func newHTTPServer(s *config.Server, h http.Handler, log *slog.Logger) (*http.Se
 
 // newServer wires the providers named in cfg and returns dirgate's one
 // HTTP handler (see surface.go for auth, limits, health, metrics, logs).
-func newServer(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) (*server, error) {
+func newServer(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) (_ *server, err error) {
 	sf := newSurface(cfg, log, tracer)
 	log = sf.log // with request ids
+	if err := sf.openRedis(cfg); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil && sf.redis != nil {
+			sf.redis.Close()
+		}
+	}()
 	dir, err := newDirectory(cfg, log, sf)
 	if err != nil {
 		return nil, err
@@ -285,7 +308,7 @@ func newServer(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) (*serv
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	return &server{Handler: sf.wrap(withCORS(cfg.Server.CORS.AllowedOrigins, mux)), ready: sf.ready}, nil
+	return &server{Handler: sf.wrap(withCORS(cfg.Server.CORS.AllowedOrigins, mux)), ready: sf.ready, redis: sf.redis}, nil
 }
 
 // withCORS lets the listed origins read dirgate's answers from a browser,
@@ -326,14 +349,23 @@ func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers
 			Ceiling: p.MaxResponseBytes,
 			Bodies:  bodies,
 		})}
+		opts := &providers.SourceOptions{
+			Timeout: p.Timeout, MaxConcurrency: p.MaxConcurrency, CacheTTL: p.CacheTTL, MaxStale: p.MaxStale,
+			Now: cfg.Now, Logger: log, Observer: sf.metrics,
+		}
+		if sf.redis != nil { // several replicas: tokens, copies and budgets in Redis
+			env.Tokens = sf.redis.Tokens(p.Key)
+			d := sf.redis.Directory(p.Key, max(p.MaxStale, p.CacheTTL), cfg.Now)
+			opts.Shared = d
+			if k.Whole {
+				opts.Snapshots = d
+			}
+		}
 		drv, err := k.Open(p.Settings, env)
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", p.Key, err)
 		}
-		src, err := providers.NewSource(providers.Info{Key: p.Key, Kind: p.Kind, Name: p.Name}, drv, &providers.SourceOptions{
-			Timeout: p.Timeout, MaxConcurrency: p.MaxConcurrency, CacheTTL: p.CacheTTL, MaxStale: p.MaxStale,
-			Now: cfg.Now, Logger: log, Observer: sf.metrics,
-		})
+		src, err := providers.NewSource(providers.Info{Key: p.Key, Kind: p.Kind, Name: p.Name}, drv, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -437,6 +469,15 @@ func printWelcome(w io.Writer, base, addr string, d *demo.Demo, s *config.Server
 type server struct {
 	http.Handler
 	ready *health.Checker
+	redis *fleet.Redis // nil for a single replica
+}
+
+// Close stops the readiness probes and closes the connection to Redis.
+func (s *server) Close() {
+	s.ready.Close()
+	if s.redis != nil {
+		s.redis.Close()
+	}
 }
 
 // newHandler wires the providers named in cfg and returns dirgate's one
@@ -457,13 +498,38 @@ type surface struct {
 	metrics   *obs.Metrics
 	tracer    trace.Tracer
 	ready     *health.Checker
-	providers []string // keys, in order
+	providers []string     // keys, in order
+	redis     *fleet.Redis // the state shared with other replicas; nil for one
+	apq       graphql.Cache[string]
 }
 
 func newSurface(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) *surface {
 	cfg.Server.SetDefaults() // a configuration built in code has none
 	log = slog.New(obs.Handler(log.Handler()))
-	return &surface{cfg: &cfg.Server, log: log, metrics: obs.NewMetrics(), tracer: tracer}
+	return &surface{cfg: &cfg.Server, log: log, metrics: obs.NewMetrics(), tracer: tracer, apq: limits.PersistedQueries(cfg.Server.APQ.CacheSize)}
+}
+
+// openRedis connects to the state shared with the other replicas, when
+// the configuration has a redis block: persisted queries go there too.
+func (sf *surface) openRedis(cfg *config.Config) error {
+	rc := cfg.Redis
+	if !rc.Configured() {
+		return nil
+	}
+	rc.SetDefaults() // a configuration built in code has none
+	key, err := cfg.SealingKey()
+	if err != nil {
+		return fmt.Errorf("config: redis: %w", err)
+	}
+	r, err := fleet.Open(fleet.Config{URL: rc.URL, KeyPrefix: rc.KeyPrefix, Timeout: rc.Timeout, Key: key},
+		&fleet.Options{Now: cfg.Now, Log: sf.log})
+	if err != nil {
+		return fmt.Errorf("config: redis: %w", err)
+	}
+	sf.redis = r
+	sf.metrics.Registry().MustRegister(r.Collectors()...)
+	sf.apq = r.APQ(sf.apq, fleet.APQOptions{TTL: rc.APQTTL, Size: sf.cfg.APQ.CacheSize, MaxBytes: limits.MaxPersistedQueryBytes})
+	return nil
 }
 
 // watch starts tracking the directory's providers: their readiness and
@@ -481,12 +547,16 @@ func (sf *surface) watch(dir *providers.Directory) {
 			return 0, 0, false
 		})
 	}
-	sf.ready = health.New(targets, health.Options{
+	opts := health.Options{
 		DegradedReady: sf.cfg.Readiness.WhenDegraded == config.DegradedReady,
 		MinUp:         *sf.cfg.Readiness.MinProvidersUp,
 		ProbeInterval: sf.cfg.Readiness.ProbeInterval,
 		Log:           sf.log,
-	})
+	}
+	if sf.redis != nil {
+		opts.Shared = sf.redis
+	}
+	sf.ready = health.New(targets, opts)
 	sf.metrics.Registry().MustRegister(sf.ready.Collectors()...)
 }
 
@@ -501,7 +571,7 @@ func (sf *surface) graphql(gql gqlServer, costs limits.Model, cache graphql.Cach
 	// "Did you mean ...?" would name the fields introspection hides.
 	gql.SetDisableSuggestion(!sf.cfg.Introspection)
 	gql.Use(sf.metrics.GraphQL(sf.tracer))
-	gql.Use(graph.PersistedQueries{Cache: limits.PersistedQueries(sf.cfg.APQ.CacheSize)})
+	gql.Use(graph.PersistedQueries{Cache: sf.apq})
 	gql.Use(limits.Fields{Max: l.Fields, Repeats: l.FieldRepeats, TokenLimit: l.Tokens, Cache: cache})
 	if sf.cfg.Introspection {
 		gql.Use(extension.Introspection{})
@@ -537,8 +607,11 @@ type gqlServer interface {
 // deadline and its vendor-call budget.
 func (sf *surface) query(next http.Handler) (http.Handler, error) {
 	l := sf.cfg.Limits
-	return sf.authed("query", limits.InFlight(l.InFlight, limits.Body(l.BodyBytes, readDeadline(readTimeout, limits.JSONValues(l.Tokens,
-		limits.Deadline(sf.cfg.RequestTimeout, limits.CallBudget(l.VendorCalls, next)))))))
+	h := limits.Deadline(sf.cfg.RequestTimeout, limits.CallBudget(l.VendorCalls, next))
+	if sf.redis != nil {
+		h = sf.redis.Middleware(obs.Annotate, h) // each request's Redis budget
+	}
+	return sf.authed("query", limits.InFlight(l.InFlight, limits.Body(l.BodyBytes, readDeadline(readTimeout, limits.JSONValues(l.Tokens, h)))))
 }
 
 // authed lets only the callers of /query reach h, and counts its requests

@@ -50,9 +50,25 @@ type SourceStatus struct {
 	// until then it is holding back, after a rate limit or a failure.
 	RetryAt time.Time
 	// RateLimit is the vendor's rate budget as it last reported it, for a
-	// provider that is a RateBudgeter; nil otherwise.
+	// provider that is a RateBudgeter; nil otherwise. With several
+	// replicas, the latest any of them heard.
 	RateLimit *RateLimit
+	// Sharing says whether the provider's state (its copy, budget and
+	// tokens) is shared with other replicas now: "" with a single replica.
+	Sharing Sharing
 }
+
+// Sharing is how a provider's state is shared with dirgate's other
+// replicas.
+type Sharing string
+
+const (
+	// SharingShared: the state is shared (Redis answers).
+	SharingShared Sharing = "SHARED"
+	// SharingLocal: it cannot be shared now (Redis is away), and this
+	// replica works from its own state.
+	SharingLocal Sharing = "LOCAL"
+)
 
 // Stale reports whether the data served is a stale copy.
 func (st *SourceStatus) Stale() bool { return st.State == StateStale }
@@ -97,6 +113,12 @@ func (s *Source) Status() SourceStatus {
 	st := SourceStatus{Cached: s.desc.Paging == driver.PagingSnapshot, State: StateUnknown}
 	if rl, ok := s.rateLimit(); ok {
 		st.RateLimit = &rl
+	}
+	if sh := s.opts.Shared; sh != nil {
+		st.Sharing = SharingLocal
+		if sh.Sharing() {
+			st.Sharing = SharingShared
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

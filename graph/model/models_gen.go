@@ -34,21 +34,6 @@ type Company struct {
 	Country *string `json:"country,omitempty"`
 }
 
-// Relay's page information.
-type PageInfo struct {
-	// Forwards (first/after): whether users follow this page, exactly; while
-	// a provider is failing, true, since dirgate cannot know what it holds.
-	// Backwards (last/before): true when the page was asked with before.
-	HasNextPage bool `json:"hasNextPage"`
-	// Backwards (last/before): whether users come before this page, exactly.
-	// Forwards (first/after): true when the page was asked with after.
-	HasPreviousPage bool `json:"hasPreviousPage"`
-	// The cursor of the page's first user; null when the page is empty.
-	StartCursor *string `json:"startCursor,omitempty"`
-	// The cursor of the page's last user; null when the page is empty.
-	EndCursor *string `json:"endCursor,omitempty"`
-}
-
 // A provider's failure, as clients see it in errors.
 type ProviderFailure struct {
 	// The same code as extensions.code of the error.
@@ -98,21 +83,18 @@ type ProviderStatus struct {
 	RetryAt *time.Time `json:"retryAt,omitempty"`
 	// The vendor's rate budget as it last reported it; null when it does not report one.
 	RateLimit *ProviderRateLimit `json:"rateLimit,omitempty"`
+	// Whether this provider's state (its cached copy, rate budget and hold,
+	// its tokens) is shared with dirgate's other replicas: null for a single
+	// replica; SHARED while Redis answers; LOCAL while it does not, and this
+	// replica works from its own state (see the README, "Running several
+	// replicas").
+	Sharing *ProviderSharing `json:"sharing,omitempty"`
 }
 
 // dirgate's queries: the users of every configured provider, lookups by
 // id, and the providers themselves. There are no mutations: dirgate only
 // reads.
 type Query struct {
-}
-
-// A user of a page, and the cursor of its place.
-type UserEdge struct {
-	// Opaque; bound to the filter the page was asked with. Give it to after
-	// or before to page from this user.
-	Cursor string `json:"cursor"`
-	// The user.
-	Node *User `json:"node"`
 }
 
 // Restricts users. Fields are ANDed; an absent or null field restricts
@@ -260,6 +242,65 @@ func (e *ProviderKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e ProviderKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a provider's state is shared with dirgate's other replicas.
+type ProviderSharing string
+
+const (
+	// Shared through Redis: one refresh, one rate budget and one token for the whole fleet.
+	ProviderSharingShared ProviderSharing = "SHARED"
+	// Redis is away: this replica serves its own copy (within maxStale), its
+	// own tokens, and refreshes on its own until Redis is back.
+	ProviderSharingLocal ProviderSharing = "LOCAL"
+)
+
+var AllProviderSharing = []ProviderSharing{
+	ProviderSharingShared,
+	ProviderSharingLocal,
+}
+
+func (e ProviderSharing) IsValid() bool {
+	switch e {
+	case ProviderSharingShared, ProviderSharingLocal:
+		return true
+	}
+	return false
+}
+
+func (e ProviderSharing) String() string {
+	return string(e)
+}
+
+func (e *ProviderSharing) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ProviderSharing(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ProviderSharing", str)
+	}
+	return nil
+}
+
+func (e ProviderSharing) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ProviderSharing) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ProviderSharing) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -23,11 +23,20 @@ import (
 // detached from its callers'.
 
 // renew gets a new access token: with the refresh token while it lasts,
-// else (or when Concur refuses it) with the request token.
+// else (or when Concur refuses it) with the request token. With a token
+// store that replicas share, through it (see renewShared).
 func (c *Client) renew(ctx context.Context) (vendorhttp.Token, error) {
+	if c.shared != nil {
+		return c.renewShared(ctx)
+	}
 	if err := c.load(ctx); err != nil {
 		return vendorhttp.Token{}, err
 	}
+	return c.grants(ctx)
+}
+
+// grants makes the token requests of one renewal.
+func (c *Client) grants(ctx context.Context) (vendorhttp.Token, error) {
 	c.mu.Lock()
 	refresh, refreshExp, geo := c.refresh, c.refreshExp, c.geo
 	c.mu.Unlock()
@@ -247,7 +256,7 @@ func (c *Client) keep(ctx context.Context, body []byte, tokenURL string) (vendor
 		RefreshToken: c.refresh.Reveal(), RefreshExpiresAt: c.refreshExp.UTC(), Geolocation: geo,
 	}
 	c.mu.Unlock()
-	if st.RefreshToken != "" {
+	if st.RefreshToken != "" && c.shared == nil { // a shared store stores what renewShared returns
 		b, _ := json.MarshalIndent(st, "", "  ") // cannot fail: strings and a time
 		if err := c.store.Save(ctx, append(b, '\n')); err != nil {
 			// The new refresh token is in memory; without the access token
@@ -258,13 +267,97 @@ func (c *Client) keep(ctx context.Context, body []byte, tokenURL string) (vendor
 	return vendorhttp.Token{Value: vendorhttp.NewSecret(v.AccessToken), Expiry: now.Add(ttl)}, nil
 }
 
-// storedToken is what the token store keeps.
+// storedToken is what the token store keeps. A store shared by replicas
+// (sealed in Redis) keeps the access token too, so that the replicas use
+// the one a renewal got instead of each renewing.
 type storedToken struct {
 	ClientID         string    `json:"client_id"`
 	CompanyUUID      string    `json:"company_uuid"`
 	RefreshToken     string    `json:"refresh_token"`
 	RefreshExpiresAt time.Time `json:"refresh_expires_at,omitzero"`
 	Geolocation      string    `json:"geolocation"`
+	AccessToken      string    `json:"access_token,omitempty"`
+	AccessExpiresAt  time.Time `json:"access_expires_at,omitzero"`
+}
+
+// adoptMargin is the least time an access token from the shared store
+// must have left to be used rather than renewed.
+const adoptMargin = 2 * time.Minute
+
+// renewShared renews through a token store that several replicas share.
+// The store runs one renewal at a time across them and stores its result
+// (refresh token, geolocation and access token) before another may
+// start; a replica that finds a newer token stored than the one it had
+// (another replica renewed, or this one just started) takes it instead
+// of renewing. A refresh token that a renewal which never finished may
+// have used is not used again: the request token takes over.
+func (c *Client) renewShared(ctx context.Context) (vendorhttp.Token, error) {
+	for range 2 {
+		c.mu.Lock()
+		seen := c.seen
+		c.mu.Unlock()
+		var grantErr error
+		data, err := c.shared.Renew(ctx, seen, func(ctx context.Context, stored []byte, reusable bool) ([]byte, error) {
+			c.adopt(stored, reusable)
+			tok, err := c.grants(ctx)
+			if err != nil {
+				grantErr = err
+				return nil, err
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			b, _ := json.Marshal(storedToken{ // cannot fail: strings and times
+				ClientID: c.cfg.ClientID, CompanyUUID: c.cfg.CompanyUUID,
+				RefreshToken: c.refresh.Reveal(), RefreshExpiresAt: c.refreshExp.UTC(), Geolocation: c.geo,
+				AccessToken: tok.Value.Reveal(), AccessExpiresAt: tok.Expiry.UTC(),
+			})
+			return b, nil
+		})
+		switch {
+		case err != nil && err == grantErr:
+			return vendorhttp.Token{}, err
+		case err != nil:
+			return vendorhttp.Token{}, fmt.Errorf("concur: token: %w: the token store shared by the replicas: %w", driver.ErrUnavailable, err)
+		}
+		if tok, ok := c.adopt(data, true); ok {
+			return tok, nil
+		}
+		// A token newer than this replica's, but its access token is
+		// spent too: renew that one.
+	}
+	return vendorhttp.Token{}, fmt.Errorf("concur: token: %w: the shared token store holds no usable token", driver.ErrUnavailable)
+}
+
+// adopt takes a token from the shared store: its refresh token (unless it
+// may not be reused) and geolocation, and its access token while it has
+// adoptMargin left. A foreign or undecodable one is ignored, and replaced
+// by the next renewal.
+func (c *Client) adopt(data []byte, reusable bool) (vendorhttp.Token, bool) {
+	if len(data) == 0 {
+		return vendorhttp.Token{}, false
+	}
+	c.mu.Lock()
+	c.seen = data // seen, even if unusable: the next renewal replaces it
+	c.mu.Unlock()
+	var st storedToken
+	if json.Unmarshal(data, &st) != nil || st.ClientID != c.cfg.ClientID || st.CompanyUUID != c.cfg.CompanyUUID {
+		return vendorhttp.Token{}, false
+	}
+	geo, ok := vendorhttp.BaseURL(st.Geolocation)
+	if !ok {
+		return vendorhttp.Token{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.geo = geo
+	c.refresh, c.refreshExp = vendorhttp.Secret{}, time.Time{}
+	if reusable && st.RefreshToken != "" {
+		c.refresh, c.refreshExp = vendorhttp.NewSecret(st.RefreshToken), st.RefreshExpiresAt
+	}
+	if st.AccessToken == "" || !c.http.Now().Add(adoptMargin).Before(st.AccessExpiresAt) {
+		return vendorhttp.Token{}, false
+	}
+	return vendorhttp.Token{Value: vendorhttp.NewSecret(st.AccessToken), Expiry: st.AccessExpiresAt}, true
 }
 
 // load reads the token store once. A missing, undecodable or foreign
