@@ -490,7 +490,9 @@ func TestPlaygroundInChromium(t *testing.T) {
 		if !strings.Contains(said, "in place of <your API key>") {
 			t.Errorf("the result pane says\n%s", said)
 		}
-		http.Get(base + "/healthz") // the log is written up to here
+		if resp, err := http.Get(base + "/healthz"); err == nil { // the log is written up to here
+			resp.Body.Close()
+		}
 		if q := queries(); len(q) > 0 {
 			t.Errorf("dirgate got %v before a key was typed, want nothing", q)
 		}
@@ -529,7 +531,9 @@ func TestPlaygroundInChromium(t *testing.T) {
 		if result := runAndWait(t, ctx); !strings.Contains(result, `"displayName"`) {
 			t.Errorf("no users in the result pane:\n%s", result)
 		}
-		http.Get(base + "/healthz")
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+		}
 		id := auth.HashKey(key)[len("sha256:") : len("sha256:")+12]
 		for _, q := range queries() {
 			if q != "200 "+id {
