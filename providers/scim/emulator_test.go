@@ -453,7 +453,10 @@ func TestEmulatorQuirks(t *testing.T) {
 		{"NoPrimaryEmail", Quirks{NoPrimaryEmail: true}, func(w *wire) bool {
 			return strings.Contains(string(w.body), `"type":"home"`) && !strings.Contains(string(w.body), `"primary":true,"type":"work","value"`)
 		}},
-		{"OddCase", Quirks{OddCase: true}, func(w *wire) bool { _, ok := w.obj["resources"]; return ok && strings.Contains(string(w.body), `"UserName"`) }},
+		{"OddCase", Quirks{OddCase: true}, func(w *wire) bool {
+			_, ok := w.obj["resources"]
+			return ok && strings.Contains(string(w.body), `"UserName"`)
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, srv := startEmulator(t, EmulatorOptions{Users: users, Index: true, Cursor: true, Quirks: tt.q})
