@@ -1,0 +1,119 @@
+package vendorhttp
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Tolerant JSON scalars: vendors' samples disagree on types (Concur sends
+// numbers as strings and the other way round), so adapters decode what
+// they can and keep the type they want.
+
+// String is a JSON string, number or boolean, read as text; null is "".
+type String string
+
+// UnmarshalJSON implements json.Unmarshaler. Objects and arrays are
+// errors.
+func (s *String) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		*s = ""
+	case b[0] == '"':
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = String(v)
+	case string(b) == "true" || string(b) == "false":
+		*s = String(b)
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("want a string")
+		}
+		*s = String(n.String())
+	}
+	return nil
+}
+
+// Int is an integer sent as a JSON number or a string; null and "" leave
+// it unset.
+type Int struct {
+	N   int64
+	Set bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (i *Int) UnmarshalJSON(b []byte) error {
+	var s String
+	if err := s.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	v := strings.TrimSpace(string(s))
+	if v == "" {
+		*i = Int{}
+		return nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(v, 64)
+		if ferr != nil || math.IsNaN(f) || math.Abs(f) > 1<<53 || f != math.Trunc(f) {
+			return fmt.Errorf("want an integer")
+		}
+		n = int64(f)
+	}
+	*i = Int{N: n, Set: true}
+	return nil
+}
+
+// Bool is a JSON boolean, or a string or number that reads as one (true,
+// "true", 1, "1", …); null is false.
+type Bool bool
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (v *Bool) UnmarshalJSON(b []byte) error {
+	var s String
+	if err := s.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	t := strings.TrimSpace(string(s))
+	if t == "" {
+		*v = false
+		return nil
+	}
+	p, err := strconv.ParseBool(t)
+	if err != nil {
+		return fmt.Errorf("want a boolean")
+	}
+	*v = Bool(p)
+	return nil
+}
+
+// Time is an RFC 3339 timestamp or a near variant, as UTC; anything
+// unreadable is the zero time, not an error (a bad timestamp should not
+// lose a user).
+type Time time.Time
+
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05Z07:00", "2006-01-02T15:04:05", "2006-01-02 15:04:05"}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	var s String
+	*t = Time{}
+	if s.UnmarshalJSON(b) != nil || s == "" {
+		return nil
+	}
+	for _, layout := range timeLayouts {
+		if v, err := time.Parse(layout, strings.TrimSpace(string(s))); err == nil {
+			*t = Time(v.UTC())
+			return nil
+		}
+	}
+	return nil
+}
