@@ -17,6 +17,11 @@ type Term struct {
 	Value string
 	// Bool makes Value a JSON boolean: it must be "true" or "false".
 	Bool bool
+	// Sub, when set, makes the term a value filter on the multi-valued
+	// attribute Path, holding when one of its values meets every Sub
+	// term: emails[type eq "work" and value eq "x"]. Value and Bool are
+	// then unused, and Sub's paths are sub-attribute names.
+	Sub []Term
 }
 
 // Build writes the filter that holds when every term holds: the terms
@@ -29,27 +34,48 @@ func Build(terms ...Term) (string, error) {
 		return "", errors.New("scim: filter: no terms")
 	}
 	var b strings.Builder
+	if err := build(&b, terms, false); err != nil {
+		return "", fmt.Errorf("scim: filter: %w", err)
+	}
+	return b.String(), nil
+}
+
+func build(b *strings.Builder, terms []Term, inner bool) error {
 	for i, t := range terms {
-		if err := ParsePath(t.Path); err != nil {
-			return "", fmt.Errorf("scim: filter: %w", err)
-		}
 		if i > 0 {
 			b.WriteString(" and ")
 		}
+		if inner && (strings.ContainsAny(t.Path, ":.") || t.Sub != nil) {
+			return fmt.Errorf("%s: a value filter holds sub-attribute names", t.Path)
+		}
+		if err := ParsePath(t.Path); err != nil {
+			return err
+		}
 		b.WriteString(t.Path)
+		if t.Sub != nil {
+			if len(t.Sub) == 0 || strings.Contains(t.Path, ".") {
+				return fmt.Errorf("%s: a value filter needs terms, on an attribute", t.Path)
+			}
+			b.WriteByte('[')
+			if err := build(b, t.Sub, true); err != nil {
+				return err
+			}
+			b.WriteByte(']')
+			continue
+		}
 		b.WriteString(" eq ")
 		switch {
 		case t.Bool && (t.Value == "true" || t.Value == "false"):
 			b.WriteString(t.Value)
 		case t.Bool:
-			return "", fmt.Errorf("scim: filter: %s: a boolean must be true or false", t.Path)
+			return fmt.Errorf("%s: a boolean must be true or false", t.Path)
 		case !utf8.ValidString(t.Value):
-			return "", fmt.Errorf("scim: filter: %s: the value is not UTF-8", t.Path)
+			return fmt.Errorf("%s: the value is not UTF-8", t.Path)
 		default:
 			b.WriteString(quote(t.Value))
 		}
 	}
-	return b.String(), nil
+	return nil
 }
 
 // quote returns s as a JSON string literal. Quotes, backslashes and

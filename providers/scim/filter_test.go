@@ -83,12 +83,14 @@ func TestBuild(t *testing.T) {
 		Term{Path: "userName", Value: `Bob "the" \ builder`},
 		Term{Path: "active", Value: "true", Bool: true},
 		Term{Path: EnterpriseUserSchema + ":employeeNumber", Value: "E1\n2"},
+		Term{Path: "emails", Sub: []Term{{Path: "type", Value: "work"}, {Path: "value", Value: `a"]b`}}},
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `userName eq "Bob \"the\" \\ builder" and active eq true and ` +
-		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "E1\n2"`
+		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "E1\n2" and ` +
+		`emails[type eq "work" and value eq "a\"]b"]`
 	if got != want {
 		t.Errorf("Build = %s\nwant    %s", got, want)
 	}
@@ -98,6 +100,10 @@ func TestBuild(t *testing.T) {
 		{{Path: `userName eq "x" or userName`, Value: "x"}},
 		{{Path: "active", Value: "yes", Bool: true}},
 		{{Path: "userName", Value: "\xff"}},
+		{{Path: "emails", Sub: []Term{}}},
+		{{Path: "emails.value", Sub: []Term{{Path: "type", Value: "x"}}}},
+		{{Path: "emails", Sub: []Term{{Path: "name.x", Value: "x"}}}},
+		{{Path: "emails", Sub: []Term{{Path: "a", Sub: []Term{{Path: "b", Value: "c"}}}}}},
 	} {
 		if f, err := Build(bad...); err == nil {
 			t.Errorf("Build(%+v) = %q, want an error", bad, f)
@@ -107,33 +113,35 @@ func TestBuild(t *testing.T) {
 
 // FuzzBuild proves that no value produces an unescaped filter: whatever
 // the values, what Build writes parses back, with the emulator's parser,
-// into exactly the terms it was given, joined with "and".
+// into exactly the terms it was given, joined with "and", the third
+// inside a value filter.
 func FuzzBuild(f *testing.F) {
 	paths := []string{"userName", "emails.value", "name.familyName", EnterpriseUserSchema + ":employeeNumber", "externalId", "id"}
 	for _, seed := range []struct {
-		p1, p2 uint8
-		v1, v2 string
+		p1, p2     uint8
+		v1, v2, v3 string
 	}{
-		{0, 1, "bjensen", "b@example.com"},
-		{2, 3, `" or userName pr or "`, `\`},
-		{4, 5, `x" ) or ( id pr`, "\u2028\x00\x1f\x7f"},
-		{0, 0, `\" and active eq true and userName eq \"`, `"]`},
-		{1, 2, "é漢字🙂", ""},
+		{0, 1, "bjensen", "b@example.com", "w@example.com"},
+		{2, 3, `" or userName pr or "`, `\`, `"] or id pr or emails[value eq "`},
+		{4, 5, `x" ) or ( id pr`, "\u2028\x00\x1f\x7f", "]"},
+		{0, 0, `\" and active eq true and userName eq \"`, `"]`, `\"]`},
+		{1, 2, "é漢字🙂", "", `\`},
 	} {
-		f.Add(seed.p1, seed.p2, seed.v1, seed.v2)
+		f.Add(seed.p1, seed.p2, seed.v1, seed.v2, seed.v3)
 	}
-	f.Fuzz(func(t *testing.T, p1, p2 uint8, v1, v2 string) {
+	f.Fuzz(func(t *testing.T, p1, p2 uint8, v1, v2, v3 string) {
 		t1 := Term{Path: paths[int(p1)%len(paths)], Value: v1}
 		t2 := Term{Path: paths[int(p2)%len(paths)], Value: v2}
-		s, err := Build(t1, t2)
-		if !utf8.ValidString(v1) || !utf8.ValidString(v2) {
+		t3 := Term{Path: "emails", Sub: []Term{{Path: "type", Value: "work"}, {Path: "value", Value: v3}}}
+		s, err := Build(t1, t2, t3)
+		if !utf8.ValidString(v1) || !utf8.ValidString(v2) || !utf8.ValidString(v3) {
 			if err == nil {
 				t.Fatalf("Build accepted a value that is not UTF-8: %q", s)
 			}
 			return
 		}
 		if err != nil {
-			t.Fatalf("Build(%q, %q): %v", v1, v2, err)
+			t.Fatalf("Build(%q, %q, %q): %v", v1, v2, v3, err)
 		}
 		x, err := parseFilter(s)
 		if err != nil {
@@ -142,14 +150,24 @@ func FuzzBuild(f *testing.F) {
 			}
 			t.Fatalf("Build wrote %q, which does not parse: %v", s, err)
 		}
-		and, ok := x.(*logical)
-		if !ok || and.op != "and" {
-			t.Fatalf("Build wrote %q, which parses as %s, not one \"and\"", s, x)
+		// ((t1 and t2) and emails[(type eq "work" and value eq v3)])
+		outer, ok := x.(*logical)
+		if !ok || outer.op != "and" {
+			t.Fatalf("Build wrote %q, which parses as %s", s, x)
+		}
+		first, ok := outer.left.(*logical)
+		vp, ok2 := outer.right.(*valuePath)
+		if !ok || !ok2 || first.op != "and" || vp.path.String() != "emails" {
+			t.Fatalf("Build wrote %q, which parses as %s", s, x)
+		}
+		inner, ok := vp.filter.(*logical)
+		if !ok || inner.op != "and" {
+			t.Fatalf("the value filter of %q parses as %s", s, vp.filter)
 		}
 		for i, c := range []struct {
 			x    expr
 			term Term
-		}{{and.left, t1}, {and.right, t2}} {
+		}{{first.left, t1}, {first.right, t2}, {inner.left, t3.Sub[0]}, {inner.right, t3.Sub[1]}} {
 			cmp, ok := c.x.(*compare)
 			if !ok || cmp.op != "eq" || cmp.val.kind != litString {
 				t.Fatalf("term %d of %q parses as %s", i, s, c.x)
