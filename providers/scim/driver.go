@@ -1,23 +1,9 @@
 package scim
 
-import "github.com/dirgate/dirgate/providers"
+import "github.com/dirgate/dirgate/providers/driver"
 
-// The driver types this package maps SCIM onto, in one place.
-type (
-	// User is a person's account in one directory.
-	User = providers.User
-)
+// User is the driver's User, which this package maps SCIM onto.
+type User = driver.User
 
-// The sentinel errors this package's errors wrap.
-var (
-	errUnavailable = providers.ErrUnavailable
-	errRateLimited = providers.ErrRateLimited
-	errAuth        = providers.ErrAuth
-	errBadResponse = providers.ErrBadResponse
-)
-
-// The typed errors of the contract.
-type (
-	rateLimitError = providers.RateLimitError
-	temporaryError = providers.TemporaryError
-)
+// errBadResponse is the sentinel of answers dirgate cannot read.
+var errBadResponse = driver.ErrBadResponse

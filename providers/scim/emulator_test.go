@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/dirgate/dirgate/providers/providertest"
 )
 
 const testToken = "scim-test-token"
@@ -133,7 +131,7 @@ func walkCursor(t *testing.T, srv *httptest.Server, m *Mapping, count int, betwe
 }
 
 func TestEmulatorIndexPaging(t *testing.T) {
-	users := providertest.Dataset(23)
+	users := dataset(23)
 	_, srv := startEmulator(t, EmulatorOptions{Users: users, Index: true, MaxPageSize: 10})
 	for _, count := range []int{1, 5, 10, 50} {
 		if d := diffUsers(walkIndex(t, srv, DefaultMapping(), count), asSCIM(users)); d != "" {
@@ -167,7 +165,7 @@ func TestEmulatorIndexPaging(t *testing.T) {
 }
 
 func TestEmulatorCursorPaging(t *testing.T) {
-	users := providertest.Dataset(23)
+	users := dataset(23)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -211,7 +209,7 @@ func TestEmulatorCursorPaging(t *testing.T) {
 		if page == 1 { // 8 users served
 			e.Delete(users[2].ID)  // served
 			e.Delete(users[15].ID) // not yet
-			nu := providertest.Dataset(30)[29]
+			nu := dataset(30)[29]
 			nu.ID = "inserted-before"
 			e.Insert(1, nu)
 			nu.ID = "inserted-after"
@@ -240,7 +238,7 @@ func bool2int(b bool) int {
 }
 
 func TestEmulatorBothPagings(t *testing.T) {
-	users := providertest.Dataset(12)
+	users := dataset(12)
 	for _, def := range []string{"index", "cursor"} {
 		_, srv := startEmulator(t, EmulatorOptions{Users: users, Index: true, Cursor: true, DefaultPaging: def})
 		w := call(t, srv, "GET", "/Users?count=5", testToken, nil)
@@ -260,7 +258,7 @@ func TestEmulatorBothPagings(t *testing.T) {
 }
 
 func TestEmulatorFilters(t *testing.T) {
-	users := providertest.Dataset(40)
+	users := dataset(40)
 	_, srv := startEmulator(t, EmulatorOptions{Users: users, Index: true, Search: true})
 	ids := func(w *wire) []string {
 		var out []string
@@ -404,7 +402,7 @@ func TestEmulatorAuth(t *testing.T) {
 }
 
 func TestEmulatorFaults(t *testing.T) {
-	e, srv := startEmulator(t, EmulatorOptions{Users: providertest.Dataset(3), Index: true})
+	e, srv := startEmulator(t, EmulatorOptions{Users: dataset(3), Index: true})
 	e.SetFault(Fault{Status: 429, RetryAfter: "0"})
 	w := call(t, srv, "GET", "/Users", testToken, nil)
 	if w.status != 429 || w.header.Get("Retry-After") != "0" || w.obj["status"] != "429" {
@@ -439,7 +437,7 @@ func fmtInts(ns []int) string {
 // TestEmulatorQuirks checks that each quirk shows on the wire, and that
 // DecodeList reads every page of a quirky server right.
 func TestEmulatorQuirks(t *testing.T) {
-	users := providertest.Dataset(9)
+	users := dataset(9)
 	for _, tt := range []struct {
 		name  string
 		q     Quirks
@@ -479,7 +477,7 @@ func TestEmulatorQuirks(t *testing.T) {
 }
 
 func TestEmulatorEmployeeIDInExternalID(t *testing.T) {
-	users := providertest.Dataset(5)
+	users := dataset(5)
 	_, srv := startEmulator(t, EmulatorOptions{Users: users, Index: true, EmployeeIDInExternalID: true})
 	m := DefaultMapping()
 	if err := m.Set("employeeId", "externalId"); err != nil {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
 // Error is a SCIM error answer (RFC 7644 §3.12): a JSON object with the
@@ -69,27 +71,26 @@ var (
 	ErrExpiredCursor = &Error{ScimType: "expiredCursor"}
 )
 
-// Classify turns a failed answer into an error that wraps one sentinel of
-// the provider contract, with op as context:
-//
-//	429                    rate limited, with retryAfter (Retry-After, 0 when the server said 0 or nothing)
-//	401, 403               authentication refused
-//	502, 503, 504          unavailable, worth retrying (after retryAfter)
-//	other statuses         unavailable, final (400 invalidFilter: the server refused dirgate's filter)
-//
-// The *Error stays in the chain, so errors.Is(err, ErrExpiredCursor)
-// works. The server's detail is never in the message.
-func Classify(op string, status int, retryAfter time.Duration, body []byte) error {
+// classify turns a failed answer into an error that wraps one sentinel
+// of the provider contract, as vendorhttp.StatusError does, with advice
+// for the operator where the SCIM error keyword gives one. Only the status
+// and the keyword go into the error: the server's detail may echo the
+// filter, and filter values are personal data. The *Error stays in the
+// chain, so errors.Is(err, ErrExpiredCursor) works.
+func classify(status int, header http.Header, now time.Time, body []byte) error {
 	e := ParseError(status, body)
-	switch {
-	case status == http.StatusTooManyRequests:
-		return fmt.Errorf("%s: %w: %w", op, e, &rateLimitError{RetryAfter: retryAfter})
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return fmt.Errorf("%s: %w: %w", op, errAuth, e)
-	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout:
-		return &temporaryError{RetryAfter: retryAfter, Err: fmt.Errorf("%s: %w: %w", op, errUnavailable, e)}
-	case status >= 200 && status < 300:
-		return fmt.Errorf("%s: %w: %w", op, errBadResponse, e)
+	err := vendorhttp.StatusError(status, header, now)
+	switch kw := strings.ToLower(e.ScimType); {
+	case status == http.StatusBadRequest && (kw == "invalidfilter" || kw == "toomany"):
+		return fmt.Errorf("%w: %w: the server refused the filter: leave the field out of this provider's filters", err, e)
+	case status == http.StatusNotImplemented:
+		return fmt.Errorf("%w: %w: the server does not implement the request (filters, or .search)", err, e)
+	case kw == "invalidcursor" || kw == "expiredcursor":
+		return fmt.Errorf("%w: %w: the server refused its cursor: restart the walk", err, e)
+	case status == http.StatusNotFound:
+		return fmt.Errorf("%w: %w: no such SCIM endpoint: check baseURL", err, e)
+	case e.ScimType != "":
+		return fmt.Errorf("%w: %w", err, e)
 	}
-	return fmt.Errorf("%s: %w: %w", op, errUnavailable, e)
+	return err
 }

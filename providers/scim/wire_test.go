@@ -2,12 +2,14 @@ package scim
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
 
@@ -108,7 +110,7 @@ func TestDecodeListRefuses(t *testing.T) {
 		"a total not a number":   `{"totalResults":"many","Resources":[]}`,
 		"an error object on 200": `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500","detail":"boom"}`,
 	} {
-		if _, err := DefaultMapping().DecodeList([]byte(body)); !errors.Is(err, providers.ErrBadResponse) {
+		if _, err := DefaultMapping().DecodeList([]byte(body)); !errors.Is(err, driver.ErrBadResponse) {
 			t.Errorf("%s: err = %v, want ErrBadResponse", name, err)
 		}
 	}
@@ -201,23 +203,23 @@ func TestClassify(t *testing.T) {
 		sentinel  error
 		temporary bool
 	}{
-		{429, "", providers.ErrRateLimited, false},
-		{401, "", providers.ErrAuth, false},
-		{403, "", providers.ErrAuth, false},
-		{503, "", providers.ErrUnavailable, true},
-		{502, "", providers.ErrUnavailable, true},
-		{504, "", providers.ErrUnavailable, true},
-		{500, "", providers.ErrUnavailable, false},
-		{501, "", providers.ErrUnavailable, false},
-		{400, "invalidFilter", providers.ErrUnavailable, false},
-		{400, "expiredCursor", providers.ErrUnavailable, false},
-		{404, "", providers.ErrUnavailable, false},
+		{429, "", driver.ErrRateLimited, false},
+		{401, "", driver.ErrAuth, false},
+		{403, "", driver.ErrAuth, false},
+		{503, "", driver.ErrUnavailable, true},
+		{502, "", driver.ErrUnavailable, true},
+		{504, "", driver.ErrUnavailable, true},
+		{500, "", driver.ErrUnavailable, false},
+		{501, "", driver.ErrUnavailable, false},
+		{400, "invalidFilter", driver.ErrUnavailable, false},
+		{400, "expiredCursor", driver.ErrUnavailable, false},
+		{404, "", driver.ErrUnavailable, false},
 	} {
-		err := Classify("list users", tt.status, 2*time.Second, body(strconv.Itoa(tt.status), tt.kw))
+		err := classify(tt.status, http.Header{"Retry-After": {"2"}}, time.Now(), body(strconv.Itoa(tt.status), tt.kw))
 		if !errors.Is(err, tt.sentinel) {
 			t.Errorf("%d %s: %v is not %v", tt.status, tt.kw, err, tt.sentinel)
 		}
-		var te *providers.TemporaryError
+		var te *driver.TemporaryError
 		if errors.As(err, &te) != tt.temporary {
 			t.Errorf("%d %s: temporary = %v, want %v", tt.status, tt.kw, !tt.temporary, tt.temporary)
 		}
@@ -228,11 +230,11 @@ func TestClassify(t *testing.T) {
 			t.Errorf("%d: errors.Is(%v, %s) = false", tt.status, err, tt.kw)
 		}
 	}
-	var rl *providers.RateLimitError
-	if err := Classify("x", 429, 0, nil); !errors.As(err, &rl) || rl.RetryAfter != 0 {
+	var rl *driver.RateLimitError
+	if err := classify(429, http.Header{"Retry-After": {"0"}}, time.Now(), nil); !errors.As(err, &rl) || rl.RetryAfter != 0 {
 		t.Errorf("429 with retry-after 0: %v", err)
 	}
-	if err := Classify("x", 400, 0, body("400", "expiredCursor")); !errors.Is(err, ErrExpiredCursor) || errors.Is(err, ErrInvalidCursor) {
+	if err := classify(400, nil, time.Now(), body("400", "expiredCursor")); !errors.Is(err, ErrExpiredCursor) || errors.Is(err, ErrInvalidCursor) {
 		t.Errorf("expiredCursor: %v", err)
 	}
 	if e := ParseError(400, []byte(`{"scimType":"bad keyword with spaces"}`)); e.ScimType != "" {
@@ -241,4 +243,22 @@ func TestClassify(t *testing.T) {
 }
 
 // diffUsers describes the first difference, or returns "".
-func diffUsers(got, want []User) string { return providertest.Diff(got, want) }
+func diffUsers(got, want []User) string {
+	conv := func(us []User) []providers.User {
+		out := make([]providers.User, len(us))
+		for i, u := range us {
+			out[i] = providers.User(u)
+		}
+		return out
+	}
+	return providertest.Diff(conv(got), conv(want))
+}
+
+// dataset is providertest.Dataset, as driver users.
+func dataset(n int) []User {
+	var out []User
+	for _, u := range providertest.Dataset(n) {
+		out = append(out, User(u))
+	}
+	return out
+}
