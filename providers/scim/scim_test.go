@@ -404,7 +404,11 @@ func TestConfigCheck(t *testing.T) {
 		{func(c *Config) { c.Token = vendorhttp.Secret{} }, "token"},
 		{func(c *Config) { c.Token = vendorhttp.NewSecret("short") }, "token"},
 		{func(c *Config) { c.ClientID = "x" }, "token"},
-		{func(c *Config) { c.Token = vendorhttp.Secret{}; c.ClientID = "x"; c.ClientSecret = vendorhttp.NewSecret("long-enough") }, "tokenURL"},
+		{func(c *Config) {
+			c.Token = vendorhttp.Secret{}
+			c.ClientID = "x"
+			c.ClientSecret = vendorhttp.NewSecret("long-enough")
+		}, "tokenURL"},
 		{func(c *Config) {
 			c.Token = vendorhttp.Secret{}
 			c.TokenURL, c.ClientSecret = "https://id.example.com/token", vendorhttp.NewSecret("long-enough")
