@@ -123,15 +123,20 @@ func (cfg *Config) Check() error {
 	default:
 		return fmt.Errorf("paging must be %s, %s or %s", PagingAuto, PagingIndex, PagingCursor)
 	}
-	if _, err := cfg.mapping(); err != nil {
+	m, err := cfg.mapping()
+	if err != nil {
 		return err
 	}
-	if cfg.Filters == nil {
+	explicit := cfg.Filters != nil
+	if !explicit {
 		cfg.Filters = &defaultFilters
 	}
 	for _, f := range *cfg.Filters {
 		if !slices.Contains(pushable, f) {
 			return fmt.Errorf("filters: %q is not a field a SCIM server can filter on for dirgate (want some of %s)", f, strings.Join(pushable, ", "))
+		}
+		if path := m.FilterPath(f); explicit && (path == "" || slices.Contains(caseExact, strings.ToLower(path))) {
+			return fmt.Errorf("filters: %s comes from %s, which a SCIM server does not filter on as dirgate matches (exact letter case, or a value filter): leave it out", f, cfg.Attributes[f])
 		}
 	}
 	return nil

@@ -71,13 +71,13 @@ var (
 	ErrExpiredCursor = &Error{ScimType: "expiredCursor"}
 )
 
-// classify turns a failed answer into an error that wraps one sentinel
+// Classify turns a failed answer into an error that wraps one sentinel
 // of the provider contract, as vendorhttp.StatusError does, with advice
 // for the operator where the SCIM error keyword gives one. Only the status
 // and the keyword go into the error: the server's detail may echo the
 // filter, and filter values are personal data. The *Error stays in the
 // chain, so errors.Is(err, ErrExpiredCursor) works.
-func classify(status int, header http.Header, now time.Time, body []byte) error {
+func Classify(status int, header http.Header, now time.Time, body []byte) error {
 	e := ParseError(status, body)
 	err := vendorhttp.StatusError(status, header, now)
 	switch kw := strings.ToLower(e.ScimType); {

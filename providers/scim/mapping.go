@@ -34,7 +34,7 @@ var MappedFields = []string{
 // first. Attribute and key names match in any letter case.
 type Mapping struct {
 	fields map[string][]selector
-	filter map[string]string // field → attribute path to filter on
+	filter map[string]selector // field → the attribute to filter on
 }
 
 // DefaultMapping returns the mapping of RFC 7643 attributes onto User:
@@ -72,18 +72,24 @@ func DefaultMapping() *Mapping {
 			m.fields[field] = append(m.fields[field], sel)
 		}
 	}
-	m.filter = map[string]string{
+	m.filter = map[string]selector{}
+	for field, path := range map[string]string{
+		"active":     "active",
+		"id":         "id",
 		"loginId":    "userName",
 		"email":      "emails.value",
 		"lastName":   "name.familyName",
 		"employeeId": EnterpriseUserSchema + ":employeeNumber",
+	} {
+		m.filter[field], _ = parseSelector(path)
 	}
 	return m
 }
 
 // Set makes field come from the one attribute sel, in place of its
-// defaults; filters on field then go to that attribute, unless sel has a
-// value filter (those are applied by dirgate).
+// defaults; filters on field then go to that attribute: sel itself, or
+// for phoneNumbers[type eq "mobile"].value the value filter
+// phoneNumbers[type eq "mobile" and value eq …].
 func (m *Mapping) Set(field, sel string) error {
 	if !slices.Contains(MappedFields, field) {
 		return fmt.Errorf("unknown field %q (want one of %s)", field, strings.Join(MappedFields, ", "))
@@ -92,11 +98,11 @@ func (m *Mapping) Set(field, sel string) error {
 	if err != nil {
 		return err
 	}
-	m.fields[field] = []selector{s}
-	m.filter[field] = ""
-	if s.where == nil && s.after == "" {
-		m.filter[field] = s.path.String()
+	if s.where != nil && s.after == "" {
+		return fmt.Errorf("attribute %q: name the sub-attribute after the value filter: %s.value", sel, sel)
 	}
+	m.fields[field] = []selector{s}
+	m.filter[field] = s
 	return nil
 }
 
@@ -114,14 +120,41 @@ func (m *Mapping) Add(field, sel string) error {
 	return nil
 }
 
-// FilterPath returns the attribute a filter on field goes to ("active" and
-// "id" for those two fields), or "" when there is none.
+// FilterPath returns the attribute path a filter on field goes to, or ""
+// when it goes to a value filter or nowhere.
 func (m *Mapping) FilterPath(field string) string {
-	switch field {
-	case "active", "id":
-		return field
+	s, ok := m.filter[field]
+	if !ok || s.where != nil {
+		return ""
 	}
-	return m.filter[field]
+	return s.path.String()
+}
+
+// FilterTerm returns the filter term that holds for the users whose field
+// has value: "userName eq …", or a value filter such as emails[type eq
+// "work" and value eq …]. A value filter matches the users of whom any
+// value qualifies: it is exact only where a user has one such value. ok
+// is false when the field has no attribute to filter on.
+func (m *Mapping) FilterTerm(field, value string) (t Term, ok bool) {
+	s, ok := m.filter[field]
+	if !ok {
+		return Term{}, false
+	}
+	if field == "active" {
+		return Term{Path: s.path.String(), Value: strings.ToLower(value), Bool: true}, true
+	}
+	if s.where == nil {
+		return Term{Path: s.path.String(), Value: value}, true
+	}
+	where := Term{Path: s.where.path.name, Value: s.where.val.str}
+	switch s.where.val.kind {
+	case litBool:
+		where.Value, where.Bool = strconv.FormatBool(s.where.val.b), true
+	case litString:
+	default:
+		return Term{}, false
+	}
+	return Term{Path: s.path.String(), Sub: []Term{where, {Path: s.after, Value: value}}}, true
 }
 
 // selector picks one value out of a resource.

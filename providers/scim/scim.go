@@ -276,9 +276,9 @@ func (c *Client) filter(f driver.Filter) (string, error) {
 		if !c.filters.Has(field) {
 			return "", fmt.Errorf("%w: asked to filter on %s, which this provider does not push down", driver.ErrBadResponse, field)
 		}
-		t := Term{Path: c.mapping.FilterPath(field.String()), Value: v}
-		if field == driver.FieldActive {
-			t.Value, t.Bool = strings.ToLower(v), true
+		t, ok := c.mapping.FilterTerm(field.String(), v)
+		if !ok {
+			return "", fmt.Errorf("%w: no attribute to filter %s on", driver.ErrBadResponse, field)
 		}
 		terms = append(terms, t)
 	}
@@ -325,7 +325,7 @@ func (c *Client) send(ctx context.Context, q query) (*Page, error) {
 
 // failure classifies an answer that is not a success.
 func (c *Client) failure(r *vendorhttp.Response) error {
-	return classify(r.Status, r.Header, c.http.Now(), r.Body)
+	return Classify(r.Status, r.Header, c.http.Now(), r.Body)
 }
 
 // request builds the HTTP request of q.

@@ -215,7 +215,7 @@ func TestClassify(t *testing.T) {
 		{400, "expiredCursor", driver.ErrUnavailable, false},
 		{404, "", driver.ErrUnavailable, false},
 	} {
-		err := classify(tt.status, http.Header{"Retry-After": {"2"}}, time.Now(), body(strconv.Itoa(tt.status), tt.kw))
+		err := Classify(tt.status, http.Header{"Retry-After": {"2"}}, time.Now(), body(strconv.Itoa(tt.status), tt.kw))
 		if !errors.Is(err, tt.sentinel) {
 			t.Errorf("%d %s: %v is not %v", tt.status, tt.kw, err, tt.sentinel)
 		}
@@ -231,10 +231,10 @@ func TestClassify(t *testing.T) {
 		}
 	}
 	var rl *driver.RateLimitError
-	if err := classify(429, http.Header{"Retry-After": {"0"}}, time.Now(), nil); !errors.As(err, &rl) || rl.RetryAfter != 0 {
+	if err := Classify(429, http.Header{"Retry-After": {"0"}}, time.Now(), nil); !errors.As(err, &rl) || rl.RetryAfter != 0 {
 		t.Errorf("429 with retry-after 0: %v", err)
 	}
-	if err := classify(400, nil, time.Now(), body("400", "expiredCursor")); !errors.Is(err, ErrExpiredCursor) || errors.Is(err, ErrInvalidCursor) {
+	if err := Classify(400, nil, time.Now(), body("400", "expiredCursor")); !errors.Is(err, ErrExpiredCursor) || errors.Is(err, ErrInvalidCursor) {
 		t.Errorf("expiredCursor: %v", err)
 	}
 	if e := ParseError(400, []byte(`{"scimType":"bad keyword with spaces"}`)); e.ScimType != "" {

@@ -25,14 +25,14 @@ const (
 	requestToken = "identity-request-token"
 )
 
-type answer struct {
+type reply struct {
 	status int
 	header http.Header
 	body   []byte
 	obj    map[string]any
 }
 
-func do(t *testing.T, srv *httptest.Server, method, path, token string, body any) *answer {
+func do(t *testing.T, srv *httptest.Server, method, path, token string, body any) *reply {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -51,7 +51,7 @@ func do(t *testing.T, srv *httptest.Server, method, path, token string, body any
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	a := &answer{status: resp.StatusCode, header: resp.Header}
+	a := &reply{status: resp.StatusCode, header: resp.Header}
 	a.body, _ = io.ReadAll(resp.Body)
 	json.Unmarshal(a.body, &a.obj)
 	return a
@@ -123,7 +123,7 @@ func TestEmulatorWalks(t *testing.T) {
 		var got []providers.User
 		cursor := ""
 		for page := 0; ; page++ {
-			var a *answer
+			var a *reply
 			if search {
 				body := map[string]any{"schemas": []string{scim.ConcurSearchRequestSchema}, "count": 10}
 				if cursor != "" {
