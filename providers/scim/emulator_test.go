@@ -491,3 +491,25 @@ func TestEmulatorEmployeeIDInExternalID(t *testing.T) {
 		t.Errorf("without the override, employee id %q", got[0].EmployeeID)
 	}
 }
+
+// TestEmulatorInsertAnywhere inserts more users between two neighbours
+// than their places leave room for: the emulator spreads the places out
+// again, and the order holds.
+func TestEmulatorInsertAnywhere(t *testing.T) {
+	users := dataset(3)
+	e, srv := startEmulator(t, EmulatorOptions{Users: users, Index: true, Cursor: true})
+	extra := dataset(45)[3:]
+	for i := len(extra) - 1; i >= 0; i-- {
+		e.Insert(1, extra[i]) // each before the last inserted: 42 halvings of one gap
+	}
+	want := append(append([]User{users[0]}, extra...), users[1:]...)
+	if d := diffUsers(walkCursor(t, srv, DefaultMapping(), 7, nil), asSCIM(want)); d != "" {
+		t.Errorf("by cursor: %s", d)
+	}
+	if d := diffUsers(walkIndex(t, srv, DefaultMapping(), 7), asSCIM(want)); d != "" {
+		t.Errorf("by index: %s", d)
+	}
+	if !e.Delete(extra[5].ID) || e.Delete("nobody") {
+		t.Error("Delete reports wrong")
+	}
+}
