@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/internal/config"
-	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/getbill"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
@@ -49,8 +49,8 @@ func (c *testClock) Add(d time.Duration) {
 func cachedOn(clock *testClock) func(*config.Config) {
 	return func(c *config.Config) {
 		c.Now = clock.Now
-		c.Providers[1].CacheTTL = config.DefaultGetbillCacheTTL
-		c.Providers[1].MaxStale = config.DefaultGetbillMaxStale
+		c.Providers[1].CacheTTL = config.DefaultCacheTTL
+		c.Providers[1].MaxStale = config.DefaultMaxStale
 	}
 }
 
@@ -119,7 +119,8 @@ func TestGetbillThousandConcurrentRequests(t *testing.T) {
 	g := newGateway(t, func(c *config.Config) {
 		cachedOn(clock)(c)
 		// Put a gate before getbill's users endpoint.
-		target, err := url.Parse(c.Providers[1].BaseURL)
+		gb := c.Providers[1].Settings.(*getbill.Config)
+		target, err := url.Parse(gb.BaseURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +133,7 @@ func TestGetbillThousandConcurrentRequests(t *testing.T) {
 			proxy.ServeHTTP(w, r)
 		}))
 		t.Cleanup(gate.Close)
-		c.Providers[1].BaseURL = gate.URL
+		gb.BaseURL = gate.URL
 	})
 
 	// One connection per request, so that all of them are in flight.
@@ -240,7 +241,7 @@ func TestGetbillDown(t *testing.T) {
 	g := newGateway(t, cachedOn(clock))
 	t0 := clock.Now()
 	all := g.truth(nil)
-	onlyConcur := g.truth(func(key string, _ *providers.User) bool { return key == "concur" })
+	onlyConcur := g.truth(func(key string, _ *driver.User) bool { return key == "concur" })
 
 	if got, errs := g.allUsers(t); len(errs) > 0 || len(got) != len(all) {
 		t.Fatalf("healthy: %d users, errors %+v", len(got), errs)
@@ -317,7 +318,7 @@ func TestGetbillRateLimited(t *testing.T) {
 	const body429 = `{"error":true,"message":"Rate limit exceeded. Please try again later.","code":429,"details":{"retry_after":1800,"limit":1000,"reset_time":"2024-01-15T10:30:00Z"}}`
 	clock := newTestClock()
 	g := newGateway(t, cachedOn(clock))
-	onlyConcur := g.truth(func(key string, _ *providers.User) bool { return key == "concur" })
+	onlyConcur := g.truth(func(key string, _ *driver.User) bool { return key == "concur" })
 	g.getbill.SetFault(getbill.Fault{Status: http.StatusTooManyRequests, Body: body429})
 
 	got, errs := g.allUsers(t)

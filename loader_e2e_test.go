@@ -11,6 +11,7 @@ import (
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/getbill"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
@@ -19,7 +20,7 @@ import (
 // 0-29 are Concur people, by the same email (some in other letter case,
 // some with spaces), by an email that is only secondary in Concur, or by
 // an email only one of the directories has.
-func overlapping() (concurUsers, billUsers []providers.User) {
+func overlapping() (concurUsers, billUsers []driver.User) {
 	all := providertest.Dataset(200)
 	concurUsers, billUsers = all[:140], slices.Clone(all[140:])
 	for j := range 30 {
@@ -37,13 +38,13 @@ func overlapping() (concurUsers, billUsers []providers.User) {
 }
 
 // cachedGetbill is the production default: one directory fetch is reused.
-func cachedGetbill(c *config.Config) { c.Providers[1].CacheTTL = config.DefaultGetbillCacheTTL }
+func cachedGetbill(c *config.Config) { c.Providers[1].CacheTTL = config.DefaultCacheTTL }
 
 // expectLinked computes linkedAccounts by the documented rule: any of the
 // account's emails, normalised, equals any email of a getbill account, or
 // the primary email of a Concur account.
-func expectLinked(g *gateway, key string, u providers.User) []string {
-	mine := providers.UserEmails(&u)
+func expectLinked(g *gateway, key string, u driver.User) []string {
+	mine := providers.Emails(&u)
 	var out []string
 	if key == "getbill" {
 		for _, c := range g.concurUsers {
@@ -54,7 +55,7 @@ func expectLinked(g *gateway, key string, u providers.User) []string {
 		return out
 	}
 	for _, b := range g.billUsers {
-		if slices.ContainsFunc(providers.UserEmails(&b), func(e string) bool { return slices.Contains(mine, e) }) {
+		if slices.ContainsFunc(providers.Emails(&b), func(e string) bool { return slices.Contains(mine, e) }) {
 			out = append(out, relay.UserID("getbill", b.ID))
 		}
 	}
@@ -120,7 +121,7 @@ func TestLinkedAccounts(t *testing.T) {
 			if len(p.Users.Edges) != 100 && len(p.Users.Edges) != len(bu) {
 				t.Fatalf("%d users", len(p.Users.Edges))
 			}
-			byID := map[string]providers.User{}
+			byID := map[string]driver.User{}
 			for _, u := range g.concurUsers {
 				byID["concur/"+u.ID] = u
 			}
@@ -145,7 +146,7 @@ func TestLinkedAccounts(t *testing.T) {
 				}
 				linked += len(got)
 				if key == "getbill" {
-					for _, em := range providers.UserEmails(&u) {
+					for _, em := range providers.Emails(&u) {
 						if !listedConcur[em] {
 							unseen[em] = true
 						} else {

@@ -73,7 +73,7 @@ func TestPlaygroundDefaultQuery(t *testing.T) {
 		return p, string(r.Data)
 	}
 	first, firstJSON := run(nil)
-	if len(first.Users.Edges) != 10 || first.Users.TotalCount == 0 || first.Users.TotalCount >= demo.ConcurUsers+demo.GetbillUsers ||
+	if len(first.Users.Edges) != 10 || first.Users.TotalCount == 0 || first.Users.TotalCount >= demo.ConcurUsers+demo.GetbillUsers+demo.ContractorUsers ||
 		!first.Users.PageInfo.HasNextPage {
 		t.Errorf("the default query answered %s", firstJSON)
 	}

@@ -39,8 +39,8 @@ import (
 	"github.com/dirgate/dirgate/internal/obs"
 	"github.com/dirgate/dirgate/internal/playground"
 	"github.com/dirgate/dirgate/providers"
-	"github.com/dirgate/dirgate/providers/concur"
-	"github.com/dirgate/dirgate/providers/getbill"
+	"github.com/dirgate/dirgate/providers/kinds"
+	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
 func main() {
@@ -213,8 +213,9 @@ func withCORS(origins []string, h http.Handler) http.Handler {
 	}).Handler(h)
 }
 
-// newDirectory builds each configured provider's adapter, explicitly, and
-// puts them behind the portable layer in configured order.
+// newDirectory builds each configured provider's adapter from the kinds
+// table, explicitly, and puts them behind the portable layer in configured
+// order.
 func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers.Directory, error) {
 	base := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
@@ -223,33 +224,31 @@ func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers
 		TLSHandshakeTimeout: 10 * time.Second,
 		ForceAttemptHTTP2:   true,
 	}
+	bodies := vendorhttp.NewBodyBudget(vendorhttp.DefaultInFlight) // shared by every provider
 	var sources []*providers.Source
 	for _, p := range cfg.Providers {
-		var (
-			impl providers.Provider
-			err  error
-		)
-		opts := &providers.SourceOptions{Timeout: p.Timeout, Now: cfg.Now, Logger: log, Observer: sf.metrics}
-		httpClient := sf.vendorClient(p, base)
-		switch p.Kind {
-		case "concur":
-			impl, err = concur.New(concur.Config{
-				TokenURL: p.TokenURL, ClientID: p.ClientID, ClientSecret: p.ClientSecret,
-				CompanyUUID: p.CompanyUUID, RequestToken: p.RequestToken, TokenStore: p.TokenStore,
-				PageSize: p.PageSize,
-			}, &concur.Options{HTTPClient: httpClient})
-		case "getbill":
-			impl, err = getbill.New(getbill.Config{
-				BaseURL: p.BaseURL, Token: p.Token, ClientID: p.ClientID, ClientSecret: p.ClientSecret,
-			}, &getbill.Options{HTTPClient: httpClient})
-			opts.CacheTTL, opts.MaxStale = p.CacheTTL, p.MaxStale
-		default:
-			err = fmt.Errorf("unknown kind %q", p.Kind)
+		k, ok := kinds.Lookup(p.Kind)
+		if !ok {
+			return nil, fmt.Errorf("provider %s: unknown kind %q", p.Key, p.Kind)
 		}
+		env := vendorhttp.Env{HTTP: vendorhttp.New(vendorhttp.Options{
+			HTTP:    &http.Client{Transport: sf.metrics.Transport(p.Key, vendorhttp.IsTokenRequest, sf.log, base)},
+			Now:     cfg.Now,
+			Ceiling: p.MaxResponseBytes,
+			Bodies:  bodies,
+		})}
+		drv, err := k.Open(p.Settings, env)
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", p.Key, err)
 		}
-		sources = append(sources, providers.NewSource(providers.Info{Key: p.Key, Kind: p.Kind, Name: p.Name}, impl, opts))
+		src, err := providers.NewSource(providers.Info{Key: p.Key, Kind: p.Kind, Name: p.Name}, drv, &providers.SourceOptions{
+			Timeout: p.Timeout, MaxConcurrency: p.MaxConcurrency, CacheTTL: p.CacheTTL, MaxStale: p.MaxStale,
+			Now: cfg.Now, Logger: log, Observer: sf.metrics,
+		})
+		if err != nil {
+			return nil, err
+		}
+		sources = append(sources, src)
 	}
 	return providers.NewDirectory(sources...)
 }
@@ -257,8 +256,9 @@ func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers
 func printWelcome(w io.Writer, base string, demoMode bool, s *config.Server) {
 	if demoMode {
 		fmt.Fprintf(w, "dirgate demo: no configuration, so SAP Concur (%d users) and getbill (%d users, %d of them also in Concur)\n"+
-			"are emulated on loopback, and the real adapters talk to them over HTTP.\n\n",
-			demo.ConcurUsers, demo.GetbillUsers, demo.SharedUsers)
+			"are emulated on loopback, and the real adapters talk to them over HTTP; %d contractors (%d of them\n"+
+			"also in Concur or getbill) are read from a CSV file.\n\n",
+			demo.ConcurUsers, demo.GetbillUsers, demo.SharedUsers, demo.ContractorUsers, 2*demo.SharedContractors)
 	}
 	fmt.Fprintf(w, "GraphQL:    %s/query\n", base)
 	if s.Playground.Enabled {
@@ -314,22 +314,6 @@ func newSurface(cfg *config.Config, log *slog.Logger) *surface {
 	cfg.Server.SetDefaults() // a configuration built in code has none
 	log = slog.New(obs.WithRequestID(log.Handler()))
 	return &surface{cfg: &cfg.Server, log: log, metrics: obs.NewMetrics()}
-}
-
-// vendorClient is the HTTP client of provider p's adapter: base, counted,
-// timed and logged per provider.
-func (sf *surface) vendorClient(p config.Provider, base http.RoundTripper) *http.Client {
-	isToken := func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/oauth2/v0/token") }
-	if p.Kind == "getbill" {
-		tokenPath := strings.TrimSuffix(basePath(p.BaseURL), "/") + "/token"
-		isToken = func(r *http.Request) bool { return r.URL.Path == tokenPath }
-	}
-	return &http.Client{Transport: sf.metrics.Transport(p.Key, isToken, sf.log, base)}
-}
-
-func basePath(u string) string {
-	_, rest, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(u, "https://"), "http://"), "/")
-	return "/" + rest
 }
 
 // watch starts tracking the directory's providers: their readiness and

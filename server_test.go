@@ -21,10 +21,11 @@ import (
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/demo"
-	"github.com/dirgate/dirgate/providers"
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/getbill"
 	"github.com/dirgate/dirgate/providers/providertest"
+	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
 // gateway is dirgate's real handler wired to both vendor emulators over
@@ -33,10 +34,10 @@ type gateway struct {
 	url         string
 	concur      *concur.Emulator
 	getbill     *getbill.Emulator
-	concurUsers []providers.User // as the Concur adapter returns them
-	billUsers   []providers.User // as the getbill adapter returns them
-	logs        *syncBuffer      // safe to read while the server writes
-	handler     http.Handler     // newHandler's
+	concurUsers []driver.User // as the Concur adapter returns them
+	billUsers   []driver.User // as the getbill adapter returns them
+	logs        *syncBuffer   // safe to read while the server writes
+	handler     http.Handler  // newHandler's
 }
 
 const (
@@ -51,20 +52,20 @@ func newGateway(t *testing.T, mutate func(*config.Config)) *gateway {
 }
 
 // asConcur and asGetbill return a user as that vendor holds it.
-func asConcur(u providers.User) providers.User {
+func asConcur(u driver.User) driver.User {
 	u.CreatedAt, u.LastActivityAt = time.Time{}, time.Time{}
 	return u
 }
 
-func asGetbill(u providers.User) providers.User {
-	return providers.User{
+func asGetbill(u driver.User) driver.User {
+	return driver.User{
 		ID: u.ID, Email: u.Email, Emails: []string{u.Email}, FirstName: u.FirstName, LastName: u.LastName,
 		Active: u.Active, CreatedAt: u.CreatedAt, LastActivityAt: u.LastActivityAt,
 	}
 }
 
 // newGatewayWith is newGateway over the given directories.
-func newGatewayWith(t *testing.T, concurUsers, billUsers []providers.User, mutate func(*config.Config)) *gateway {
+func newGatewayWith(t *testing.T, concurUsers, billUsers []driver.User, mutate func(*config.Config)) *gateway {
 	t.Helper()
 	g := &gateway{logs: &syncBuffer{}}
 	for _, u := range concurUsers {
@@ -75,17 +76,21 @@ func newGatewayWith(t *testing.T, concurUsers, billUsers []providers.User, mutat
 	}
 	g.concur = concur.NewEmulator(concur.EmulatorOptions{
 		ClientID: "cid", ClientSecret: "concur-client-secret", CompanyUUID: "company-uuid", RequestToken: "request-token-secret",
-		Users: g.concurUsers, Company: &providers.Company{Name: "Acme", City: "Bellevue", Country: "US"},
+		Users: g.concurUsers, Company: &driver.Company{Name: "Acme", City: "Bellevue", Country: "US"},
 	})
 	g.getbill = getbill.NewEmulator(getbill.EmulatorOptions{ClientID: "gid", ClientSecret: "getbill-client-secret", Users: g.billUsers})
 	cs, gs := httptest.NewServer(g.concur), httptest.NewServer(g.getbill)
 	t.Cleanup(cs.Close)
 	t.Cleanup(gs.Close)
 	cfg := &config.Config{Providers: []config.Provider{
-		{Key: "concur", Kind: "concur", Name: "SAP Concur", TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid",
-			ClientSecret: "concur-client-secret", CompanyUUID: "company-uuid", RequestToken: "request-token-secret",
-			TokenStore: filepath.Join(t.TempDir(), "concur.json"), PageSize: 100},
-		{Key: "getbill", Kind: "getbill", Name: "getbill", BaseURL: gs.URL, ClientID: "gid", ClientSecret: "getbill-client-secret"},
+		{Key: "concur", Kind: "concur", Name: "SAP Concur", Settings: &concur.Config{
+			TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret("concur-client-secret"),
+			CompanyUUID: "company-uuid", RequestToken: vendorhttp.NewSecret("request-token-secret"),
+			TokenStore: filepath.Join(t.TempDir(), "concur.json"), PageSize: 100,
+		}},
+		{Key: "getbill", Kind: "getbill", Name: "getbill", Settings: &getbill.Config{
+			BaseURL: gs.URL, ClientID: "gid", ClientSecret: vendorhttp.NewSecret("getbill-client-secret"),
+		}},
 	}}
 	cfg.Server.DefaultPageSize, cfg.Server.MaxPageSize = 50, 1000
 	cfg.Server.CORS.AllowedOrigins = []string{"https://dash.example.com"}
@@ -110,11 +115,11 @@ func newGatewayWith(t *testing.T, concurUsers, billUsers []providers.User, mutat
 }
 
 // truth is the merged ground truth: "provider/nativeId" in merged order.
-func (g *gateway) truth(keep func(key string, u *providers.User) bool) []string {
+func (g *gateway) truth(keep func(key string, u *driver.User) bool) []string {
 	var out []string
 	for _, p := range []struct {
 		key   string
-		users []providers.User
+		users []driver.User
 	}{{"concur", g.concurUsers}, {"getbill", g.billUsers}} {
 		for i := range p.users {
 			if keep == nil || keep(p.key, &p.users[i]) {
@@ -290,22 +295,22 @@ func TestFilters(t *testing.T) {
 	tests := []struct {
 		name   string
 		filter map[string]any
-		keep   func(key string, u *providers.User) bool
+		keep   func(key string, u *driver.User) bool
 	}{
-		{"active", map[string]any{"active": true}, func(_ string, u *providers.User) bool { return u.Active }},
-		{"inactive", map[string]any{"active": false}, func(_ string, u *providers.User) bool { return !u.Active }},
-		{"email in concur, other case and spaces", map[string]any{"email": " " + strings.ToUpper(pick.Email) + "  "}, func(_ string, u *providers.User) bool { return strings.EqualFold(u.Email, pick.Email) }},
-		{"email in getbill", map[string]any{"email": strings.ToUpper(billPick.Email)}, func(_ string, u *providers.User) bool { return strings.EqualFold(u.Email, billPick.Email) }},
-		{"loginId (getbill has none)", map[string]any{"loginId": strings.ToUpper(pick.LoginID)}, func(k string, u *providers.User) bool { return k == "concur" && u.ID == pick.ID }},
-		{"lastName", map[string]any{"lastName": "søren"}, func(_ string, u *providers.User) bool { return u.LastName == "Søren" }},
-		{"employeeId", map[string]any{"employeeId": pick.EmployeeID}, func(k string, u *providers.User) bool { return k == "concur" && u.ID == pick.ID }},
-		{"countryCode", map[string]any{"countryCode": "fr"}, func(k string, u *providers.User) bool { return k == "concur" && u.CountryCode == "FR" }},
-		{"ANDed", map[string]any{"active": true, "lastName": "Smith", "countryCode": "BR"}, func(k string, u *providers.User) bool {
+		{"active", map[string]any{"active": true}, func(_ string, u *driver.User) bool { return u.Active }},
+		{"inactive", map[string]any{"active": false}, func(_ string, u *driver.User) bool { return !u.Active }},
+		{"email in concur, other case and spaces", map[string]any{"email": " " + strings.ToUpper(pick.Email) + "  "}, func(_ string, u *driver.User) bool { return strings.EqualFold(u.Email, pick.Email) }},
+		{"email in getbill", map[string]any{"email": strings.ToUpper(billPick.Email)}, func(_ string, u *driver.User) bool { return strings.EqualFold(u.Email, billPick.Email) }},
+		{"loginId (getbill has none)", map[string]any{"loginId": strings.ToUpper(pick.LoginID)}, func(k string, u *driver.User) bool { return k == "concur" && u.ID == pick.ID }},
+		{"lastName", map[string]any{"lastName": "søren"}, func(_ string, u *driver.User) bool { return u.LastName == "Søren" }},
+		{"employeeId", map[string]any{"employeeId": pick.EmployeeID}, func(k string, u *driver.User) bool { return k == "concur" && u.ID == pick.ID }},
+		{"countryCode", map[string]any{"countryCode": "fr"}, func(k string, u *driver.User) bool { return k == "concur" && u.CountryCode == "FR" }},
+		{"ANDed", map[string]any{"active": true, "lastName": "Smith", "countryCode": "BR"}, func(k string, u *driver.User) bool {
 			return k == "concur" && u.Active && u.LastName == "Smith" && u.CountryCode == "BR"
 		}},
-		{"providers", map[string]any{"providers": []string{"getbill"}, "lastName": "martin"}, func(k string, u *providers.User) bool { return k == "getbill" && u.LastName == "Martin" }},
-		{"no providers", map[string]any{"providers": []string{}}, func(string, *providers.User) bool { return false }},
-		{"nobody", map[string]any{"email": "nobody@nowhere.example"}, func(string, *providers.User) bool { return false }},
+		{"providers", map[string]any{"providers": []string{"getbill"}, "lastName": "martin"}, func(k string, u *driver.User) bool { return k == "getbill" && u.LastName == "Martin" }},
+		{"no providers", map[string]any{"providers": []string{}}, func(string, *driver.User) bool { return false }},
+		{"nobody", map[string]any{"email": "nobody@nowhere.example"}, func(string, *driver.User) bool { return false }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -431,7 +436,7 @@ func TestIDs(t *testing.T) {
 	const q = `query($id: ID!) { user(id: $id) { id nativeId email displayName provider { key kind name } company { name } } node(id: $id) { id } }`
 	for _, tt := range []struct {
 		key     string
-		u       providers.User
+		u       driver.User
 		company any
 	}{{"concur", cu, map[string]any{"name": "Acme"}}, {"getbill", bu, nil}} {
 		id := relay.UserID(tt.key, tt.u.ID)
@@ -532,7 +537,7 @@ func TestRunDemo(t *testing.T) {
 	base, done := startRun(t, ctx, []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
 	g := &gateway{url: base}
 	p, errs := g.page(t, map[string]any{"first": 3})
-	if len(errs) > 0 || len(p.Users.Edges) != 3 || p.Users.TotalCount != demo.ConcurUsers+demo.GetbillUsers {
+	if len(errs) > 0 || len(p.Users.Edges) != 3 || p.Users.TotalCount != demo.ConcurUsers+demo.GetbillUsers+demo.ContractorUsers {
 		t.Errorf("demo: %d users, totalCount %d, errors %+v", len(p.Users.Edges), p.Users.TotalCount, errs)
 	}
 	if resp, err := http.Get(base + "/"); err != nil || resp.StatusCode != 200 {

@@ -26,6 +26,7 @@ import (
 	"github.com/dirgate/dirgate/internal/health"
 	"github.com/dirgate/dirgate/providers"
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/getbill"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
@@ -464,7 +465,7 @@ func TestPersistedQueries(t *testing.T) {
 func emulators(t *testing.T, wrap func(vendor string, h http.Handler) http.Handler) (*concur.Emulator, string, map[string]string) {
 	t.Helper()
 	all := providertest.Dataset(120)
-	var cu, gu []providers.User
+	var cu, gu []driver.User
 	for _, u := range all[:100] {
 		cu = append(cu, asConcur(u))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 // users resolves the merged connection: it checks the arguments, asks the
@@ -40,10 +42,7 @@ func (r *Resolver) users(ctx context.Context, first *int, after *string, last *i
 	}
 	if filter != nil {
 		req.Keys = filter.Providers
-		req.Filter = providers.Filter{
-			Active: filter.Active, Email: filter.Email, LoginID: filter.LoginID, LastName: filter.LastName,
-			EmployeeID: filter.EmployeeID, CountryCode: filter.CountryCode,
-		}.Normalize()
+		req.Filter = filterOf(filter)
 	}
 	sources, err := r.Dir.Resolve(req.Keys)
 	if err != nil {
@@ -97,26 +96,38 @@ func (r *Resolver) users(ctx context.Context, first *int, after *string, last *i
 	return conn, nil
 }
 
+// filterOf maps the schema's UserFilter onto the filter-field table. A
+// test holds the schema's fields against the table.
+func filterOf(f *model.UserFilter) driver.Filter {
+	var out driver.Filter
+	if f.Active != nil {
+		out = out.With(driver.FieldActive, strconv.FormatBool(*f.Active))
+	}
+	for _, c := range []struct {
+		field driver.Field
+		v     *string
+	}{
+		{driver.FieldEmail, f.Email}, {driver.FieldLoginID, f.LoginID}, {driver.FieldLastName, f.LastName},
+		{driver.FieldEmployeeID, f.EmployeeID}, {driver.FieldCountryCode, f.CountryCode},
+	} {
+		if c.v != nil {
+			out = out.With(c.field, *c.v)
+		}
+	}
+	return out
+}
+
 // bindQuery describes what a cursor is bound to: the providers walked and
-// the filter, normalised so that filters that match the same users bind
-// alike.
-func bindQuery(sources []*providers.Source, f providers.Filter) string {
+// the filter, in the canonical form in which filters that match the same
+// users bind alike.
+func bindQuery(sources []*providers.Source, f driver.Filter) string {
 	var b strings.Builder
 	b.WriteString("providers:")
 	for _, s := range sources {
 		fmt.Fprintf(&b, "%q,", s.Key)
 	}
-	if f.Active != nil {
-		fmt.Fprintf(&b, "|active:%t", *f.Active)
-	}
-	for _, c := range []struct {
-		name string
-		v    *string
-	}{{"email", f.Email}, {"loginId", f.LoginID}, {"lastName", f.LastName}, {"employeeId", f.EmployeeID}, {"countryCode", f.CountryCode}} {
-		if c.v != nil {
-			fmt.Fprintf(&b, "|%s:%q", c.name, strings.ToLower(*c.v))
-		}
-	}
+	b.WriteString("|")
+	b.WriteString(f.Key())
 	return b.String()
 }
 
@@ -179,7 +190,7 @@ func (r *Resolver) prime(ctx context.Context, edges []providers.Edge) {
 	l := r.loaders(ctx)
 	for start := 0; start < len(edges); {
 		end := start
-		var users []providers.User
+		var users []driver.User
 		for ; end < len(edges) && edges[end].Source == edges[start].Source; end++ {
 			users = append(users, edges[end].User)
 		}
@@ -188,31 +199,22 @@ func (r *Resolver) prime(ctx context.Context, edges []providers.Edge) {
 	}
 }
 
-// linkedAccounts finds the same person's accounts in the other providers,
-// by normalised email, asking those providers at the same time. A provider
-// that fails is an error beside the others' accounts.
+// linkedAccounts finds the same person's accounts in the other providers
+// (the portable layer links them; the request's loaders batch the
+// lookups). A provider that fails is an error beside the others' accounts.
 func (r *Resolver) linkedAccounts(ctx context.Context, u *model.User) []*model.User {
-	emails := providers.UserEmails(&u.U)
-	sources := r.Dir.Sources()
-	found := make([][]providers.User, len(sources))
-	errs := make([]error, len(sources))
 	l := r.loaders(ctx)
-	var wg sync.WaitGroup
-	for i, s := range sources {
-		if s == u.Source || len(emails) == 0 {
-			continue
+	found, errs := r.Dir.LinkedAccounts(ctx, u.Source, &u.U, func(ctx context.Context, s *providers.Source, emails []string) ([]driver.User, error) {
+		return l.ByEmail(ctx, s.Key, emails)
+	})
+	for _, err := range errs {
+		if l.FirstReport(err) {
+			graphql.AddError(ctx, err)
 		}
-		wg.Go(func() { found[i], errs[i] = l.ByEmail(ctx, s.Key, emails) })
 	}
-	wg.Wait()
 	out := []*model.User{}
-	for i, s := range sources {
-		if errs[i] != nil && l.FirstReport(errs[i]) {
-			graphql.AddError(ctx, errs[i])
-		}
-		for _, f := range found[i] {
-			out = append(out, &model.User{Source: s, U: f})
-		}
+	for _, f := range found {
+		out = append(out, &model.User{Source: f.Source, U: f.User})
 	}
 	return out
 }

@@ -7,18 +7,21 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/internal/errcode"
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 // The cache of whole-directory (PagingSnapshot) providers.
 //
-// A Source keeps one copy of the directory, shared by every request:
+// A Source keeps one copy of the directory (in its SnapshotStore), shared
+// by every request:
 //
 //   - The copy is fresh until its refresh time: CacheTTL after it was
 //     fetched, or later when the vendor's rate budget runs low (see
 //     refreshInterval). Fresh copies are served without a vendor call.
-//   - The first request after that refreshes it. Concurrent requests share
-//     one vendor call, and the cache is checked again inside that call, so
-//     however many requests miss at once, the vendor is asked once.
+//   - The first request after that refreshes it, reading the vendor's
+//     chained answers one after another. Concurrent requests share one
+//     refresh, and the cache is checked again inside it, so however many
+//     requests miss at once, the vendor is asked once.
 //   - When the refresh fails, the copy is served, stale, while it is younger
 //     than MaxStale; after that, the failure (an *Error) is returned.
 //   - After a failure, the vendor is not asked again for a while, and
@@ -30,19 +33,8 @@ import (
 //     not call it at all until the reset: it knows the answer would be 429.
 //
 // With a CacheTTL of zero there is no cache: only requests that run at the
-// same time share a call, and there is no back-off or budget stretching,
-// though a vendor's retry-after is still honoured.
-
-// RateBudgeter is implemented by a Provider that knows its vendor's rate
-// budget, for example from X-RateLimit-* headers. The portable layer finds
-// it by type assertion and uses it to refresh a whole-directory copy less
-// often when the budget runs low, and to report the budget in Status.
-type RateBudgeter interface {
-	// RateLimit returns what the vendor last said: the calls allowed per
-	// window, the calls remaining, and when the window resets. ok is false
-	// when the vendor has not said yet.
-	RateLimit() (limit, remaining int, reset time.Time, ok bool)
-}
+// same time share a refresh, and there is no back-off or budget
+// stretching, though a vendor's retry-after is still honoured.
 
 // RateLimit is a vendor's rate budget, as it last reported it.
 type RateLimit struct {
@@ -50,9 +42,12 @@ type RateLimit struct {
 	Reset            time.Time
 }
 
+// maxAnswers bounds the chained answers of one whole-directory read.
+const maxAnswers = 10000
+
 // rateLimit returns the provider's rate budget, if it reports one.
 func (s *Source) rateLimit() (RateLimit, bool) {
-	rb, ok := s.p.(RateBudgeter)
+	rb, ok := s.p.(driver.RateBudgeter)
 	if !ok {
 		return RateLimit{}, false
 	}
@@ -70,16 +65,34 @@ func (s *Source) now() time.Time {
 	return time.Now()
 }
 
-// snapshot returns the whole directory: the cached copy while it is fresh,
-// else a refreshed one, else (the refresh failed or is held back) the
-// stale copy while it is younger than MaxStale, else the failure.
-// Concurrent callers share one refresh, which is not cancelled when one of
-// them gives up.
-func (s *Source) snapshot(ctx context.Context) ([]User, error) {
-	s.mu.Lock()
+// current returns the copy in the store (a store that fails counts as
+// holding none), remembering it for Status.
+func (s *Source) current(ctx context.Context) *Snapshot {
+	sn, err := s.snaps.Get(ctx)
+	if err != nil {
+		if log := s.opts.Logger; log != nil {
+			log.LogAttrs(ctx, slog.LevelWarn, "snapshot store failed", slog.String("provider", s.Key), slog.Any("err", err))
+		}
+		sn = nil
+	}
+	if sn != nil {
+		s.mu.Lock()
+		s.snapshot = sn
+		s.mu.Unlock()
+	}
+	return sn
+}
+
+// snap returns the whole directory: the copy while it is fresh, else a
+// refreshed one, else (the refresh failed or is held back) the stale copy
+// while it is younger than MaxStale, else the failure. Concurrent callers
+// share one refresh, which is not cancelled when one of them gives up.
+func (s *Source) snap(ctx context.Context) (*Snapshot, error) {
+	sn := s.current(ctx)
 	now := s.now()
-	fresh := s.snap != nil && now.Before(s.snap.refreshAt)
-	users, done, err := s.cachedLocked(now)
+	s.mu.Lock()
+	fresh := sn != nil && now.Before(sn.RefreshAt)
+	out, done, err := s.cachedLocked(sn, now)
 	s.mu.Unlock()
 	if done {
 		switch {
@@ -90,7 +103,7 @@ func (s *Source) snapshot(ctx context.Context) ([]User, error) {
 		default:
 			s.observeCache(CacheHeld)
 		}
-		return users, err
+		return out, err
 	}
 	s.observeCache(CacheMiss)
 	ch := s.flight.DoChan("", func() (any, error) {
@@ -101,23 +114,23 @@ func (s *Source) snapshot(ctx context.Context) ([]User, error) {
 		if r.Err != nil {
 			return nil, r.Err
 		}
-		return r.Val.([]User), nil
+		return r.Val.(*Snapshot), nil
 	case <-ctx.Done():
-		return nil, classify(s.Key, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err()))
+		return nil, classify(s.Key, fmt.Errorf("%w: %w", driver.ErrUnavailable, ctx.Err()))
 	}
 }
 
-// cachedLocked answers from the cache without a vendor call when it can:
+// cachedLocked answers from the copy without a vendor call when it can:
 // with a fresh copy, or, while vendor calls are held back after a failure,
 // with the stale copy or the failure. done is false when the vendor must
 // be asked.
-func (s *Source) cachedLocked(now time.Time) (users []User, done bool, err error) {
-	if sn := s.snap; sn != nil && now.Before(sn.refreshAt) {
-		return sn.users, true, nil
+func (s *Source) cachedLocked(sn *Snapshot, now time.Time) (out *Snapshot, done bool, err error) {
+	if sn != nil && now.Before(sn.RefreshAt) {
+		return sn, true, nil
 	}
 	if s.health.lastErr != nil && now.Before(s.health.holdUntil) {
-		users, err = s.fallbackLocked(now)
-		return users, true, err
+		out, err = s.fallbackLocked(sn, now)
+		return out, true, err
 	}
 	return nil, false, nil
 }
@@ -125,11 +138,11 @@ func (s *Source) cachedLocked(now time.Time) (users []User, done bool, err error
 // fallbackLocked is the answer when the copy cannot be refreshed: the copy,
 // while younger than MaxStale, else the last failure. A rate-limit failure
 // says how long until dirgate calls the vendor again.
-func (s *Source) fallbackLocked(now time.Time) ([]User, error) {
-	if sn := s.snap; sn != nil && now.Sub(sn.fetched) < s.opts.MaxStale {
-		return sn.users, nil
+func (s *Source) fallbackLocked(sn *Snapshot, now time.Time) (*Snapshot, error) {
+	if sn != nil && now.Sub(sn.Fetched) < s.opts.MaxStale {
+		return sn, nil
 	}
-	e := Error{Provider: s.Key, Code: errcode.ProviderUnavailable, Err: ErrUnavailable}
+	e := Error{Provider: s.Key, Code: errcode.ProviderUnavailable, Err: driver.ErrUnavailable}
 	if s.health.lastErr != nil {
 		e = *s.health.lastErr
 	}
@@ -141,46 +154,51 @@ func (s *Source) fallbackLocked(now time.Time) ([]User, error) {
 	return nil, &e
 }
 
-// refresh fetches the directory, within the shared flight.
+// refresh reads the directory, within the shared flight.
 func (s *Source) refresh(ctx context.Context) (any, error) {
 	start := s.now()
+	sn := s.current(ctx)
 	s.mu.Lock()
 	// A flight that ended just before this one began may have refreshed
 	// the copy, or failed.
-	users, done, err := s.cachedLocked(start)
+	out, done, err := s.cachedLocked(sn, start)
 	s.mu.Unlock()
 	if done {
-		return users, err
+		return out, err
 	}
 
 	before, haveBefore := s.rateLimit()
-	var page *ListPage
+	var users []driver.User
+	var company *driver.Company
 	if haveBefore && before.Remaining <= 0 && start.Before(before.Reset) && before.Reset.Sub(start) <= maxHold {
 		// The vendor said it would take no more calls until the reset (a
 		// reset further off than maxHold is not believed).
-		err = classify(s.Key, fmt.Errorf("the vendor's rate budget is spent: %w", &RateLimitError{RetryAfter: before.Reset.Sub(start)}))
+		err = classify(s.Key, fmt.Errorf("the vendor's rate budget is spent: %w", &driver.RateLimitError{RetryAfter: before.Reset.Sub(start)}))
 	} else {
-		page, err = s.call(ctx, ListRequest{})
+		users, company, err = s.readAll(ctx)
 	}
 	end := s.now()
 	after, haveAfter := s.rateLimit()
 
-	s.mu.Lock()
 	if err == nil {
+		iv := s.refreshInterval(end, before, haveBefore, after, haveAfter)
+		fresh := &Snapshot{Users: users, Company: company, Fetched: start, RefreshAt: start.Add(iv)}
+		if perr := s.snaps.Put(ctx, fresh); perr != nil {
+			if log := s.opts.Logger; log != nil {
+				log.LogAttrs(ctx, slog.LevelWarn, "snapshot store failed", slog.String("provider", s.Key), slog.Any("err", perr))
+			}
+		}
+		s.mu.Lock()
+		s.snapshot = fresh
 		s.health.attempted, s.health.failing, s.health.failures = true, false, 0
 		s.health.holdUntil = time.Time{}
-		iv := s.refreshInterval(end, before, haveBefore, after, haveAfter)
-		s.snap = &snapshot{users: page.Users, fetched: start, refreshAt: start.Add(iv)}
 		s.mu.Unlock()
-		return page.Users, nil
+		return fresh, nil
 	}
 	e := classify(s.Key, err)
+	s.mu.Lock()
 	s.failedLocked(end, e, after, haveAfter)
-	users, ferr := s.fallbackLocked(end)
-	var fetched time.Time
-	if s.snap != nil {
-		fetched = s.snap.fetched
-	}
+	out, ferr := s.fallbackLocked(sn, end)
 	retryAt := s.health.holdUntil
 	s.mu.Unlock()
 
@@ -189,15 +207,53 @@ func (s *Source) refresh(ctx context.Context) (any, error) {
 			slog.String("provider", s.Key), slog.String("code", string(e.Code)), slog.Any("err", e.Err),
 			slog.Bool("servingStale", ferr == nil),
 		}
-		if !fetched.IsZero() {
-			attrs = append(attrs, slog.Time("fetchedAt", fetched))
+		if sn != nil {
+			attrs = append(attrs, slog.Time("fetchedAt", sn.Fetched))
 		}
 		if retryAt.After(end) {
 			attrs = append(attrs, slog.Time("retryAt", retryAt))
 		}
 		log.LogAttrs(ctx, slog.LevelWarn, "provider refresh failed", attrs...)
 	}
-	return users, ferr
+	if ferr != nil {
+		return nil, ferr
+	}
+	return out, nil
+}
+
+// readAll reads the whole directory of a snapshot vendor: its chained
+// answers, one after another, each user once (the directory may change
+// while it is read, moving users across answers).
+func (s *Source) readAll(ctx context.Context) ([]driver.User, *driver.Company, error) {
+	var users []driver.User
+	var company *driver.Company
+	seen := map[string]bool{}
+	cursor := ""
+	for n := 0; ; n++ {
+		if n >= maxAnswers {
+			return nil, nil, badResponse(s.Key, "more than %d chained answers", maxAnswers)
+		}
+		page, err := s.call(ctx, driver.ListRequest{Cursor: cursor})
+		if err != nil {
+			return nil, nil, err
+		}
+		if page.Company != nil {
+			company = page.Company
+		}
+		for _, u := range page.Users {
+			if !seen[u.ID] {
+				seen[u.ID] = true
+				users = append(users, u)
+			}
+		}
+		if page.NextCursor == "" {
+			return users, company, nil
+		}
+		if page.NextCursor == cursor {
+			return nil, nil, badResponse(s.Key, "an answer that names itself as the next one")
+		}
+		cursor = page.NextCursor
+	}
 }
 
 // maxHold is the longest dirgate holds back from calling a vendor,
@@ -242,13 +298,13 @@ const reserveShare = 20 // 1/20 = 5%
 // budget affords n = (R - reserve) / c more refreshes before the reset, so
 // the copy stays fresh for max(CacheTTL, D/n), or for D when n is zero.
 // The cost c is the fall in remaining over the refresh (at least 1), so
-// that paged answers, and calls made by others with the same credentials,
-// count. The reserve is kept for a refresh when a copy reaches MaxStale and
-// for other users of the same credentials. A copy never stays fresh for
-// longer than MaxStale (when that is longer than CacheTTL), so a fresh copy
-// is never older than a stale one could be; a copy that reaches it is
-// refreshed from the reserve, or the vendor's 429 is served as a stale copy
-// or a failure.
+// that chained answers, and calls made by others with the same
+// credentials, count. The reserve is kept for a refresh when a copy
+// reaches MaxStale and for other users of the same credentials. A copy
+// never stays fresh for longer than MaxStale (when that is longer than
+// CacheTTL), so a fresh copy is never older than a stale one could be; a
+// copy that reaches it is refreshed from the reserve, or the vendor's 429
+// is served as a stale copy or a failure.
 func (s *Source) refreshInterval(now time.Time, before RateLimit, haveBefore bool, after RateLimit, haveAfter bool) time.Duration {
 	ttl := s.opts.CacheTTL
 	if ttl <= 0 || !haveAfter || after.Limit <= 0 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
 
@@ -48,7 +49,7 @@ func (c *clock) Add(d time.Duration) {
 // speed the test controls. When budget is set, it is a RateBudgeter: each
 // call spends cost calls of it.
 type dirStub struct {
-	users []providers.User
+	users []driver.User
 	calls atomic.Int64
 	gate  chan struct{} // when set, calls wait for it to close
 
@@ -61,17 +62,17 @@ type dirStub struct {
 	cost   int
 }
 
-func (d *dirStub) Describe() providers.Description {
-	return providers.Description{Paging: providers.PagingSnapshot}
+func (d *dirStub) Describe() driver.Description {
+	return driver.Description{Paging: driver.PagingSnapshot}
 }
 
-func (d *dirStub) ListUsers(ctx context.Context, _ providers.ListRequest) (*providers.ListPage, error) {
+func (d *dirStub) ListUsers(ctx context.Context, _ driver.ListRequest) (*driver.ListPage, error) {
 	d.calls.Add(1)
 	if d.gate != nil {
 		select {
 		case <-d.gate:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: %w", providers.ErrUnavailable, ctx.Err())
+			return nil, fmt.Errorf("%w: %w", driver.ErrUnavailable, ctx.Err())
 		}
 	}
 	d.mu.Lock()
@@ -82,7 +83,7 @@ func (d *dirStub) ListUsers(ctx context.Context, _ providers.ListRequest) (*prov
 	if d.err != nil {
 		return nil, d.err
 	}
-	return &providers.ListPage{Users: d.users, Total: len(d.users), Next: providers.Position{Offset: len(d.users)}}, nil
+	return &driver.ListPage{Users: d.users, Total: len(d.users)}, nil
 }
 
 func (d *dirStub) setErr(err error) {
@@ -106,7 +107,7 @@ func (b budgetStub) RateLimit() (limit, remaining int, reset time.Time, ok bool)
 	return b.limit, b.remain, b.reset, b.budget
 }
 
-var errDown = fmt.Errorf("vendor down: %w", providers.ErrUnavailable)
+var errDown = fmt.Errorf("vendor down: %w", driver.ErrUnavailable)
 
 // cacheFixture is a Source over a dirStub on a fake clock.
 type cacheFixture struct {
@@ -121,11 +122,11 @@ func newCacheFixture(t *testing.T, budget bool, opts providers.SourceOptions) *c
 	if opts.Now == nil {
 		opts.Now = f.clk.Now
 	}
-	var p providers.Provider = f.stub
+	var p driver.Provider = f.stub
 	if budget {
 		p = budgetStub{f.stub}
 	}
-	f.src = providers.NewSource(providers.Info{Key: "bill", Kind: "getbill"}, p, &opts)
+	f.src = mustSource(t, providers.Info{Key: "bill", Kind: "getbill"}, p, &opts)
 	return f
 }
 
@@ -133,7 +134,7 @@ func newCacheFixture(t *testing.T, budget bool, opts providers.SourceOptions) *c
 // error.
 func (f *cacheFixture) list() (int, *providers.Error) {
 	f.t.Helper()
-	page, err := f.src.List(f.t.Context(), providers.Filter{}, providers.Position{}, 100)
+	page, err := f.src.List(f.t.Context(), driver.Filter{}, providers.Position{}, 100)
 	if err != nil {
 		var pe *providers.Error
 		if !errors.As(err, &pe) {
@@ -237,7 +238,7 @@ func TestCacheWaiterGivesUp(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		errc := make(chan error, 1)
 		go func() {
-			_, err := f.src.List(ctx, providers.Filter{}, providers.Position{}, 10)
+			_, err := f.src.List(ctx, driver.Filter{}, providers.Position{}, 10)
 			errc <- err
 		}()
 		done := make(chan int, 1)
@@ -338,7 +339,7 @@ func TestCacheBackoffCappedByTTL(t *testing.T) {
 
 func TestCacheRateLimitedCold(t *testing.T) {
 	f := newCacheFixture(t, false, providers.SourceOptions{CacheTTL: time.Minute, MaxStale: 15 * time.Minute})
-	f.stub.setErr(fmt.Errorf("429: %w", &providers.RateLimitError{RetryAfter: 30 * time.Minute}))
+	f.stub.setErr(fmt.Errorf("429: %w", &driver.RateLimitError{RetryAfter: 30 * time.Minute}))
 	err := f.expect("cold", false, errcode.ProviderRateLimited, 1)
 	if err != nil && err.RetryAfter != 30*time.Minute {
 		t.Errorf("RetryAfter = %v, want 30m", err.RetryAfter)
@@ -363,7 +364,7 @@ func TestCacheRateLimitedWarm(t *testing.T) {
 	f := newCacheFixture(t, false, providers.SourceOptions{CacheTTL: time.Minute, MaxStale: 15 * time.Minute})
 	t0 := f.clk.Now()
 	f.expect("cold", true, "", 1)
-	f.stub.setErr(fmt.Errorf("429: %w", &providers.RateLimitError{RetryAfter: 30 * time.Minute}))
+	f.stub.setErr(fmt.Errorf("429: %w", &driver.RateLimitError{RetryAfter: 30 * time.Minute}))
 	f.clk.Add(time.Minute)
 	f.expect("429 at 1m: the copy", true, "", 2)
 	st := f.expectState("at 1m", providers.StateStale)
@@ -384,14 +385,14 @@ func TestCacheRateLimitedWarm(t *testing.T) {
 func TestCacheRateLimitWithoutRetryAfter(t *testing.T) {
 	f := newCacheFixture(t, true, providers.SourceOptions{CacheTTL: time.Minute})
 	f.stub.setBudget(100, 50, 1, f.clk.Now().Add(20*time.Minute))
-	f.stub.setErr(fmt.Errorf("429: %w", providers.ErrRateLimited))
+	f.stub.setErr(fmt.Errorf("429: %w", driver.ErrRateLimited))
 	err := f.expect("cold", false, errcode.ProviderRateLimited, 1)
 	if err != nil && err.RetryAfter != 20*time.Minute {
 		t.Errorf("RetryAfter = %v, want the reset, 20m", err.RetryAfter)
 	}
 
 	g := newCacheFixture(t, false, providers.SourceOptions{CacheTTL: time.Minute})
-	g.stub.setErr(fmt.Errorf("429: %w", providers.ErrRateLimited))
+	g.stub.setErr(fmt.Errorf("429: %w", driver.ErrRateLimited))
 	err = g.expect("cold, no budget", false, errcode.ProviderRateLimited, 1)
 	if err != nil && err.RetryAfter != time.Second {
 		t.Errorf("RetryAfter = %v, want the back-off, 1s", err.RetryAfter)
@@ -490,18 +491,18 @@ func TestStatusLive(t *testing.T) {
 	if st := src.Status(); st.State != providers.StateUnknown || st.Cached {
 		t.Errorf("before any call: %+v", st)
 	}
-	list := func(ctx context.Context, filter providers.Filter) error {
+	list := func(ctx context.Context, filter driver.Filter) error {
 		_, err := src.List(ctx, filter, providers.Position{}, 10)
 		return err
 	}
-	if err := list(t.Context(), providers.Filter{}); err != nil {
+	if err := list(t.Context(), driver.Filter{}); err != nil {
 		t.Fatal(err)
 	}
 	if st := src.Status(); st.State != providers.StateOK || !st.FetchedAt.IsZero() || st.LastError != nil {
 		t.Errorf("after a call: %+v", st)
 	}
 	f.mems[0].SetError(errDown)
-	list(t.Context(), providers.Filter{})
+	list(t.Context(), driver.Filter{})
 	st := src.Status()
 	if st.State != providers.StateFailing || st.LastError == nil || st.LastError.Code != errcode.ProviderUnavailable || st.LastErrorAt.IsZero() {
 		t.Errorf("after a failure: %+v", st)
@@ -510,11 +511,11 @@ func TestStatusLive(t *testing.T) {
 	f.mems[0].SetError(nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	list(ctx, providers.Filter{})
+	list(ctx, driver.Filter{})
 	if st := src.Status(); st.State != providers.StateFailing {
 		t.Errorf("after a canceled call: %s, want FAILING still", st.State)
 	}
-	if err := list(t.Context(), providers.Filter{}); err != nil {
+	if err := list(t.Context(), driver.Filter{}); err != nil {
 		t.Fatal(err)
 	}
 	if st := src.Status(); st.State != providers.StateOK || st.LastError == nil {
@@ -526,7 +527,7 @@ func TestStatusLive(t *testing.T) {
 // again within the hour.
 func TestCacheHoldCapped(t *testing.T) {
 	f := newCacheFixture(t, false, providers.SourceOptions{CacheTTL: time.Minute})
-	f.stub.setErr(fmt.Errorf("429: %w", &providers.RateLimitError{RetryAfter: 365 * 24 * time.Hour}))
+	f.stub.setErr(fmt.Errorf("429: %w", &driver.RateLimitError{RetryAfter: 365 * 24 * time.Hour}))
 	if err := f.expect("cold", false, errcode.ProviderRateLimited, 1); err != nil && err.RetryAfter != time.Hour {
 		t.Errorf("RetryAfter = %v, want 1h", err.RetryAfter)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 // Directory is the merged view over every configured provider, in
@@ -38,17 +40,13 @@ func (d *Directory) Source(key string) *Source { return d.byKey[key] }
 // ErrBadCut reports a Cut that does not fit the query it is used with.
 var ErrBadCut = errors.New("cut does not fit this query")
 
-// End is the Position.Offset of a provider whose every user lies before a
-// cut, when dirgate does not know how many that is.
-const End = -1
-
 // A Cut is a point in a merged walk. The merged order is: providers in
 // configured order, each provider's users in the vendor's order. A walk
 // that meets a failing provider goes on with the others and keeps the
 // failed provider's place, so a cut records one position per provider:
-// Pos[i].Offset users of provider i lie at or before the cut, the rest
-// after it. Edge is the provider whose user the cut sits on (that user is
-// the Pos[Edge].Offset-th).
+// the users of provider i before Pos[i] lie at or before the cut, the rest
+// after it. Edge is the provider whose user the cut sits on: the last user
+// before Pos[Edge].
 type Cut struct {
 	Edge int
 	Pos  []Position
@@ -56,7 +54,7 @@ type Cut struct {
 
 // PageRequest asks for one page of the merged connection.
 type PageRequest struct {
-	Filter Filter
+	Filter driver.Filter
 	// Keys limits the walk to these providers; nil means all. Unknown keys
 	// are an error.
 	Keys []string
@@ -71,7 +69,7 @@ type PageRequest struct {
 // Edge is one user of a page, with the cut that sits on it.
 type Edge struct {
 	Source *Source
-	User   User
+	User   driver.User
 	Cut    Cut
 }
 
@@ -84,8 +82,9 @@ type Page struct {
 	// the page, and the page's cuts keep their place.
 	Failed []*Error
 
-	filter  Filter
+	filter  driver.Filter
 	sources []*Source
+	more    []int8 // per provider: 0 not read by this page, 1 more users beyond its run, -1 none
 	mu      sync.Mutex
 	totals  []int // -1: not known yet
 }
@@ -118,14 +117,15 @@ func (d *Directory) Resolve(keys []string) ([]*Source, error) {
 }
 
 // Page returns one page of the merged connection. Provider failures do not
-// fail the page: they are listed in Page.Failed. The error is for a bad
-// request (*UnknownProviderError, ErrBadCut).
+// fail the page: they are listed in Page.Failed, beside the users of the
+// others (and the users a failing provider gave before it failed). The
+// error is for a bad request (*UnknownProviderError, ErrBadCut).
 func (d *Directory) Page(ctx context.Context, req PageRequest) (*Page, error) {
 	sources, err := d.Resolve(req.Keys)
 	if err != nil {
 		return nil, err
 	}
-	p := &Page{filter: req.Filter, sources: sources, totals: make([]int, len(sources))}
+	p := &Page{filter: req.Filter, sources: sources, totals: make([]int, len(sources)), more: make([]int8, len(sources))}
 	for i := range p.totals {
 		p.totals[i] = -1
 	}
@@ -166,7 +166,7 @@ func bound(c *Cut, n int, upper bool) ([]Position, error) {
 		return nil, ErrBadCut
 	}
 	for _, p := range c.Pos {
-		if p.Offset < End {
+		if p.Offset < End || p.Vendor < 0 || len(p.Anchor) > Anchors {
 			return nil, ErrBadCut
 		}
 	}
@@ -175,18 +175,35 @@ func bound(c *Cut, n int, upper bool) ([]Position, error) {
 	}
 	b := slices.Clone(c.Pos)
 	if upper {
-		b[c.Edge] = Position{Offset: b[c.Edge].Offset - 1}
+		b[c.Edge] = b[c.Edge].before()
 	}
 	return b, nil
 }
 
 // fail records that provider i failed.
 func (p *Page) fail(i int, err error) {
-	p.Failed = append(p.Failed, classify(p.sources[i].Key, err))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.failedLocked(i) {
+		p.Failed = append(p.Failed, classify(p.sources[i].Key, err))
+	}
 }
 
-func (p *Page) failed(i int) bool {
+func (p *Page) failedLocked(i int) bool {
 	return slices.ContainsFunc(p.Failed, func(e *Error) bool { return e.Provider == p.sources[i].Key })
+}
+
+// record keeps what a run of provider i says about the rest of it.
+func (p *Page) record(i int, run *Run) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if run.Total >= 0 {
+		p.totals[i] = run.Total
+	}
+	p.more[i] = -1
+	if run.More {
+		p.more[i] = 1
+	}
 }
 
 // forward fills the page with the first count users after lower, below
@@ -199,46 +216,62 @@ func (p *Page) forward(ctx context.Context, lower, upper []Position, count int) 
 			break
 		}
 		last = i
-		lo, hi := cur[i].Offset, upper[i].Offset
-		if lo == End {
+		lo, hi := cur[i], upper[i]
+		if lo.IsEnd() {
 			continue
 		}
 		n := count - len(p.Edges)
-		if hi != End {
-			n = min(n, hi-lo)
+		if !hi.IsEnd() {
+			n = min(n, hi.Offset-lo.Offset)
 		}
 		if n <= 0 {
 			continue
 		}
-		page, err := s.List(ctx, p.filter, cur[i], n)
+		run, err := s.List(ctx, p.filter, lo, n)
+		if run != nil {
+			p.record(i, run)
+			cur[i] = run.Start
+			for j := range run.Users {
+				cur[i] = run.After[j]
+				p.Edges = append(p.Edges, Edge{Source: s, User: run.Users[j], Cut: Cut{Edge: i, Pos: slices.Clone(cur)}})
+			}
+		}
 		if err != nil {
 			p.fail(i, err)
-			continue
-		}
-		p.totals[i] = page.Total
-		for j := range page.Users {
-			cur[i] = Position{Offset: lo + j + 1}
-			if j == len(page.Users)-1 {
-				cur[i] = page.Next
-			}
-			p.Edges = append(p.Edges, Edge{Source: s, User: page.Users[j], Cut: Cut{Edge: i, Pos: slices.Clone(cur)}})
 		}
 	}
 	// More users after the page? A provider that failed may have some;
 	// otherwise look no further than needed.
 	p.HasNextPage = len(p.Failed) > 0
 	for i := last; i < len(p.sources) && !p.HasNextPage; i++ {
-		if cur[i].Offset == End {
+		if cur[i].IsEnd() {
 			continue
 		}
-		if upper[i].Offset != End {
+		if !upper[i].IsEnd() {
 			// Users remain below the bound: the cursor's own user at least.
 			p.HasNextPage = cur[i].Offset < upper[i].Offset
 			continue
 		}
-		total, ok := p.total(ctx, i)
-		p.HasNextPage = !ok || cur[i].Offset < total
+		p.HasNextPage = p.after(ctx, i, cur[i])
 	}
+}
+
+// after reports whether provider i has users after pos, asking it unless
+// this page's run of it said.
+func (p *Page) after(ctx context.Context, i int, pos Position) bool {
+	p.mu.Lock()
+	m := p.more[i]
+	p.mu.Unlock()
+	if m != 0 {
+		return m > 0
+	}
+	run, err := p.sources[i].List(ctx, p.filter, pos, 0)
+	if err != nil {
+		p.fail(i, err)
+		return true // dirgate cannot know what it holds
+	}
+	p.record(i, run)
+	return run.More
 }
 
 // backward fills the page with the last count users before upper, above
@@ -249,75 +282,67 @@ func (p *Page) backward(ctx context.Context, lower, upper []Position, count int)
 	last := len(p.sources) - 1
 	for i := len(p.sources) - 1; i >= 0 && len(rev) < count; i-- {
 		last = i
-		if lower[i].Offset == End {
+		if lower[i].IsEnd() {
 			continue // every user of i lies at or before the lower bound
 		}
 		s := p.sources[i]
-		hi := cur[i].Offset
-		if hi == End {
-			total, ok := p.total(ctx, i)
-			if !ok {
-				continue
-			}
-			hi = total
-		}
-		lo := max(lower[i].Offset, hi-(count-len(rev)))
-		if hi-lo <= 0 {
-			continue
-		}
-		page, err := s.List(ctx, p.filter, Position{Offset: lo}, hi-lo)
+		run, err := s.Back(ctx, p.filter, cur[i], count-len(rev), lower[i].Offset)
 		if err != nil {
 			p.fail(i, err)
 			continue
 		}
-		p.totals[i] = page.Total
-		for j := len(page.Users) - 1; j >= 0; j-- {
-			cur[i] = Position{Offset: lo + j + 1}
-			rev = append(rev, Edge{Source: s, User: page.Users[j], Cut: Cut{Edge: i, Pos: slices.Clone(cur)}})
+		p.record(i, run)
+		for j := len(run.Users) - 1; j >= 0; j-- {
+			cur[i] = run.After[j]
+			rev = append(rev, Edge{Source: s, User: run.Users[j], Cut: Cut{Edge: i, Pos: slices.Clone(cur)}})
 		}
-		cur[i] = Position{Offset: lo}
+		cur[i] = run.Start
 	}
 	slices.Reverse(rev)
 	p.Edges = rev
 	p.HasPreviousPage = len(p.Failed) > 0
 	for i := last; i >= 0 && !p.HasPreviousPage; i-- {
-		if lower[i].Offset == End {
+		if lower[i].IsEnd() {
 			continue
 		}
-		if cur[i].Offset == End {
+		p.mu.Lock()
+		m := p.more[i]
+		p.mu.Unlock()
+		switch {
+		case m != 0:
+			p.HasPreviousPage = m > 0
+		case cur[i].IsEnd():
 			total, ok := p.total(ctx, i)
 			p.HasPreviousPage = !ok || total > lower[i].Offset
-			continue
+		default:
+			p.HasPreviousPage = cur[i].Offset > lower[i].Offset
 		}
-		p.HasPreviousPage = cur[i].Offset > lower[i].Offset
 	}
 }
 
 // total returns the number of users of provider i that match the filter,
-// asking the provider if no page told it yet. ok is false when the
+// asking the provider if no run told it yet. ok is false when the
 // provider failed.
 func (p *Page) total(ctx context.Context, i int) (n int, ok bool) {
 	p.mu.Lock()
-	n, failed := p.totals[i], p.failed(i)
+	n, failed := p.totals[i], p.failedLocked(i)
 	p.mu.Unlock()
 	if n >= 0 || failed {
 		return n, n >= 0
 	}
-	page, err := p.sources[i].List(ctx, p.filter, Position{}, 0)
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	n, err := p.sources[i].Total(ctx, p.filter)
 	if err != nil {
-		if !p.failed(i) {
-			p.fail(i, err)
-		}
+		p.fail(i, err)
 		return 0, false
 	}
-	p.totals[i] = page.Total
-	return page.Total, true
+	p.mu.Lock()
+	p.totals[i] = n
+	p.mu.Unlock()
+	return n, true
 }
 
 // TotalCount returns the number of users matching the page's filter over
-// its providers, asking the providers the page did not reach, at the same
+// its providers, asking the providers the page did not count, at the same
 // time. Providers that fail are left out of the sum; the errors returned
 // name them (providers that had already failed the page are not named
 // again).
@@ -333,8 +358,10 @@ func (p *Page) TotalCount(ctx context.Context) (int, []*Error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	sum := 0
-	for _, n := range p.totals {
-		sum += max(n, 0)
+	for i, n := range p.totals {
+		if !p.failedLocked(i) {
+			sum += max(n, 0)
+		}
 	}
 	return sum, slices.Clone(p.Failed[before:])
 }

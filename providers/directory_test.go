@@ -8,6 +8,7 @@ import (
 
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/memory"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
@@ -22,15 +23,15 @@ type fixture struct {
 
 func newFixture(t *testing.T, sizes ...int) *fixture {
 	t.Helper()
-	styles := []providers.Paging{providers.PagingOffset, providers.PagingSnapshot, providers.PagingCursor}
+	styles := []driver.Paging{driver.PagingOffset, driver.PagingSnapshot, driver.PagingCursor}
 	f := &fixture{}
 	var sources []*providers.Source
 	all := providertest.Dataset(slices.Max(sizes))
 	for i, n := range sizes {
 		key := fmt.Sprintf("p%d", i)
-		m := memory.New(all[:n], &memory.Options{Paging: styles[i%len(styles)]})
+		m := memory.New(all[:n], &memory.Options{Paging: styles[i%len(styles)], MaxPageSize: 10})
 		f.mems = append(f.mems, m)
-		sources = append(sources, providers.NewSource(providers.Info{Key: key}, m, nil))
+		sources = append(sources, mustSource(t, providers.Info{Key: key}, m, nil))
 		for _, u := range all[:n] {
 			f.truth = append(f.truth, key+"/"+u.ID)
 		}
@@ -167,17 +168,17 @@ func TestPageInfo(t *testing.T) {
 
 func TestFilterAndTotal(t *testing.T) {
 	f := newFixture(t, 30, 20, 25)
-	yes := true
-	smith := "  SMITH "
+	active := driver.Filter{}.With(driver.FieldActive, "true")
+	smith := driver.Filter{}.With(driver.FieldLastName, "  SMITH ")
 	for _, tt := range []struct {
 		name   string
-		filter providers.Filter
+		filter driver.Filter
 		keys   []string
 	}{
-		{"all", providers.Filter{}, nil},
-		{"active", providers.Filter{Active: &yes}, nil},
-		{"lastName", providers.Filter{LastName: &smith}, nil},
-		{"active smiths of p0 and p2", providers.Filter{Active: &yes, LastName: &smith}, []string{"p2", "p0"}},
+		{"all", driver.Filter{}, nil},
+		{"active", active, nil},
+		{"lastName", smith, nil},
+		{"active smiths of p0 and p2", active.With(driver.FieldLastName, "  SMITH "), []string{"p2", "p0"}},
 	} {
 		var want []string
 		data := providertest.Dataset(30)
@@ -187,7 +188,7 @@ func TestFilterAndTotal(t *testing.T) {
 				continue
 			}
 			for _, u := range data[:n] {
-				if providers.Match(&u, tt.filter) {
+				if tt.filter.Match(&u) {
 					want = append(want, key+"/"+u.ID)
 				}
 			}
@@ -228,6 +229,8 @@ func TestBadRequests(t *testing.T) {
 		{"too few positions", providers.Cut{Edge: 0, Pos: good.Pos[:1]}, nil},
 		{"edge out of range", providers.Cut{Edge: 2, Pos: good.Pos}, nil},
 		{"negative offset", providers.Cut{Edge: 0, Pos: []providers.Position{{Offset: -5}, {}}}, nil},
+		{"negative vendor position", providers.Cut{Edge: 0, Pos: []providers.Position{{Offset: 1, Vendor: -1}, {}}}, nil},
+		{"too many anchors", providers.Cut{Edge: 0, Pos: []providers.Position{{Offset: 1, Anchor: make([]uint64, providers.Anchors+1)}, {}}}, nil},
 		{"edge on no user", providers.Cut{Edge: 1, Pos: []providers.Position{{Offset: 2}, {}}}, nil},
 		{"cut of another provider set", good, []string{"p1"}},
 	} {
@@ -262,7 +265,7 @@ func TestResumeAfterFailure(t *testing.T) {
 					}
 					switch pages {
 					case 2:
-						f.mems[failing].SetError(fmt.Errorf("down: %w", providers.ErrUnavailable))
+						f.mems[failing].SetError(fmt.Errorf("down: %w", driver.ErrUnavailable))
 					case 8:
 						f.mems[failing].SetError(nil)
 					}
@@ -316,4 +319,14 @@ func TestResumeAfterFailure(t *testing.T) {
 			})
 		}
 	}
+}
+
+// mustSource puts p behind the portable layer.
+func mustSource(t testing.TB, info providers.Info, p driver.Provider, opts *providers.SourceOptions) *providers.Source {
+	t.Helper()
+	s, err := providers.NewSource(info, p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

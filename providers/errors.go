@@ -6,43 +6,11 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/internal/errcode"
+	"github.com/dirgate/dirgate/providers/driver"
 )
-
-// Sentinel errors that adapters wrap (with %w) so that the portable layer
-// can classify a failure without knowing the vendor.
-var (
-	// ErrUnavailable: the vendor could not be reached, timed out, or
-	// answered with a server error.
-	ErrUnavailable = errors.New("provider unavailable")
-	// ErrRateLimited: the vendor refused the call for its rate limit. Wrap
-	// it in a *RateLimitError to say when to come back.
-	ErrRateLimited = errors.New("provider rate limited")
-	// ErrAuth: the vendor refused dirgate's credentials, and retrying with
-	// them will not help.
-	ErrAuth = errors.New("provider authentication failed")
-	// ErrBadResponse: the vendor answered with something dirgate cannot
-	// read.
-	ErrBadResponse = errors.New("provider sent a bad response")
-)
-
-// RateLimitError is an ErrRateLimited that knows when the vendor will take
-// calls again.
-type RateLimitError struct {
-	RetryAfter time.Duration // zero when the vendor did not say
-}
-
-func (e *RateLimitError) Error() string {
-	if e.RetryAfter > 0 {
-		return fmt.Sprintf("provider rate limited; retry after %s", e.RetryAfter)
-	}
-	return "provider rate limited"
-}
-
-// Unwrap makes errors.Is(err, ErrRateLimited) true.
-func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
 
 // Error is a failure of one provider, classified. Its message is safe to
-// show to clients; the vendor's own cause stays in Err, for logs.
+// show to clients; the adapter's own cause stays in Err, for logs.
 type Error struct {
 	Provider   string // the provider's key
 	Code       errcode.Code
@@ -58,12 +26,20 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("provider %q refused dirgate's credentials", e.Provider)
 	case errcode.ProviderBadResponse:
 		return fmt.Sprintf("provider %q sent a response dirgate could not read", e.Provider)
+	case errcode.DirectoryChanged:
+		return fmt.Sprintf("provider %q's directory changed around the cursor's place: start the walk again", e.Provider)
+	case errcode.VendorCallLimit:
+		return fmt.Sprintf("the request reached its limit of vendor calls before provider %q answered", e.Provider)
 	}
 	return fmt.Sprintf("provider %q is unavailable", e.Provider)
 }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// ErrDirectoryChanged is the cause of a DIRECTORY_CHANGED error: the users
+// a cursor was anchored on are gone from around its place.
+var ErrDirectoryChanged = errors.New("the cursor's anchor users are no longer near its place")
 
 // classify wraps err, a failure of the provider with the given key, as an
 // *Error. Unknown errors count as unavailability: the vendor did not give
@@ -74,16 +50,25 @@ func classify(key string, err error) *Error {
 		return pe
 	}
 	e := &Error{Provider: key, Code: errcode.ProviderUnavailable, Err: err}
-	var rl *RateLimitError
+	var rl *driver.RateLimitError
 	switch {
+	case errors.Is(err, ErrVendorCallLimit):
+		e.Code = errcode.VendorCallLimit
+	case errors.Is(err, ErrDirectoryChanged):
+		e.Code = errcode.DirectoryChanged
 	case errors.As(err, &rl):
 		e.Code, e.RetryAfter = errcode.ProviderRateLimited, rl.RetryAfter
-	case errors.Is(err, ErrRateLimited):
+	case errors.Is(err, driver.ErrRateLimited):
 		e.Code = errcode.ProviderRateLimited
-	case errors.Is(err, ErrAuth):
+	case errors.Is(err, driver.ErrAuth):
 		e.Code = errcode.ProviderAuthFailed
-	case errors.Is(err, ErrBadResponse):
+	case errors.Is(err, driver.ErrBadResponse):
 		e.Code = errcode.ProviderBadResponse
 	}
 	return e
+}
+
+// badResponse is a classified ErrBadResponse of the provider key.
+func badResponse(key, format string, args ...any) *Error {
+	return classify(key, fmt.Errorf("%w: %s", driver.ErrBadResponse, fmt.Sprintf(format, args...)))
 }

@@ -2,24 +2,35 @@ package providers
 
 import (
 	"context"
-	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
-// LookupConcurrency bounds the vendor calls one lookup batch makes at the
-// same time, for vendors whose filters take one value per call.
+// Lookups by native id and by email. A Source chooses per vendor: one
+// filtered request per key for a vendor that filters on the field, the
+// cached whole directory (and its index, built once per refresh) for a
+// whole-directory vendor, and one read of the whole directory per batch
+// for a paged vendor that cannot filter on the field.
+
+// LookupConcurrency bounds the filtered requests one lookup batch makes at
+// the same time (the provider's cap bounds them across batches).
 const LookupConcurrency = 8
+
+// EmailMatches bounds the users one email may name in a vendor searched
+// one email at a time.
+const EmailMatches = 10
 
 // NormalizeEmail is the form in which emails are compared: trimmed and
 // lower-cased.
 func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
-// UserEmails returns u's emails, primary first, normalised and without
+// Emails returns u's emails, primary first, normalised and without
 // repeats.
-func UserEmails(u *User) []string {
+func Emails(u *driver.User) []string {
 	var out []string
 	for _, e := range append([]string{u.Email}, u.Emails...) {
 		if n := NormalizeEmail(e); n != "" && !slices.Contains(out, n) {
@@ -29,71 +40,146 @@ func UserEmails(u *User) []string {
 	return out
 }
 
-// All returns every user of a whole-directory (PagingSnapshot) provider.
-// For other providers it is an error: they are never read whole.
-func (s *Source) All(ctx context.Context) ([]User, error) {
-	if s.desc.Paging != PagingSnapshot {
-		return nil, fmt.Errorf("provider %q pages on the vendor side: it is never read whole", s.Key)
-	}
-	page, err := s.List(ctx, Filter{}, Position{}, math.MaxInt)
-	if err != nil {
-		return nil, err
-	}
-	return page.Users, nil
+// Searches reports whether the Source finds users by field with one
+// filtered request per value, rather than from a whole-directory read.
+func (s *Source) Searches(f driver.Field) bool {
+	return s.desc.Paging != driver.PagingSnapshot && s.desc.Filters.Has(f)
 }
 
-// Index finds the users of a whole directory by native id and by email.
-type Index struct {
-	byID    map[string]*User
-	byEmail map[string][]User
-}
-
-// NewIndex indexes users: by id, and by every email, primary and others.
-func NewIndex(users []User) *Index {
-	x := &Index{byID: make(map[string]*User, len(users)), byEmail: make(map[string][]User, len(users))}
-	for i := range users {
-		u := &users[i]
-		x.byID[u.ID] = u
-		for _, e := range UserEmails(u) {
-			x.byEmail[e] = append(x.byEmail[e], *u)
+// UsersByID returns, for each native id, the user with it (nil: none),
+// and per id the failure to look it up.
+func (s *Source) UsersByID(ctx context.Context, ids []string) (_ []*driver.User, errs []error) {
+	defer func(start time.Time) { s.observeCall(start, firstErr(errs)) }(time.Now())
+	out := make([]*driver.User, len(ids))
+	if s.Searches(driver.FieldID) {
+		lists, errs := s.each(ctx, ids, driver.FieldID, 1)
+		for i, l := range lists {
+			if len(l) > 0 {
+				out[i] = &l[0]
+			}
+		}
+		return out, errs
+	}
+	sn, err := s.whole(ctx)
+	errs = make([]error, len(ids))
+	for i, id := range ids {
+		if errs[i] = err; err == nil {
+			out[i] = sn.User(id)
 		}
 	}
-	return x
+	return out, errs
 }
 
-// User returns the user with the native id, or nil.
-func (x *Index) User(id string) *User { return x.byID[id] }
+// UsersByEmail returns, for each normalised email, the users with it: any
+// of their emails for a directory read whole, the primary email for a
+// vendor searched one email at a time. Per email, the failure to look it
+// up.
+func (s *Source) UsersByEmail(ctx context.Context, emails []string) (_ [][]driver.User, errs []error) {
+	defer func(start time.Time) { s.observeCall(start, firstErr(errs)) }(time.Now())
+	if s.Searches(driver.FieldEmail) {
+		return s.each(ctx, emails, driver.FieldEmail, EmailMatches)
+	}
+	out := make([][]driver.User, len(emails))
+	sn, err := s.whole(ctx)
+	errs = make([]error, len(emails))
+	for i, e := range emails {
+		if errs[i] = err; err == nil {
+			out[i] = sn.ByEmail(e)
+		}
+	}
+	return out, errs
+}
 
-// ByEmail returns the users with the normalised email, in directory order.
-func (x *Index) ByEmail(email string) []User { return x.byEmail[email] }
-
-// FindEach asks the provider, once per key and at most LookupConcurrency
-// at a time, for the users that match filter(key). It is how vendors whose
-// filters take one value are searched in bulk. Results and errors are
-// aligned with keys.
-func (s *Source) FindEach(ctx context.Context, keys []string, filter func(string) Filter, limit int) ([][]User, []error) {
-	out := make([][]User, len(keys))
+// each makes one filtered request per key, at most LookupConcurrency at a
+// time.
+func (s *Source) each(ctx context.Context, keys []string, field driver.Field, limit int) ([][]driver.User, []error) {
+	out := make([][]driver.User, len(keys))
 	errs := make([]error, len(keys))
 	sem := make(chan struct{}, LookupConcurrency)
 	var wg sync.WaitGroup
 	for i, k := range keys {
 		wg.Go(func() {
-			sem <- struct{}{}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = classify(s.Key, ctx.Err())
+				return
+			}
 			defer func() { <-sem }()
-			page, err := s.List(ctx, filter(k), Position{}, limit)
+			run, err := s.List(ctx, driver.Filter{}.With(field, k), Position{}, limit)
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			out[i] = page.Users
+			out[i] = run.Users
 		})
 	}
 	wg.Wait()
 	return out, errs
 }
 
-// CanFilter reports whether the provider can find users by the given
-// fields without reading its whole directory.
-func (s *Source) CanFilter(f Field) bool {
-	return s.desc.Paging != PagingSnapshot && s.desc.Filters.Has(f)
+// whole returns the whole directory with its index: the cached copy of a
+// whole-directory vendor, or one read of a paged vendor's.
+func (s *Source) whole(ctx context.Context) (*Snapshot, error) {
+	if s.desc.Paging == driver.PagingSnapshot {
+		return s.snap(ctx)
+	}
+	var users []driver.User
+	err := s.scan(ctx, driver.Filter{}, Position{}, func(u *driver.User, _ Position) bool {
+		users = append(users, *u)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Users: users}, nil
+}
+
+func firstErr(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Linked is a person's account in another provider.
+type Linked struct {
+	Source *Source
+	User   driver.User
+}
+
+// LinkedAccounts finds the accounts, in the providers other than from, of
+// the person u is in from: those with an email (trimmed, lower-cased)
+// equal to one of u's. byEmail finds a provider's users by normalised
+// emails (the request's loaders batch it; a vendor searched one email at
+// a time matches its primary emails only). A provider that fails is an
+// error beside the others' accounts.
+func (d *Directory) LinkedAccounts(ctx context.Context, from *Source, u *driver.User,
+	byEmail func(ctx context.Context, s *Source, emails []string) ([]driver.User, error)) ([]Linked, []error) {
+	emails := Emails(u)
+	if len(emails) == 0 {
+		return nil, nil
+	}
+	found := make([][]driver.User, len(d.sources))
+	errs := make([]error, len(d.sources))
+	var wg sync.WaitGroup
+	for i, s := range d.sources {
+		if s != from {
+			wg.Go(func() { found[i], errs[i] = byEmail(ctx, s, emails) })
+		}
+	}
+	wg.Wait()
+	var out []Linked
+	var failed []error
+	for i, s := range d.sources {
+		if errs[i] != nil {
+			failed = append(failed, errs[i])
+		}
+		for _, f := range found[i] {
+			out = append(out, Linked{Source: s, User: f})
+		}
+	}
+	return out, failed
 }

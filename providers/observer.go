@@ -6,10 +6,11 @@ import "time"
 // must be quick and safe for concurrent use; they get provider keys and
 // error codes, never users.
 type Observer interface {
-	// Call reports a List through the portable layer that took d and ended
-	// with err (nil, or an *Error).
+	// Call reports an operation through the portable layer (a page, a
+	// count, a lookup) that took d and ended with err (nil, or an *Error).
 	Call(provider string, d time.Duration, err error)
-	// Retry reports that a failed vendor call is about to be tried again.
+	// Retry reports that a failed vendor request is about to be tried
+	// again.
 	Retry(provider string)
 	// Cache reports a lookup of a whole-directory copy.
 	Cache(provider string, result CacheResult)
@@ -32,8 +33,8 @@ const (
 	CacheHeld CacheResult = "held"
 )
 
-// observeCall tells the observer, if any, about a List that began at
-// start.
+// observeCall tells the observer, if any, about an operation that began
+// at start.
 func (s *Source) observeCall(start time.Time, err error) {
 	if o := s.opts.Observer; o != nil {
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 // recorder is an Observer that keeps what it is told.
@@ -46,14 +47,16 @@ func (r *recorder) Cache(_ string, c providers.CacheResult) {
 // errScript answers each call with the next error of its script (nil:
 // success), then succeeds.
 type errScript struct {
-	paging providers.Paging
+	paging driver.Paging
 	mu     sync.Mutex
 	errs   []error
 }
 
-func (s *errScript) Describe() providers.Description { return providers.Description{Paging: s.paging} }
+func (s *errScript) Describe() driver.Description {
+	return driver.Description{Paging: s.paging, Totals: true, MaxPageSize: 10}
+}
 
-func (s *errScript) ListUsers(context.Context, providers.ListRequest) (*providers.ListPage, error) {
+func (s *errScript) ListUsers(context.Context, driver.ListRequest) (*driver.ListPage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.errs) > 0 {
@@ -63,19 +66,19 @@ func (s *errScript) ListUsers(context.Context, providers.ListRequest) (*provider
 			return nil, err
 		}
 	}
-	return &providers.ListPage{Users: []providers.User{{ID: "1"}}, Total: 1}, nil
+	return &driver.ListPage{Users: []driver.User{{ID: "1"}}, Total: 1}, nil
 }
 
 func TestObserverCallsAndRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		temp := &providers.TemporaryError{Err: errors.New("503")}
-		p := &errScript{paging: providers.PagingOffset, errs: []error{temp, temp, nil, providers.ErrAuth}}
+		temp := &driver.TemporaryError{Err: errors.New("503")}
+		p := &errScript{paging: driver.PagingOffset, errs: []error{temp, temp, nil, driver.ErrAuth}}
 		rec := &recorder{}
-		s := providers.NewSource(providers.Info{Key: "p"}, p, &providers.SourceOptions{Observer: rec})
-		if _, err := s.List(t.Context(), providers.Filter{}, providers.Position{}, 1); err != nil {
+		s := mustSource(t, providers.Info{Key: "p"}, p, &providers.SourceOptions{Observer: rec})
+		if _, err := s.List(t.Context(), driver.Filter{}, providers.Position{}, 1); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.List(t.Context(), providers.Filter{}, providers.Position{}, 1); err == nil {
+		if _, err := s.List(t.Context(), driver.Filter{}, providers.Position{}, 1); err == nil {
 			t.Fatal("the auth failure did not come through")
 		}
 		if rec.retries != 2 || len(rec.calls) != 2 || rec.calls[0] != "ok" || rec.calls[1] != string(errcode.ProviderAuthFailed) {
@@ -86,20 +89,20 @@ func TestObserverCallsAndRetries(t *testing.T) {
 
 func TestObserverCache(t *testing.T) {
 	c := newClock()
-	p := &errScript{paging: providers.PagingSnapshot}
+	p := &errScript{paging: driver.PagingSnapshot}
 	rec := &recorder{}
-	s := providers.NewSource(providers.Info{Key: "p"}, p, &providers.SourceOptions{
+	s := mustSource(t, providers.Info{Key: "p"}, p, &providers.SourceOptions{
 		CacheTTL: time.Minute, MaxStale: time.Hour, Now: c.Now, Observer: rec, MaxAttempts: 1,
 	})
 	list := func() error {
-		_, err := s.List(t.Context(), providers.Filter{}, providers.Position{}, 10)
+		_, err := s.List(t.Context(), driver.Filter{}, providers.Position{}, 10)
 		return err
 	}
 	list() // miss: first fetch
 	list() // hit
 	c.Add(2 * time.Minute)
 	p.mu.Lock()
-	p.errs = []error{&providers.TemporaryError{Err: errors.New("503")}}
+	p.errs = []error{&driver.TemporaryError{Err: errors.New("503")}}
 	p.mu.Unlock()
 	list() // miss: the refresh fails, the stale copy is served
 	list() // stale: calls are held back
@@ -116,11 +119,11 @@ func TestObserverCache(t *testing.T) {
 
 	// Without a copy, a held-back failure.
 	c2 := newClock()
-	p2 := &errScript{paging: providers.PagingSnapshot, errs: []error{providers.ErrAuth}}
+	p2 := &errScript{paging: driver.PagingSnapshot, errs: []error{driver.ErrAuth}}
 	rec2 := &recorder{}
-	s2 := providers.NewSource(providers.Info{Key: "q"}, p2, &providers.SourceOptions{CacheTTL: time.Minute, Now: c2.Now, Observer: rec2})
-	s2.List(t.Context(), providers.Filter{}, providers.Position{}, 10)
-	s2.List(t.Context(), providers.Filter{}, providers.Position{}, 10)
+	s2 := mustSource(t, providers.Info{Key: "q"}, p2, &providers.SourceOptions{CacheTTL: time.Minute, Now: c2.Now, Observer: rec2})
+	s2.List(t.Context(), driver.Filter{}, providers.Position{}, 10)
+	s2.List(t.Context(), driver.Filter{}, providers.Position{}, 10)
 	if len(rec2.cache) != 2 || rec2.cache[1] != providers.CacheHeld {
 		t.Errorf("cache results %v, want miss then held", rec2.cache)
 	}

@@ -5,53 +5,22 @@ import (
 	"errors"
 	"math/rand/v2"
 	"time"
+
+	"github.com/dirgate/dirgate/providers/driver"
 )
-
-// TemporaryError is an ErrUnavailable that is worth trying again soon: the
-// vendor could not be reached, dropped the connection, did not answer one
-// HTTP call in time, or answered HTTP 502, 503 or 504. It is part of the
-// provider contract: an adapter returns a *TemporaryError (or an error that
-// wraps one) for exactly these failures, and the portable layer retries
-// them (see SourceOptions.MaxAttempts). Other ErrUnavailable failures, such
-// as HTTP 500, an unexpected status or the caller's context ending, are
-// final, and so are ErrAuth and ErrBadResponse. A *RateLimitError is
-// retried too, once its RetryAfter has passed.
-//
-// errors.Is(err, ErrUnavailable) is true for a *TemporaryError.
-type TemporaryError struct {
-	// RetryAfter is how long the vendor asked to wait (a Retry-After
-	// header on a 503); zero when it did not say.
-	RetryAfter time.Duration
-	// Err is the cause, for logs. It need not wrap ErrUnavailable.
-	Err error
-}
-
-func (e *TemporaryError) Error() string {
-	if e.Err == nil {
-		return ErrUnavailable.Error()
-	}
-	return e.Err.Error()
-}
-
-// Unwrap makes errors.Is(err, ErrUnavailable) true, and exposes the cause.
-func (e *TemporaryError) Unwrap() []error {
-	if e.Err == nil {
-		return []error{ErrUnavailable}
-	}
-	return []error{ErrUnavailable, e.Err}
-}
 
 // Retry defaults, for the zero SourceOptions fields.
 const (
-	// DefaultMaxAttempts is how many times a call is tried in all.
+	// DefaultMaxAttempts is how many times one vendor request is tried in
+	// all.
 	DefaultMaxAttempts = 4
 	// DefaultRetryBase is the backoff before the first retry; it doubles
 	// with each retry, and the wait is drawn at random up to it (full
 	// jitter).
 	DefaultRetryBase = 100 * time.Millisecond
 	// DefaultMaxRetryWait is the longest dirgate waits before one retry,
-	// the vendor's Retry-After included. A longer wait fails the call at
-	// once, so that a client learns the retry-after and decides itself.
+	// the vendor's Retry-After included. A longer wait fails the request
+	// at once, so that a client learns the retry-after and decides itself.
 	DefaultMaxRetryWait = 5 * time.Second
 )
 
@@ -80,10 +49,10 @@ func (o *SourceOptions) retryPolicy() retryPolicy {
 // retry calls op until it succeeds, fails for good, has been tried
 // p.attempts times, or the next wait would not end before ctx's deadline
 // (or would exceed p.maxWait): then it returns op's last error at once. It
-// retries *TemporaryError and *RateLimitError failures, waiting the
-// vendor's retry-after when it gave one (plus a little jitter), else an
-// exponential backoff with full jitter. The wait uses the time package's
-// timers and ends early when ctx does.
+// retries *driver.TemporaryError and *driver.RateLimitError failures,
+// waiting the vendor's retry-after when it gave one (plus a little
+// jitter), else an exponential backoff with full jitter. The wait ends
+// early when ctx does.
 func retry[T any](ctx context.Context, p retryPolicy, op func(context.Context) (T, error)) (T, error) {
 	for attempt := 1; ; attempt++ {
 		v, err := op(ctx)
@@ -124,11 +93,11 @@ func retry[T any](ctx context.Context, p retryPolicy, op func(context.Context) (
 // retryAfter reports whether err is worth retrying, and how long the
 // vendor asked to wait first (zero when it did not say).
 func retryAfter(err error) (time.Duration, bool) {
-	var rl *RateLimitError
+	var rl *driver.RateLimitError
 	if errors.As(err, &rl) {
 		return rl.RetryAfter, true
 	}
-	var te *TemporaryError
+	var te *driver.TemporaryError
 	if errors.As(err, &te) {
 		return te.RetryAfter, true
 	}

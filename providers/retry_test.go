@@ -11,6 +11,7 @@ import (
 
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 // scripted is a provider that fails as its script says, one entry per
@@ -23,11 +24,11 @@ type scripted struct {
 	times  []time.Time
 }
 
-func (p *scripted) Describe() providers.Description {
-	return providers.Description{Paging: providers.PagingOffset}
+func (p *scripted) Describe() driver.Description {
+	return driver.Description{Paging: driver.PagingOffset, Totals: true, MaxPageSize: 100}
 }
 
-func (p *scripted) ListUsers(ctx context.Context, req providers.ListRequest) (*providers.ListPage, error) {
+func (p *scripted) ListUsers(ctx context.Context, req driver.ListRequest) (*driver.ListPage, error) {
 	p.mu.Lock()
 	n := len(p.times)
 	p.times = append(p.times, time.Now())
@@ -40,7 +41,7 @@ func (p *scripted) ListUsers(ctx context.Context, req providers.ListRequest) (*p
 	if err != nil {
 		return nil, err
 	}
-	return &providers.ListPage{Users: []providers.User{{ID: "u1"}}, Next: providers.Position{Offset: 1}, Total: 1}, nil
+	return &driver.ListPage{Users: []driver.User{{ID: "u1"}}, Total: 1}, nil
 }
 
 func (p *scripted) calls() []time.Time {
@@ -60,22 +61,25 @@ func (p *scripted) waits() []time.Duration {
 }
 
 var (
-	temporary = &providers.TemporaryError{Err: fmt.Errorf("test: %w: HTTP 503", providers.ErrUnavailable)}
-	http500   = fmt.Errorf("test: %w: HTTP 500", providers.ErrUnavailable)
+	temporary = &driver.TemporaryError{Err: fmt.Errorf("test: %w: HTTP 503", driver.ErrUnavailable)}
+	http500   = fmt.Errorf("test: %w: HTTP 500", driver.ErrUnavailable)
 )
 
-func listOne(ctx context.Context, p providers.Provider, opts *providers.SourceOptions) (*providers.ListPage, error) {
-	s := providers.NewSource(providers.Info{Key: "p"}, p, opts)
-	return s.List(ctx, providers.Filter{}, providers.Position{}, 10)
+func listOne(ctx context.Context, p driver.Provider, opts *providers.SourceOptions) (*providers.Run, error) {
+	s, err := providers.NewSource(providers.Info{Key: "p"}, p, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s.List(ctx, driver.Filter{}, providers.Position{}, 10)
 }
 
 func TestTemporaryError(t *testing.T) {
 	cause := errors.New("connection reset")
-	err := fmt.Errorf("adapter: %w", &providers.TemporaryError{Err: cause})
-	if !errors.Is(err, providers.ErrUnavailable) || !errors.Is(err, cause) {
+	err := fmt.Errorf("adapter: %w", &driver.TemporaryError{Err: cause})
+	if !errors.Is(err, driver.ErrUnavailable) || !errors.Is(err, cause) {
 		t.Errorf("%v: want ErrUnavailable and its cause", err)
 	}
-	if got := (&providers.TemporaryError{}).Error(); got != providers.ErrUnavailable.Error() {
+	if got := (&driver.TemporaryError{}).Error(); got != driver.ErrUnavailable.Error() {
 		t.Errorf("Error() without a cause = %q", got)
 	}
 }
@@ -106,7 +110,7 @@ func TestRetryBackoffIsExponentialWithFullJitter(t *testing.T) {
 		hi := make([]time.Duration, 3)
 		for range trials {
 			p := &scripted{script: []error{temporary}}
-			if _, err := listOne(t.Context(), p, nil); !errors.Is(err, providers.ErrUnavailable) {
+			if _, err := listOne(t.Context(), p, nil); !errors.Is(err, driver.ErrUnavailable) {
 				t.Fatalf("err = %v, want ErrUnavailable", err)
 			}
 			w := p.waits()
@@ -135,8 +139,8 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 		name string
 		err  error
 	}{
-		{"429", fmt.Errorf("test: %w", &providers.RateLimitError{RetryAfter: 3 * time.Second})},
-		{"503", &providers.TemporaryError{RetryAfter: 3 * time.Second, Err: errors.New("HTTP 503")}},
+		{"429", fmt.Errorf("test: %w", &driver.RateLimitError{RetryAfter: 3 * time.Second})},
+		{"503", &driver.TemporaryError{RetryAfter: 3 * time.Second, Err: errors.New("HTTP 503")}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -157,7 +161,7 @@ func TestRetryNeverWaitsPastTheDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// A rate limit longer than the time left fails at once, with the
 		// vendor's retry-after for the client.
-		p := &scripted{script: []error{&providers.RateLimitError{RetryAfter: 30 * time.Second}, nil}}
+		p := &scripted{script: []error{&driver.RateLimitError{RetryAfter: 30 * time.Second}, nil}}
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
 		start := time.Now()
@@ -171,8 +175,8 @@ func TestRetryNeverWaitsPastTheDeadline(t *testing.T) {
 		}
 
 		// Without a deadline, MaxRetryWait bounds the wait the same way.
-		p = &scripted{script: []error{&providers.RateLimitError{RetryAfter: 30 * time.Second}, nil}}
-		if _, err := listOne(t.Context(), p, &providers.SourceOptions{MaxRetryWait: 10 * time.Second}); !errors.Is(err, providers.ErrRateLimited) {
+		p = &scripted{script: []error{&driver.RateLimitError{RetryAfter: 30 * time.Second}, nil}}
+		if _, err := listOne(t.Context(), p, &providers.SourceOptions{MaxRetryWait: 10 * time.Second}); !errors.Is(err, driver.ErrRateLimited) {
 			t.Fatalf("err = %v, want ErrRateLimited", err)
 		}
 		if n := len(p.calls()); n != 1 || time.Since(start) != 0 {
@@ -180,7 +184,7 @@ func TestRetryNeverWaitsPastTheDeadline(t *testing.T) {
 		}
 
 		// The second wait would end after the deadline: no third call.
-		after2s := &providers.TemporaryError{RetryAfter: 2 * time.Second}
+		after2s := &driver.TemporaryError{RetryAfter: 2 * time.Second}
 		p = &scripted{script: []error{after2s, after2s, nil}}
 		ctx, cancel = context.WithTimeout(t.Context(), 3*time.Second)
 		defer cancel()
@@ -195,11 +199,11 @@ func TestRetryNeverWaitsPastTheDeadline(t *testing.T) {
 
 func TestRetryStopsWhenTheCallerGivesUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := &scripted{script: []error{&providers.RateLimitError{RetryAfter: 4 * time.Second}, nil}}
+		p := &scripted{script: []error{&driver.RateLimitError{RetryAfter: 4 * time.Second}, nil}}
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(time.Second, cancel)
 		start := time.Now()
-		if _, err := listOne(ctx, p, nil); !errors.Is(err, providers.ErrRateLimited) {
+		if _, err := listOne(ctx, p, nil); !errors.Is(err, driver.ErrRateLimited) {
 			t.Fatalf("err = %v, want the rate limit", err)
 		}
 		if n, took := len(p.calls()), time.Since(start); n != 1 || took != time.Second {
@@ -216,11 +220,11 @@ func TestRetryOnlyWhatIsWorthRetrying(t *testing.T) {
 		want int // calls
 	}{
 		{"HTTP 500", http500, nil, 1},
-		{"auth", fmt.Errorf("test: %w", providers.ErrAuth), nil, 1},
-		{"bad response", fmt.Errorf("test: %w", providers.ErrBadResponse), nil, 1},
-		{"bare ErrRateLimited", providers.ErrRateLimited, nil, 1},
+		{"auth", fmt.Errorf("test: %w", driver.ErrAuth), nil, 1},
+		{"bad response", fmt.Errorf("test: %w", driver.ErrBadResponse), nil, 1},
+		{"bare ErrRateLimited", driver.ErrRateLimited, nil, 1},
 		{"temporary", temporary, nil, providers.DefaultMaxAttempts},
-		{"rate limited", &providers.RateLimitError{}, nil, providers.DefaultMaxAttempts},
+		{"rate limited", &driver.RateLimitError{}, nil, providers.DefaultMaxAttempts},
 		{"retries off", temporary, &providers.SourceOptions{MaxAttempts: 1}, 1},
 		{"two attempts", temporary, &providers.SourceOptions{MaxAttempts: 2}, 2},
 	} {
@@ -251,16 +255,44 @@ func TestEachAttemptHasItsOwnTimeout(t *testing.T) {
 		if c := p.calls(); len(c) != 2 || c[0] != start || c[1].Sub(start) < time.Second {
 			t.Errorf("calls at %v, want one at the start and one after the 1s timeout", c)
 		}
+	})
+}
 
-		// A call that hangs past the timeout and is not temporary fails
-		// at the timeout.
-		p = &scripted{script: []error{http500}, block: []bool{true}}
-		start = time.Now()
-		if _, err := listOne(t.Context(), p, &providers.SourceOptions{Timeout: time.Second}); !errors.Is(err, providers.ErrUnavailable) {
+// TestTimedOutAttemptIsRetried: an attempt that runs out of its own
+// timeout while the request still waits is temporary, whatever the adapter
+// made of it (here a final HTTP 500 after its context ended), and is
+// retried within the request's deadline, never past it.
+func TestTimedOutAttemptIsRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hang := []bool{true, true, true, true}
+		p := &scripted{script: []error{http500, nil}, block: hang}
+		if _, err := listOne(t.Context(), p, &providers.SourceOptions{Timeout: time.Second}); err != nil {
+			t.Fatalf("err = %v, want success once an attempt answers in time", err)
+		}
+		p = &scripted{script: []error{http500}, block: hang}
+		_, err := listOne(t.Context(), p, &providers.SourceOptions{Timeout: time.Second})
+		var te *driver.TemporaryError
+		if !errors.As(err, &te) || !errors.Is(err, driver.ErrUnavailable) {
+			t.Errorf("err = %v, want a temporary PROVIDER_UNAVAILABLE", err)
+		}
+		if n := len(p.calls()); n != providers.DefaultMaxAttempts {
+			t.Errorf("%d attempts, want %d: a timed-out attempt is retried", n, providers.DefaultMaxAttempts)
+		}
+
+		// With 2.5s left, the attempts at 0s and about 1.1s time out; a
+		// third would start after the deadline's reach.
+		p = &scripted{script: []error{http500}, block: hang}
+		ctx, cancel := context.WithTimeout(t.Context(), 2500*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if _, err := listOne(ctx, p, &providers.SourceOptions{Timeout: time.Second}); !errors.Is(err, driver.ErrUnavailable) {
 			t.Fatalf("err = %v", err)
 		}
-		if n, took := len(p.calls()), time.Since(start); n != 1 || took != time.Second {
-			t.Errorf("%d calls in %v, want 1 in 1s", n, took)
+		if took := time.Since(start); took > 2500*time.Millisecond {
+			t.Errorf("took %v, past the 2.5s deadline", took)
+		}
+		if n := len(p.calls()); n < 2 || n > 3 {
+			t.Errorf("%d attempts within 2.5s of 1s each, want 2 or 3", n)
 		}
 	})
 }

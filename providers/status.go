@@ -2,7 +2,10 @@ package providers
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 // State sums up a provider's health, as Status reports it.
@@ -64,19 +67,16 @@ type health struct {
 	holdUntil time.Time // no refresh before this (cached directories)
 }
 
-// observe records the outcome of a List of a provider that is asked on
-// every request; the cache of a whole-directory provider keeps its own
-// record. Lists that made no vendor call (a filter on a field the vendor
-// lacks), and failures of callers that gave up, say nothing about the
-// vendor.
-func (s *Source) observe(ctx context.Context, f Filter, err error) {
-	if s.desc.Paging == PagingSnapshot {
+// observe records the outcome of an operation of a provider that is
+// asked on every request; the cache of a whole-directory provider keeps
+// its own record. Operations that made no vendor call (a filter on a field
+// the vendor lacks), failures of callers that gave up, and the request's
+// own budget running out, say nothing about the vendor.
+func (s *Source) observe(ctx context.Context, called bool, err error) {
+	if s.desc.Paging == driver.PagingSnapshot || !called {
 		return
 	}
-	if err == nil && f.Fields()&^s.desc.Filters != 0 {
-		return
-	}
-	if err != nil && ctx.Err() != nil {
+	if err != nil && (ctx.Err() != nil || errors.Is(err, ErrVendorCallLimit)) {
 		return
 	}
 	now := s.now()
@@ -93,7 +93,7 @@ func (s *Source) observe(ctx context.Context, f Filter, err error) {
 // makes no vendor call.
 func (s *Source) Status() SourceStatus {
 	now := s.now()
-	st := SourceStatus{Cached: s.desc.Paging == PagingSnapshot, State: StateUnknown}
+	st := SourceStatus{Cached: s.desc.Paging == driver.PagingSnapshot, State: StateUnknown}
 	if rl, ok := s.rateLimit(); ok {
 		st.RateLimit = &rl
 	}
@@ -108,12 +108,12 @@ func (s *Source) Status() SourceStatus {
 		st.RetryAt = h.holdUntil
 	}
 	servable := false
-	if sn := s.snap; st.Cached && sn != nil {
-		st.FetchedAt, st.Age = sn.fetched, max(now.Sub(sn.fetched), 0)
-		st.RefreshAt = sn.refreshAt
-		st.ServedUntil = sn.fetched.Add(s.opts.MaxStale)
-		if st.ServedUntil.Before(sn.refreshAt) {
-			st.ServedUntil = sn.refreshAt
+	if sn := s.snapshot; st.Cached && sn != nil {
+		st.FetchedAt, st.Age = sn.Fetched, max(now.Sub(sn.Fetched), 0)
+		st.RefreshAt = sn.RefreshAt
+		st.ServedUntil = sn.Fetched.Add(s.opts.MaxStale)
+		if st.ServedUntil.Before(sn.RefreshAt) {
+			st.ServedUntil = sn.RefreshAt
 		}
 		servable = now.Before(st.ServedUntil)
 	}

@@ -1,17 +1,13 @@
 // Package loader holds the per-request dataloaders through which the
 // resolvers look users up by id and by email, and companies by provider.
+// The loaders only batch: how a provider is searched (one filtered request
+// per key, or its cached whole directory and the index built once per
+// refresh) is the portable layer's choice (providers.Source).
 //
 // Every GraphQL request gets fresh loaders (Middleware), so nothing is
-// cached across requests or shared between callers, and all the lookups of
-// one provider in one request form one batch:
-//
-//   - a whole-directory provider (getbill) answers every batch from one
-//     directory fetch per request;
-//   - a provider whose filters take one value (Concur's id and
-//     primaryemail) gets bounded, deduplicated, concurrent single-value
-//     calls;
-//   - users the request already listed are primed into the loaders, so
-//     they are not fetched again.
+// cached across requests or shared between callers; all the lookups of one
+// provider in one request form one batch; and users the request already
+// listed are primed into the loaders, so they are not fetched again.
 package loader
 
 import (
@@ -25,6 +21,7 @@ import (
 
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 // Wait is how long a loader collects keys before it runs a batch: long
@@ -33,8 +30,8 @@ import (
 const Wait = 2 * time.Millisecond
 
 // BatchCapacity bounds one batch. It is the largest page of the vendors
-// (Concur's pre-release maximum); batches of single-value lookups run
-// LookupConcurrency calls at a time whatever their size.
+// (Concur's pre-release maximum); lookups one key a request run
+// providers.LookupConcurrency at a time whatever the batch's size.
 const BatchCapacity = 1000
 
 type ctxKey struct{}
@@ -62,7 +59,7 @@ func For(ctx context.Context) *Loaders {
 type Loaders struct {
 	dir     *providers.Directory
 	sources map[string]*source
-	company *dataloader.Loader[string, *providers.Company]
+	company *dataloader.Loader[string, *driver.Company]
 
 	mu       sync.Mutex
 	reported map[string]bool
@@ -92,10 +89,8 @@ func (l *Loaders) FirstReport(err error) bool {
 
 type source struct {
 	s       *providers.Source
-	byID    *dataloader.Loader[string, *providers.User]
-	byEmail *dataloader.Loader[string, []providers.User]
-	// index is the request's one read of a whole directory.
-	index func(context.Context) (*providers.Index, error)
+	byID    *dataloader.Loader[string, *driver.User]
+	byEmail *dataloader.Loader[string, []driver.User]
 }
 
 // New returns fresh loaders over dir.
@@ -103,35 +98,31 @@ func New(dir *providers.Directory) *Loaders {
 	l := &Loaders{dir: dir, sources: map[string]*source{}}
 	for _, s := range dir.Sources() {
 		src := &source{s: s}
-		var mu sync.Mutex
-		var idx *providers.Index
-		src.index = func(ctx context.Context) (*providers.Index, error) {
-			// Keep a good read for the request; after a failure, the next
-			// batch asks again.
-			mu.Lock()
-			defer mu.Unlock()
-			if idx == nil {
-				users, err := s.All(ctx)
-				if err != nil {
-					return nil, err
-				}
-				idx = providers.NewIndex(users)
-			}
-			return idx, nil
-		}
-		src.byID = dataloader.NewBatchedLoader(src.usersByID,
-			dataloader.WithWait[string, *providers.User](Wait), dataloader.WithBatchCapacity[string, *providers.User](BatchCapacity))
-		src.byEmail = dataloader.NewBatchedLoader(src.usersByEmail,
-			dataloader.WithWait[string, []providers.User](Wait), dataloader.WithBatchCapacity[string, []providers.User](BatchCapacity))
+		src.byID = dataloader.NewBatchedLoader(batch(s.UsersByID),
+			dataloader.WithWait[string, *driver.User](Wait), dataloader.WithBatchCapacity[string, *driver.User](BatchCapacity))
+		src.byEmail = dataloader.NewBatchedLoader(batch(s.UsersByEmail),
+			dataloader.WithWait[string, []driver.User](Wait), dataloader.WithBatchCapacity[string, []driver.User](BatchCapacity))
 		l.sources[s.Key] = src
 	}
-	l.company = dataloader.NewBatchedLoader(l.companies, dataloader.WithWait[string, *providers.Company](Wait))
+	l.company = dataloader.NewBatchedLoader(l.companies, dataloader.WithWait[string, *driver.Company](Wait))
 	return l
+}
+
+// batch turns a lookup of the portable layer into a batch function.
+func batch[V any](lookup func(context.Context, []string) ([]V, []error)) dataloader.BatchFunc[string, V] {
+	return func(ctx context.Context, keys []string) []*dataloader.Result[V] {
+		vals, errs := lookup(ctx, keys)
+		out := make([]*dataloader.Result[V], len(keys))
+		for i := range keys {
+			out[i] = &dataloader.Result[V]{Data: vals[i], Error: errs[i]}
+		}
+		return out
+	}
 }
 
 // User returns the user with a native id in the provider with the key, or
 // nil when there is none.
-func (l *Loaders) User(ctx context.Context, key, id string) (*providers.User, error) {
+func (l *Loaders) User(ctx context.Context, key, id string) (*driver.User, error) {
 	src := l.sources[key]
 	if src == nil {
 		return nil, nil
@@ -145,13 +136,13 @@ func (l *Loaders) User(ctx context.Context, key, id string) (*providers.User, er
 // the normalised emails, in the order of the emails, without repeats. When
 // some emails fail, the users of the others still come back, with the
 // provider's error.
-func (l *Loaders) ByEmail(ctx context.Context, key string, emails []string) ([]providers.User, error) {
+func (l *Loaders) ByEmail(ctx context.Context, key string, emails []string) ([]driver.User, error) {
 	src := l.sources[key]
 	if src == nil || len(emails) == 0 {
 		return nil, nil
 	}
 	lists, errs := src.byEmail.LoadMany(ctx, emails)()
-	var out []providers.User
+	var out []driver.User
 	seen := map[string]bool{}
 	if len(errs) == 0 {
 		errs = make([]error, len(emails)) // LoadMany returns none when none failed
@@ -174,26 +165,26 @@ func (l *Loaders) ByEmail(ctx context.Context, key string, emails []string) ([]p
 }
 
 // Company returns the company of the provider with the key.
-func (l *Loaders) Company(ctx context.Context, key string) (*providers.Company, error) {
+func (l *Loaders) Company(ctx context.Context, key string) (*driver.Company, error) {
 	c, err := l.company.Load(ctx, key)()
 	forgetTransient(ctx, l.company, key, err)
 	return c, err
 }
 
 // Prime records users the request has listed, so that looking them up by
-// id costs nothing, and, for providers that are searched one email at a
-// time, neither does looking up their emails: a listed user's email is
-// taken to name that user alone in its directory.
-func (l *Loaders) Prime(ctx context.Context, key string, users []providers.User) {
+// id costs nothing, and, for providers searched one email at a time,
+// neither does looking up their emails: a listed user's email is taken to
+// name that user alone in its directory.
+func (l *Loaders) Prime(ctx context.Context, key string, users []driver.User) {
 	src := l.sources[key]
 	if src == nil {
 		return
 	}
-	byEmail := map[string][]providers.User{}
+	byEmail := map[string][]driver.User{}
 	for i := range users {
 		u := users[i]
 		src.byID.Prime(ctx, u.ID, &u)
-		if e := providers.NormalizeEmail(u.Email); e != "" && src.s.CanFilter(providers.FieldEmail) {
+		if e := providers.NormalizeEmail(u.Email); e != "" && src.s.Searches(driver.FieldEmail) {
 			byEmail[e] = append(byEmail[e], u)
 		}
 	}
@@ -202,56 +193,11 @@ func (l *Loaders) Prime(ctx context.Context, key string, users []providers.User)
 	}
 }
 
-func (src *source) usersByID(ctx context.Context, ids []string) []*dataloader.Result[*providers.User] {
-	out := make([]*dataloader.Result[*providers.User], len(ids))
-	if !src.s.CanFilter(providers.FieldID) {
-		idx, err := src.index(ctx)
-		for i, id := range ids {
-			out[i] = &dataloader.Result[*providers.User]{Error: err}
-			if err == nil {
-				out[i].Data = idx.User(id)
-			}
-		}
-		return out
-	}
-	lists, errs := src.s.FindEach(ctx, ids, func(id string) providers.Filter { return providers.Filter{ID: &id} }, 1)
-	for i := range ids {
-		out[i] = &dataloader.Result[*providers.User]{Error: errs[i]}
-		if len(lists[i]) > 0 {
-			out[i].Data = &lists[i][0]
-		}
-	}
-	return out
-}
-
-// emailMatchesPerCall bounds the users one email may name in a provider
-// searched one email at a time.
-const emailMatchesPerCall = 10
-
-func (src *source) usersByEmail(ctx context.Context, emails []string) []*dataloader.Result[[]providers.User] {
-	out := make([]*dataloader.Result[[]providers.User], len(emails))
-	if !src.s.CanFilter(providers.FieldEmail) {
-		idx, err := src.index(ctx)
-		for i, e := range emails {
-			out[i] = &dataloader.Result[[]providers.User]{Error: err}
-			if err == nil {
-				out[i].Data = idx.ByEmail(e)
-			}
-		}
-		return out
-	}
-	lists, errs := src.s.FindEach(ctx, emails, func(e string) providers.Filter { return providers.Filter{Email: &e} }, emailMatchesPerCall)
-	for i := range emails {
-		out[i] = &dataloader.Result[[]providers.User]{Data: lists[i], Error: errs[i]}
-	}
-	return out
-}
-
-func (l *Loaders) companies(ctx context.Context, keys []string) []*dataloader.Result[*providers.Company] {
-	out := make([]*dataloader.Result[*providers.Company], len(keys))
+func (l *Loaders) companies(ctx context.Context, keys []string) []*dataloader.Result[*driver.Company] {
+	out := make([]*dataloader.Result[*driver.Company], len(keys))
 	var wg sync.WaitGroup
 	for i, key := range keys {
-		out[i] = &dataloader.Result[*providers.Company]{}
+		out[i] = &dataloader.Result[*driver.Company]{}
 		s := l.dir.Source(key)
 		if s == nil {
 			continue

@@ -7,14 +7,19 @@ import (
 
 	"github.com/dirgate/dirgate/graph/loader"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/memory"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
 
-func newDir(t *testing.T, paging providers.Paging, users []providers.User) (*providers.Directory, *memory.Provider) {
+func newDir(t *testing.T, paging driver.Paging, users []driver.User) (*providers.Directory, *memory.Provider) {
 	t.Helper()
-	m := memory.New(users, &memory.Options{Paging: paging, Company: &providers.Company{Name: "Co"}})
-	dir, err := providers.NewDirectory(providers.NewSource(providers.Info{Key: "m"}, m, nil))
+	m := memory.New(users, &memory.Options{Paging: paging, Company: &driver.Company{Name: "Co"}})
+	src, err := providers.NewSource(providers.Info{Key: "m"}, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := providers.NewDirectory(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,9 +32,9 @@ func newDir(t *testing.T, paging providers.Paging, users []providers.User) (*pro
 func TestUserLookupsAlignAndDeduplicate(t *testing.T) {
 	users := providertest.Dataset(30)
 	for _, tt := range []struct {
-		paging    providers.Paging
+		paging    driver.Paging
 		wantCalls int
-	}{{providers.PagingOffset, 11}, {providers.PagingSnapshot, 1}} {
+	}{{driver.PagingOffset, 11}, {driver.PagingSnapshot, 1}} {
 		t.Run(tt.paging.String(), func(t *testing.T) {
 			dir, m := newDir(t, tt.paging, users)
 			l := loader.New(dir)
@@ -40,7 +45,7 @@ func TestUserLookupsAlignAndDeduplicate(t *testing.T) {
 					ids[i] = "missing" // and one that does not exist
 				}
 			}
-			got := make([]*providers.User, len(ids))
+			got := make([]*driver.User, len(ids))
 			errs := make([]error, len(ids))
 			var wg sync.WaitGroup
 			for i, id := range ids {
@@ -67,16 +72,16 @@ func TestUserLookupsAlignAndDeduplicate(t *testing.T) {
 // TestTransientErrorsAreNotMemoised: a lookup that failed because the
 // vendor was down is asked again later in the same request.
 func TestTransientErrorsAreNotMemoised(t *testing.T) {
-	for _, paging := range []providers.Paging{providers.PagingOffset, providers.PagingSnapshot} {
+	for _, paging := range []driver.Paging{driver.PagingOffset, driver.PagingSnapshot} {
 		t.Run(paging.String(), func(t *testing.T) { testTransientErrors(t, paging) })
 	}
 }
 
-func testTransientErrors(t *testing.T, paging providers.Paging) {
+func testTransientErrors(t *testing.T, paging driver.Paging) {
 	users := providertest.Dataset(5)
 	dir, m := newDir(t, paging, users)
 	l := loader.New(dir)
-	m.SetError(fmt.Errorf("down: %w", providers.ErrUnavailable))
+	m.SetError(fmt.Errorf("down: %w", driver.ErrUnavailable))
 	if _, err := l.User(t.Context(), "m", users[2].ID); err == nil {
 		t.Fatal("no error while the provider is down")
 	}
@@ -96,7 +101,7 @@ func testTransientErrors(t *testing.T, paging providers.Paging) {
 // by email.
 func TestPrime(t *testing.T) {
 	users := providertest.Dataset(8)
-	dir, m := newDir(t, providers.PagingOffset, users)
+	dir, m := newDir(t, driver.PagingOffset, users)
 	l := loader.New(dir)
 	l.Prime(t.Context(), "m", users[:4])
 	for _, u := range users[:4] {

@@ -9,12 +9,14 @@ import (
 
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
+	"github.com/dirgate/dirgate/providers/kinds"
 )
 
 // User is a provider's user as the schema shows it.
 type User struct {
 	Source *providers.Source
-	U      providers.User
+	U      driver.User
 }
 
 func (u *User) IsNode()                    {}
@@ -69,8 +71,12 @@ func (p *Provider) ID() string    { return relay.ProviderID(p.Source.Key) }
 func (p *Provider) Key() string   { return p.Source.Key }
 func (p *Provider) Name() string  { return p.Source.Name }
 
-// Kind is the provider's adapter.
-func (p *Provider) Kind() ProviderKind { return ProviderKind(strings.ToUpper(p.Source.Kind)) }
+// Kind is the provider's kind, as the kinds table names it in the
+// schema.
+func (p *Provider) Kind() ProviderKind {
+	k, _ := kinds.Lookup(p.Source.Kind)
+	return ProviderKind(k.GraphQL)
+}
 
 // UserConnection is one page of users.
 type UserConnection struct {
@@ -82,7 +88,7 @@ type UserConnection struct {
 }
 
 // NewCompany converts a provider's company, nil staying nil.
-func NewCompany(c *providers.Company) *Company {
+func NewCompany(c *driver.Company) *Company {
 	if c == nil {
 		return nil
 	}

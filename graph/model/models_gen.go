@@ -165,21 +165,27 @@ func (e ProviderErrorCode) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// The kind of directory a provider is: one value per kind in dirgate's kinds table.
 type ProviderKind string
 
 const (
-	ProviderKindConcur  ProviderKind = "CONCUR"
+	// SAP Concur, through its Users Bulk API v3.1 with a company token.
+	ProviderKindConcur ProviderKind = "CONCUR"
+	// getbill.io's company users, read whole and cached.
 	ProviderKindGetbill ProviderKind = "GETBILL"
+	// A CSV or JSON file of users (contractors kept in a spreadsheet, say), read whole and cached.
+	ProviderKindFile ProviderKind = "FILE"
 )
 
 var AllProviderKind = []ProviderKind{
 	ProviderKindConcur,
 	ProviderKindGetbill,
+	ProviderKindFile,
 }
 
 func (e ProviderKind) IsValid() bool {
 	switch e {
-	case ProviderKindConcur, ProviderKindGetbill:
+	case ProviderKindConcur, ProviderKindGetbill, ProviderKindFile:
 		return true
 	}
 	return false

@@ -5,8 +5,10 @@
 // base64url("Provider:<key>"): stable across restarts and deployments.
 //
 // A cursor is base64url(version, MAC, payload). The payload holds a
-// providers.Cut: one position per provider, so that a walk resumes a
-// provider that failed mid-walk where it stopped. The MAC (HMAC-SHA256, cut
+// providers.Cut: one position per provider (with the vendor's own
+// position, and anchors that identify the users before it), so that a
+// walk resumes a provider that failed mid-walk where it stopped, and
+// finds its place again when the directory changed. The MAC (HMAC-SHA256, cut
 // to 128 bits) covers the payload and the query the cursor was made for, so
 // an altered cursor, or one used with another filter, is refused.
 package relay
@@ -16,6 +18,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -77,7 +80,7 @@ func ParseID(id string) (ID, error) {
 }
 
 const (
-	cursorVersion = 1
+	cursorVersion = 2
 	macSize       = 16
 )
 
@@ -93,24 +96,34 @@ func NewCursors(secret []byte) *Cursors {
 }
 
 type payload struct {
-	Edge    int      `json:"e"`
-	Offsets []int    `json:"o"`
-	Tokens  []string `json:"t,omitempty"`
+	Edge int        `json:"e"`
+	Pos  []position `json:"p"`
+}
+
+// position is a providers.Position: the vendor's offset only when it
+// differs from the offset, the anchors as 8 bytes each.
+type position struct {
+	Offset int    `json:"o"`
+	Vendor *int   `json:"v,omitempty"`
+	Cursor string `json:"c,omitempty"`
+	Anchor []byte `json:"a,omitempty"`
 }
 
 // Encode returns the cursor of cut, for the query described by bind.
 func (c *Cursors) Encode(bind string, cut providers.Cut) string {
-	p := payload{Edge: cut.Edge, Offsets: make([]int, len(cut.Pos))}
+	p := payload{Edge: cut.Edge, Pos: make([]position, len(cut.Pos))}
 	for i, pos := range cut.Pos {
-		p.Offsets[i] = pos.Offset
-		if pos.Token != "" {
-			if p.Tokens == nil {
-				p.Tokens = make([]string, len(cut.Pos))
-			}
-			p.Tokens[i] = pos.Token
+		q := position{Offset: pos.Offset, Cursor: pos.Cursor}
+		if pos.Vendor != pos.Offset {
+			v := pos.Vendor
+			q.Vendor = &v
 		}
+		for _, a := range pos.Anchor {
+			q.Anchor = binary.BigEndian.AppendUint64(q.Anchor, a)
+		}
+		p.Pos[i] = q
 	}
-	body, _ := json.Marshal(p) // cannot fail: ints and strings
+	body, _ := json.Marshal(p) // cannot fail: ints, strings and bytes
 	buf := append([]byte{cursorVersion}, c.mac(bind, body)...)
 	return base64.RawURLEncoding.EncodeToString(append(buf, body...))
 }
@@ -127,15 +140,22 @@ func (c *Cursors) Decode(bind, cursor string) (providers.Cut, error) {
 		return providers.Cut{}, ErrBadCursor
 	}
 	var p payload
-	if err := json.Unmarshal(body, &p); err != nil || (p.Tokens != nil && len(p.Tokens) != len(p.Offsets)) {
+	if err := json.Unmarshal(body, &p); err != nil {
 		return providers.Cut{}, ErrBadCursor
 	}
-	cut := providers.Cut{Edge: p.Edge, Pos: make([]providers.Position, len(p.Offsets))}
-	for i, o := range p.Offsets {
-		cut.Pos[i].Offset = o
-		if p.Tokens != nil {
-			cut.Pos[i].Token = p.Tokens[i]
+	cut := providers.Cut{Edge: p.Edge, Pos: make([]providers.Position, len(p.Pos))}
+	for i, q := range p.Pos {
+		if len(q.Anchor)%8 != 0 {
+			return providers.Cut{}, ErrBadCursor
 		}
+		pos := providers.Position{Offset: q.Offset, Vendor: q.Offset, Cursor: q.Cursor}
+		if q.Vendor != nil {
+			pos.Vendor = *q.Vendor
+		}
+		for a := q.Anchor; len(a) > 0; a = a[8:] {
+			pos.Anchor = append(pos.Anchor, binary.BigEndian.Uint64(a))
+		}
+		cut.Pos[i] = pos
 	}
 	return cut, nil
 }

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-func TestGetbillCacheKeys(t *testing.T) {
-	const base = "providers:\n  - key: g\n    kind: getbill\n    token: x\n"
+func TestCacheKeys(t *testing.T) {
+	const base = "providers:\n  - key: g\n    kind: getbill\n    token: token-xxxxxxxx\n"
 	tests := []struct {
 		name         string
 		give         string
@@ -21,8 +21,9 @@ func TestGetbillCacheKeys(t *testing.T) {
 		{"a long TTL lifts the default", base + "    cacheTTL: 30m\n", 30 * time.Minute, 30 * time.Minute, ""},
 		{"maxStale under the TTL", base + "    cacheTTL: 2m\n    maxStale: 1m\n", 0, 0, "maxStale must not be less than cacheTTL"},
 		{"negative maxStale", base + "    maxStale: -1m\n", 0, 0, "maxStale must not be less than cacheTTL"},
-		{"maxStale on concur", "providers:\n  - key: c\n    kind: concur\n    clientID: a\n    clientSecret: b\n    companyUUID: c\n    requestToken: d\n    maxStale: 1h\n", 0, 0, `unknown key "maxStale"`},
-		{"the clock is not a key", "now: x\n" + base, 0, 0, "field now not found"},
+		{"maxStale on concur", "providers:\n  - key: c\n    kind: concur\n    clientID: a\n    clientSecret: client-secret-b\n    companyUUID: c\n    requestToken: request-token-d\n    maxStale: 1h\n", 0, 0, `unknown key "maxStale"`},
+		{"the clock is not a key", "now: x\n" + base, 0, 0, `unknown key "now"`},
+		{"the cache keys apply to a file too", "providers:\n  - key: f\n    kind: file\n    path: /tmp/users.csv\n    cacheTTL: 5m\n", 5 * time.Minute, 15 * time.Minute, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

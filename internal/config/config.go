@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"regexp"
 	"slices"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/dirgate/dirgate/providers/kinds"
 )
 
 // Config is the whole configuration.
@@ -60,54 +63,49 @@ type Server struct {
 	APQ             APQ           `yaml:"apq"`
 }
 
-// Provider configures one directory. Which keys apply depends on Kind.
+// Provider configures one directory: the keys every provider has, and its
+// kind's own keys, decoded into the kind's configuration.
 type Provider struct {
 	Key  string `yaml:"key"`
 	Kind string `yaml:"kind"`
 	Name string `yaml:"name"`
-	// Timeout bounds each call to the provider.
+	// Timeout bounds each request to the vendor.
 	Timeout time.Duration `yaml:"timeout"`
-
-	// Concur.
-	TokenURL     string `yaml:"tokenURL"`
-	CompanyUUID  string `yaml:"companyUUID"`
-	RequestToken string `yaml:"requestToken"`
-	TokenStore   string `yaml:"tokenStore"`
-	PageSize     int    `yaml:"pageSize"`
-
-	// getbill.
-	BaseURL  string        `yaml:"baseURL"`
-	Token    string        `yaml:"token"`
-	CacheTTL time.Duration `yaml:"cacheTTL"`
-	// MaxStale bounds the age of the cached directory served when a
+	// MaxConcurrency caps the provider's vendor requests in flight, across
+	// every request dirgate serves.
+	MaxConcurrency int `yaml:"maxConcurrency"`
+	// MaxResponseBytes is the most one vendor answer may hold; the answer
+	// to a request for n users may hold less (4 KiB a user, at least 64
+	// KiB).
+	MaxResponseBytes int64 `yaml:"maxResponseBytes"`
+	// CacheTTL and MaxStale apply to kinds whose directory is read whole:
+	// how long one read is reused, and the oldest copy served when a
 	// refresh fails or is held back by the rate limit.
+	CacheTTL time.Duration `yaml:"cacheTTL"`
 	MaxStale time.Duration `yaml:"maxStale"`
 
-	// Both.
-	ClientID     string `yaml:"clientID"`
-	ClientSecret string `yaml:"clientSecret"`
+	// Settings is the kind's configuration, from the provider's other
+	// keys.
+	Settings kinds.Config `yaml:"-"`
 }
 
 // Defaults.
 const (
-	DefaultAddr            = "127.0.0.1:8080"
-	DefaultPageSize        = 50
-	DefaultMaxPageSize     = 1000
-	DefaultConcurTokenURL  = "https://glz.api.concursolutions.com/oauth2/v0/token"
-	DefaultConcurPageSize  = 100
-	DefaultGetbillBaseURL  = "https://getbill.io"
-	DefaultGetbillCacheTTL = 60 * time.Second
-	DefaultGetbillMaxStale = 15 * time.Minute
+	DefaultAddr             = "127.0.0.1:8080"
+	DefaultPageSize         = 50
+	DefaultMaxPageSize      = 1000
+	DefaultCacheTTL         = 60 * time.Second
+	DefaultMaxStale         = 15 * time.Minute
+	DefaultMaxConcurrency   = 8
+	DefaultMaxResponseBytes = 32 << 20
 )
 
-// Kinds of provider, and the keys each accepts besides key, kind, name and
-// timeout.
-var kindKeys = map[string][]string{
-	"concur":  {"tokenURL", "clientID", "clientSecret", "companyUUID", "requestToken", "tokenStore", "pageSize"},
-	"getbill": {"baseURL", "token", "clientID", "clientSecret", "cacheTTL", "maxStale"},
-}
-
-var commonKeys = []string{"key", "kind", "name", "timeout"}
+// commonKeys are the keys every provider has; the others belong to its
+// kind. cacheKeys apply to whole-directory kinds only.
+var (
+	commonKeys = []string{"key", "kind", "name", "timeout", "maxConcurrency", "maxResponseBytes", "cacheTTL", "maxStale"}
+	cacheKeys  = []string{"cacheTTL", "maxStale"}
+)
 
 var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 
@@ -122,28 +120,40 @@ func Parse(data []byte, getenv func(string) string) (*Config, error) {
 		return nil, errors.New("config: empty file")
 	}
 	expand(&doc, getenv)
-	if err := checkProviderKeys(doc.Content[0]); err != nil {
+	own, err := splitProviderKeys(doc.Content[0])
+	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := yaml.NewEncoder(&buf).Encode(&doc); err != nil {
+	var c Config
+	if err := decodeStrict(&doc, &c); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	dec := yaml.NewDecoder(&buf)
-	dec.KnownFields(true)
-	var c Config
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config: %w", scrub(err))
-	}
-	if err := c.check(); err != nil {
+	if err := c.check(own); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
+// decodeStrict decodes node into v: unknown keys are errors, and errors
+// name keys and types, never values. It is the one place a configuration
+// node is decoded.
+func decodeStrict(node *yaml.Node, v any) error {
+	var buf bytes.Buffer
+	if err := yaml.NewEncoder(&buf).Encode(node); err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(&buf)
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return scrub(err)
+	}
+	return nil
+}
+
 var (
 	quotedValue = regexp.MustCompile("`[^`]*`")
 	lineRef     = regexp.MustCompile(`line \d+: `)
+	unknownKey  = regexp.MustCompile(`field (\S+) not found in type \S+`)
 )
 
 // scrub rewrites the decoder's type errors so that they name the key and
@@ -157,6 +167,7 @@ func scrub(err error) error {
 	}
 	msgs := make([]string, len(te.Errors))
 	for i, m := range te.Errors {
+		m = unknownKey.ReplaceAllString(m, `unknown key "$1"`)
 		msgs[i] = lineRef.ReplaceAllString(quotedValue.ReplaceAllString(m, "a value"), "")
 	}
 	return errors.New(strings.Join(msgs, "; "))
@@ -193,11 +204,13 @@ func expand(n *yaml.Node, getenv func(string) string) {
 	}
 }
 
-// checkProviderKeys refuses keys that do not belong to a provider's kind,
-// which the struct decoder cannot tell.
-func checkProviderKeys(root *yaml.Node) error {
+// splitProviderKeys takes each provider's own keys (those of its kind) out
+// of the document, so that the document decodes strictly into Config and
+// each provider's keys into its kind's configuration. It returns them per
+// provider, as mappings.
+func splitProviderKeys(root *yaml.Node) ([]*yaml.Node, error) {
 	if root.Kind != yaml.MappingNode {
-		return errors.New("config: the top level must be a mapping")
+		return nil, errors.New("config: the top level must be a mapping")
 	}
 	var list *yaml.Node
 	for i := 0; i+1 < len(root.Content); i += 2 {
@@ -206,33 +219,28 @@ func checkProviderKeys(root *yaml.Node) error {
 		}
 	}
 	if list == nil || list.Kind != yaml.SequenceNode {
-		return nil // reported by check
+		return nil, nil // reported by check
 	}
+	own := make([]*yaml.Node, len(list.Content))
 	for i, p := range list.Content {
 		if p.Kind != yaml.MappingNode {
-			return fmt.Errorf("config: providers[%d] must be a mapping", i)
+			return nil, fmt.Errorf("config: providers[%d] must be a mapping", i)
 		}
-		kind := ""
+		own[i] = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		var common []*yaml.Node
 		for j := 0; j+1 < len(p.Content); j += 2 {
-			if p.Content[j].Value == "kind" {
-				kind = p.Content[j+1].Value
+			if slices.Contains(commonKeys, p.Content[j].Value) {
+				common = append(common, p.Content[j], p.Content[j+1])
+			} else {
+				own[i].Content = append(own[i].Content, p.Content[j], p.Content[j+1])
 			}
 		}
-		allowed, ok := kindKeys[kind]
-		if !ok {
-			continue // reported by check
-		}
-		for j := 0; j < len(p.Content); j += 2 {
-			k := p.Content[j].Value
-			if !slices.Contains(commonKeys, k) && !slices.Contains(allowed, k) {
-				return fmt.Errorf("config: providers[%d] (kind %s): unknown key %q (line %d)", i, kind, k, p.Content[j].Line)
-			}
-		}
+		p.Content = common
 	}
-	return nil
+	return own, nil
 }
 
-func (c *Config) check() error {
+func (c *Config) check(own []*yaml.Node) error {
 	s := &c.Server
 	if s.Addr == "" {
 		s.Addr = DefaultAddr
@@ -284,18 +292,7 @@ func (c *Config) check() error {
 		if p.Timeout < 0 {
 			return fmt.Errorf("config: %s: timeout must not be negative", where)
 		}
-		var err error
-		switch p.Kind {
-		case "":
-			err = missing("kind")
-		case "concur":
-			err = p.checkConcur()
-		case "getbill":
-			err = p.checkGetbill()
-		default:
-			err = fmt.Errorf("kind %q is not one of concur, getbill", p.Kind)
-		}
-		if err != nil {
+		if err := p.checkKind(own[i]); err != nil {
 			return fmt.Errorf("config: %s: %w", where, err)
 		}
 	}
@@ -304,61 +301,61 @@ func (c *Config) check() error {
 
 func missing(key string) error { return fmt.Errorf("missing required key %q", key) }
 
-func (p *Provider) checkConcur() error {
-	if p.TokenURL == "" {
-		p.TokenURL = DefaultConcurTokenURL
+// checkKind decodes the provider's own keys into its kind's configuration
+// and checks it, and applies the defaults of the keys every provider has.
+func (p *Provider) checkKind(own *yaml.Node) error {
+	if p.Kind == "" {
+		return missing("kind")
 	}
-	if p.PageSize == 0 {
-		p.PageSize = DefaultConcurPageSize
+	k, ok := kinds.Lookup(p.Kind)
+	if !ok {
+		return fmt.Errorf("kind %q is not one of %s", p.Kind, kinds.Names())
 	}
-	for _, r := range []struct{ key, v string }{
-		{"clientID", p.ClientID}, {"clientSecret", p.ClientSecret}, {"companyUUID", p.CompanyUUID},
-	} {
-		if r.v == "" {
-			return missing(r.key)
+	if p.MaxConcurrency == 0 {
+		p.MaxConcurrency = DefaultMaxConcurrency
+	}
+	if p.MaxResponseBytes == 0 {
+		p.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	switch {
+	case p.MaxConcurrency < 1 || p.MaxConcurrency > 256:
+		return errors.New("maxConcurrency must be between 1 and 256")
+	case p.MaxResponseBytes < 64<<10:
+		return errors.New("maxResponseBytes must be at least 65536")
+	}
+	if k.Whole {
+		if err := p.checkCache(); err != nil {
+			return err
+		}
+	} else if p.CacheTTL != 0 || p.MaxStale != 0 {
+		key := cacheKeys[0]
+		if p.CacheTTL == 0 {
+			key = cacheKeys[1]
+		}
+		return fmt.Errorf("unknown key %q: it applies to kinds whose directory is read whole", key)
+	}
+	p.Settings = k.NewConfig()
+	if own != nil && len(own.Content) > 0 {
+		if err := decodeStrict(own, p.Settings); err != nil {
+			return fmt.Errorf("kind %s: %w", p.Kind, err)
 		}
 	}
-	if p.RequestToken == "" && p.TokenStore == "" {
-		return errors.New("missing required key \"requestToken\" (or a \"tokenStore\" that holds a refresh token)")
-	}
-	if p.PageSize < 1 || p.PageSize > 1000 {
-		return errors.New("pageSize must be between 1 and 1000 (the vendor's maximum: 100, or 1000 on the pre-release API)")
-	}
-	return checkURL("tokenURL", p.TokenURL)
+	return p.Settings.Check()
 }
 
-func (p *Provider) checkGetbill() error {
-	if p.BaseURL == "" {
-		p.BaseURL = DefaultGetbillBaseURL
-	}
+// checkCache applies the cache keys' defaults and checks them.
+func (p *Provider) checkCache() error {
 	if p.CacheTTL == 0 {
-		p.CacheTTL = DefaultGetbillCacheTTL
+		p.CacheTTL = DefaultCacheTTL
 	}
 	if p.CacheTTL < 0 {
 		return errors.New("cacheTTL must not be negative")
 	}
 	if p.MaxStale == 0 {
-		p.MaxStale = max(DefaultGetbillMaxStale, p.CacheTTL)
+		p.MaxStale = max(DefaultMaxStale, p.CacheTTL)
 	}
 	if p.MaxStale < p.CacheTTL {
 		return errors.New("maxStale must not be less than cacheTTL")
-	}
-	if p.Token == "" && (p.ClientID == "" || p.ClientSecret == "") {
-		switch {
-		case p.ClientID != "":
-			return missing("clientSecret")
-		case p.ClientSecret != "":
-			return missing("clientID")
-		}
-		return errors.New("missing required key \"token\" (or \"clientID\" and \"clientSecret\")")
-	}
-	return checkURL("baseURL", p.BaseURL)
-}
-
-func checkURL(key, v string) error {
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%s must be an http or https URL", key)
 	}
 	return nil
 }

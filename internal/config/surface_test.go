@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-const minimalProviders = "providers:\n  - key: gb\n    kind: getbill\n    token: x\n"
+const minimalProviders = "providers:\n  - key: gb\n    kind: getbill\n    token: token-xxxxxxxx\n"
 
 // keyHash is the hash of "k".
 const keyHash = "sha256:8254c329a92850f6d539dd376f4816ee2764517da5e0235514af433164480d7a"
@@ -81,7 +81,7 @@ func TestSurfaceErrors(t *testing.T) {
 		{"log level", "server:\n  log:\n    level: trace\n", "server.log.level must be"},
 		{"playground path", "server:\n  playground:\n    path: /query\n", "server.playground.path must be"},
 		{"playground relative", "server:\n  playground:\n    path: play\n", "server.playground.path must be"},
-		{"unknown surface key", "server:\n  limits:\n    depht: 3\n", "field depht not found"},
+		{"unknown surface key", "server:\n  limits:\n    depht: 3\n", `unknown key "depht"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

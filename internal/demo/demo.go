@@ -1,6 +1,7 @@
 // Package demo runs dirgate with no configuration: it generates a company
-// directory, serves it from the Concur and getbill emulators on loopback,
-// and returns a configuration that points the real adapters at them.
+// directory, serves it from each demo kind's emulator (or file) on
+// loopback, and returns a configuration that points the real adapters at
+// them. It knows no kind by code: the kinds table gives each kind's demo.
 package demo
 
 import (
@@ -10,69 +11,72 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/dirgate/dirgate/internal/config"
-	"github.com/dirgate/dirgate/providers"
-	"github.com/dirgate/dirgate/providers/concur"
-	"github.com/dirgate/dirgate/providers/getbill"
+	"github.com/dirgate/dirgate/providers/driver"
+	"github.com/dirgate/dirgate/providers/kinds"
 )
 
 // Sizes of the generated directory.
 const (
-	ConcurUsers  = 2400
-	GetbillUsers = 300
-	SharedUsers  = 120 // people in both directories
+	ConcurUsers     = 2400
+	GetbillUsers    = 300
+	SharedUsers     = 120 // people in both Concur and getbill
+	ContractorUsers = 80  // in the contractors' file
+	// SharedContractors of the contractors have a Concur account too, and
+	// as many again a getbill account.
+	SharedContractors = 20
 )
 
-// Demo credentials: the emulators accept them, and the configuration
-// carries them like real ones.
-const (
-	concurClientID     = "demo-concur-client"
-	concurClientSecret = "demo-concur-secret"
-	concurCompany      = "8f3a2c1e-5b7d-4e6f-9a0b-1c2d3e4f5a6b"
-	concurRequestToken = "demo-request-token"
-	getbillClientID    = "demo-getbill-client"
-	getbillSecret      = "demo-getbill-secret"
-)
-
-// Demo is a running pair of emulators.
+// Demo is the running demo: its emulators and its files.
 type Demo struct {
 	Config  *config.Config
 	servers []*http.Server
+	dir     string
 }
 
-// Start generates the directory and starts both emulators on loopback
-// ports. Close stops them.
+// Start generates the directory and starts each kind's demo: the Concur
+// and getbill emulators on loopback ports, and the contractors' CSV file.
+// Close stops them.
 func Start() (*Demo, error) {
-	concurUsers, getbillUsers := Directory()
-	company := &providers.Company{Name: "Acme Demo Corp", Address: "1 Loopback Way", City: "Bellevue", State: "WA", Zip: "98004", Country: "US"}
-	d := &Demo{}
-	concurURL, err := d.serve(concur.NewEmulator(concur.EmulatorOptions{
-		ClientID: concurClientID, ClientSecret: concurClientSecret,
-		CompanyUUID: concurCompany, RequestToken: concurRequestToken,
-		Users: concurUsers, Company: company,
-	}))
+	dir, err := os.MkdirTemp("", "dirgate-demo-")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("demo: %w", err)
 	}
-	getbillURL, err := d.serve(getbill.NewEmulator(getbill.EmulatorOptions{
-		ClientID: getbillClientID, ClientSecret: getbillSecret, Users: getbillUsers,
-	}))
-	if err != nil {
-		d.Close()
-		return nil, err
+	d := &Demo{dir: dir}
+	concurUsers, getbillUsers, contractors := Directory()
+	company := &driver.Company{Name: "Acme Demo Corp", Address: "1 Loopback Way", City: "Bellevue", State: "WA", Zip: "98004", Country: "US"}
+	cfg := &config.Config{}
+	for _, p := range []struct {
+		key, kind, name string
+		users           []driver.User
+	}{
+		{"concur", "concur", "SAP Concur (emulated)", concurUsers},
+		{"getbill", "getbill", "getbill (emulated)", getbillUsers},
+		{"contractors", "file", "Contractors (a CSV file)", contractors},
+	} {
+		k, ok := kinds.Lookup(p.kind)
+		if !ok {
+			d.Close()
+			return nil, fmt.Errorf("demo: no kind %q", p.kind)
+		}
+		settings, err := k.Demo(d, p.users, company)
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("demo: %s: %w", p.key, err)
+		}
+		pc := config.Provider{
+			Key: p.key, Kind: p.kind, Name: p.name, Settings: settings,
+			MaxConcurrency: config.DefaultMaxConcurrency, MaxResponseBytes: config.DefaultMaxResponseBytes,
+		}
+		if k.Whole {
+			pc.CacheTTL, pc.MaxStale = config.DefaultCacheTTL, config.DefaultMaxStale
+		}
+		cfg.Providers = append(cfg.Providers, pc)
 	}
-	cfg := &config.Config{Providers: []config.Provider{{
-		Key: "concur", Kind: "concur", Name: "SAP Concur (emulated)",
-		TokenURL: concurURL + "/oauth2/v0/token", ClientID: concurClientID, ClientSecret: concurClientSecret,
-		CompanyUUID: concurCompany, RequestToken: concurRequestToken, PageSize: config.DefaultConcurPageSize,
-	}, {
-		Key: "getbill", Kind: "getbill", Name: "getbill (emulated)",
-		BaseURL: getbillURL, ClientID: getbillClientID, ClientSecret: getbillSecret,
-		CacheTTL: config.DefaultGetbillCacheTTL, MaxStale: config.DefaultGetbillMaxStale,
-	}}}
 	cfg.Server.Addr = config.DefaultAddr
 	cfg.Server.DefaultPageSize = config.DefaultPageSize
 	cfg.Server.MaxPageSize = config.DefaultMaxPageSize
@@ -84,7 +88,8 @@ func Start() (*Demo, error) {
 	return d, nil
 }
 
-func (d *Demo) serve(h http.Handler) (string, error) {
+// Serve serves h on a loopback port until Close (kinds.DemoEnv).
+func (d *Demo) Serve(h http.Handler) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("demo: %w", err)
@@ -99,19 +104,25 @@ func (d *Demo) serve(h http.Handler) (string, error) {
 	return "http://" + ln.Addr().String(), nil
 }
 
-// Close stops the emulators.
+// Dir is the demo's directory of files, removed by Close (kinds.DemoEnv).
+func (d *Demo) Dir() string { return d.dir }
+
+// Close stops the emulators and removes the files.
 func (d *Demo) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, s := range d.servers {
 		_ = s.Shutdown(ctx)
 	}
+	os.RemoveAll(d.dir)
 }
 
 // Directory generates the demo's people, the same every time: Concur's
 // users and getbill's, SharedUsers of them in both (getbill's copy of the
-// email sometimes in other letter case), about one in twelve inactive.
-func Directory() (concurUsers, getbillUsers []providers.User) {
+// email sometimes in other letter case), about one in twelve inactive; and
+// the contractors kept in a file, SharedContractors of them with a Concur
+// account and as many with a getbill account, by email.
+func Directory() (concurUsers, getbillUsers, contractors []driver.User) {
 	rng := rand.New(rand.NewPCG(2026, 11))
 	firsts := []string{"Ada", "Bruno", "Chloé", "Dmitri", "Emeka", "Fatima", "Gustav", "Hana", "Ines", "Jonas", "Keiko", "Liam", "Mei", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoé"}
 	lasts := []string{"Abara", "Berg", "Castillo", "Dubois", "Eriksen", "Fischer", "García", "Horvat", "Ivanova", "Jensen", "Kowalski", "Lindqvist", "Moreau", "Novak", "Okafor", "Petrov", "Quispe", "Rossi", "Sato", "Tanaka", "Urban", "Varga", "Weber", "Xu", "Yilmaz", "Zhang"}
@@ -120,10 +131,10 @@ func Directory() (concurUsers, getbillUsers []providers.User) {
 	ascii := strings.NewReplacer("é", "e", "í", "i")
 	base := time.Date(2021, 3, 1, 9, 0, 0, 0, time.UTC)
 
-	person := func(i int) providers.User {
+	person := func(i int) driver.User {
 		first, last := firsts[rng.IntN(len(firsts))], lasts[rng.IntN(len(lasts))]
 		email := strings.ToLower(ascii.Replace(fmt.Sprintf("%s.%s%d@acme.example", first, last, i)))
-		u := providers.User{
+		u := driver.User{
 			Email: email, Emails: []string{email}, FirstName: first, LastName: last,
 			Active: rng.IntN(12) != 0,
 		}
@@ -145,11 +156,11 @@ func Directory() (concurUsers, getbillUsers []providers.User) {
 		concurUsers = append(concurUsers, u)
 	}
 	for i := range GetbillUsers {
-		var u providers.User
+		var u driver.User
 		if i < SharedUsers {
 			// The same person, from Concur, as getbill holds them.
 			c := concurUsers[i*ConcurUsers/SharedUsers]
-			u = providers.User{Email: c.Email, FirstName: c.FirstName, LastName: c.LastName, Active: c.Active}
+			u = driver.User{Email: c.Email, FirstName: c.FirstName, LastName: c.LastName, Active: c.Active}
 			if i%4 == 0 {
 				u.Email = strings.ToUpper(u.Email[:1]) + u.Email[1:]
 			}
@@ -163,5 +174,25 @@ func Directory() (concurUsers, getbillUsers []providers.User) {
 		u.LastActivityAt = u.CreatedAt.Add(time.Duration(rng.IntN(200*24)) * time.Hour)
 		getbillUsers = append(getbillUsers, u)
 	}
-	return concurUsers, getbillUsers
+	for i := range ContractorUsers {
+		var u driver.User
+		switch {
+		case i < SharedContractors:
+			c := concurUsers[ConcurUsers-1-i*7]
+			u = driver.User{Email: strings.ToUpper(c.Email[:1]) + c.Email[1:], FirstName: c.FirstName, LastName: c.LastName, Active: c.Active}
+		case i < 2*SharedContractors:
+			g := getbillUsers[GetbillUsers-1-(i-SharedContractors)*3]
+			u = driver.User{Email: g.Email, FirstName: g.FirstName, LastName: g.LastName, Active: g.Active}
+		default:
+			u = person(ConcurUsers + GetbillUsers + i)
+			u.Email = strings.Replace(u.Email, "@acme.example", "@contractors.example", 1)
+		}
+		u.ID = fmt.Sprintf("C-%04d", i+1)
+		u.Emails = []string{u.Email}
+		u.OrganizationUnit = "Contractors"
+		u.CountryCode = countries[rng.IntN(len(countries))]
+		u.CreatedAt = base.Add(time.Duration(rng.IntN(1500*24)) * time.Hour)
+		contractors = append(contractors, u)
+	}
+	return concurUsers, getbillUsers, contractors
 }

@@ -49,6 +49,13 @@ const (
 	ProviderRateLimited Code = "PROVIDER_RATE_LIMITED"
 	ProviderAuthFailed  Code = "PROVIDER_AUTH_FAILED"
 	ProviderBadResponse Code = "PROVIDER_BAD_RESPONSE"
+	// DirectoryChanged: a provider's directory changed around a cursor's
+	// place so much that dirgate cannot tell where the walk stands; the
+	// client starts the walk again.
+	DirectoryChanged Code = "DIRECTORY_CHANGED"
+	// VendorCallLimit: the request made as many vendor calls as one
+	// request may; what was fetched before comes back beside it.
+	VendorCallLimit Code = "VENDOR_CALL_LIMIT_EXCEEDED"
 )
 
 // All lists every code, for documentation checks.
@@ -57,4 +64,5 @@ var All = []Code{
 	PersistedQueryNotFound, Internal,
 	RequestTooLarge, TokenLimit, DepthLimit, ComplexityLimit, PageSizeLimit, IntrospectionDisabled,
 	ProviderUnavailable, ProviderRateLimited, ProviderAuthFailed, ProviderBadResponse,
+	DirectoryChanged, VendorCallLimit,
 }

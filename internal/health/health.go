@@ -32,6 +32,7 @@ import (
 
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 // Target is one provider as readiness sees it.
@@ -50,7 +51,7 @@ func SourceTarget(s *providers.Source) Target {
 		Key:    s.Key,
 		Status: s.Status,
 		Probe: func(ctx context.Context) error {
-			_, err := s.List(ctx, providers.Filter{}, providers.Position{}, 0)
+			_, err := s.Total(ctx, driver.Filter{})
 			return err
 		},
 	}

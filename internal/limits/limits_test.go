@@ -22,6 +22,7 @@ import (
 
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 func TestBody(t *testing.T) {
@@ -69,27 +70,27 @@ func TestBody(t *testing.T) {
 // blocking is a provider whose calls end only when their context does.
 type blocking struct{}
 
-func (blocking) Describe() providers.Description {
-	return providers.Description{Paging: providers.PagingOffset}
+func (blocking) Describe() driver.Description {
+	return driver.Description{Paging: driver.PagingOffset, Totals: true, MaxPageSize: 100}
 }
 
-func (blocking) ListUsers(ctx context.Context, _ providers.ListRequest) (*providers.ListPage, error) {
+func (blocking) ListUsers(ctx context.Context, _ driver.ListRequest) (*driver.ListPage, error) {
 	<-ctx.Done()
-	return nil, &providers.TemporaryError{Err: ctx.Err()}
+	return nil, &driver.TemporaryError{Err: ctx.Err()}
 }
 
 // TestDeadline: a vendor call made for a request ends at the request's
 // deadline, though the provider's own timeout is longer.
 func TestDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		src := providers.NewSource(providers.Info{Key: "slow"}, blocking{}, &providers.SourceOptions{Timeout: time.Hour})
-		var (
-			err     error
-			elapsed time.Duration
-		)
+		src, err := providers.NewSource(providers.Info{Key: "slow"}, blocking{}, &providers.SourceOptions{Timeout: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var elapsed time.Duration
 		h := Deadline(3*time.Second, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			_, err = src.List(r.Context(), providers.Filter{}, providers.Position{}, 10)
+			_, err = src.List(r.Context(), driver.Filter{}, providers.Position{}, 10)
 			elapsed = time.Since(start)
 		}))
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/query", nil))

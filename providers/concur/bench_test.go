@@ -13,15 +13,15 @@ import (
 // BenchmarkUsersFirst1000 is users(first: 1000) as the GraphQL resolver
 // asks for it (one providers.Directory page), against the emulator over
 // loopback HTTP with 50 ms of vendor latency and Concur pages of 100: ten
-// vendor pages. Fetched concurrently they take about one round trip;
-// one after another (concurrency=1, the old way), ten. roundtrips/op is
-// the time per page in units of the vendor latency.
+// vendor pages. Fetched with the default cap of 8 requests in flight they
+// take about two round trips; one after another (concurrency=1), ten.
+// roundtrips/op is the time per page in units of the vendor latency.
 //
 //	go test -run '^$' -bench UsersFirst1000 -benchtime 5x -count 3 ./providers/concur
 func BenchmarkUsersFirst1000(b *testing.B) {
 	const latency = 50 * time.Millisecond
 	users := makeUsers(1000)
-	for _, concurrency := range []int{1, DefaultConcurrency} {
+	for _, concurrency := range []int{1, providers.DefaultMaxConcurrency, 10} {
 		b.Run(fmt.Sprintf("concurrency=%d", concurrency), func(b *testing.B) {
 			emu := NewEmulator(EmulatorOptions{
 				ClientID: testClientID, ClientSecret: testClientSecret,
@@ -33,14 +33,17 @@ func BenchmarkUsersFirst1000(b *testing.B) {
 			tr := srv.Client().Transport.(*http.Transport).Clone()
 			tr.MaxIdleConnsPerHost = 32 // as server.go's client
 			c, err := New(Config{
-				TokenURL: srv.URL + tokenPath, ClientID: testClientID, ClientSecret: testClientSecret,
-				CompanyUUID: testCompanyUUID, RequestToken: testRequestToken,
-				PageSize: 100, Concurrency: concurrency,
-			}, &Options{HTTPClient: &http.Client{Transport: tr}})
+				TokenURL: srv.URL + tokenPath, ClientID: testClientID, ClientSecret: sec(testClientSecret),
+				CompanyUUID: testCompanyUUID, RequestToken: sec(testRequestToken), PageSize: 100,
+			}, &Options{HTTP: httpClient(&http.Client{Transport: tr}, nil)})
 			if err != nil {
 				b.Fatal(err)
 			}
-			dir, err := providers.NewDirectory(providers.NewSource(providers.Info{Key: "concur", Kind: "concur"}, c, nil))
+			src, err := providers.NewSource(providers.Info{Key: "concur", Kind: "concur"}, c, &providers.SourceOptions{MaxConcurrency: concurrency})
+			if err != nil {
+				b.Fatal(err)
+			}
+			dir, err := providers.NewDirectory(src)
 			if err != nil {
 				b.Fatal(err)
 			}

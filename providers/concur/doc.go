@@ -1,28 +1,18 @@
 // Package concur is the dirgate adapter for SAP Concur's Users Bulk API
-// v3.1 (GET /users/), with a company-level OAuth2 token, and an emulator of
-// that API for tests and local runs.
+// v3.1 (GET /users/), with a company-level OAuth2 token, and an emulator
+// of that API for tests and the demo.
 //
-// Authentication follows Concur's company flow: the first login exchanges
-// a Company Request Token (valid 24 hours) for an access token and a
-// refresh token with the password grant (credtype=authtoken); from then on
-// the refresh grant renews the access token at the geolocation the token
-// service returned. Keep the refresh token across restarts with
+// Authentication follows Concur's company flow (auth.go): the first login
+// exchanges a Company Request Token (valid 24 hours) for an access token
+// and a refresh token with the password grant (credtype=authtoken); from
+// then on the refresh grant renews the access token at the geolocation
+// the token service returned. Keep the refresh token across restarts with
 // Config.TokenStore, or every start needs a fresh request token.
 //
-// Users Bulk v3.1 pages by offset and limit and reports a total; Client
-// asks for Config.PageSize users per call and fetches the pages a request
-// needs concurrently (at most Config.Concurrency at a time), so a page of
-// 1000 users costs about one round trip. It never assumes Concur honoured
-// a limit: it advances by the users received, stops at the total, and
-// fetches any gap a short page leaves. Every filter dirgate knows is
-// pushed down.
-//
-// Client does not retry: it marks network failures, call timeouts and
-// HTTP 502, 503 and 504 as providers.TemporaryError, and 429 as
-// providers.RateLimitError (both with the Retry-After header), and the
-// portable layer (providers.Source) retries them within the request's
-// deadline. It does renew its access token once when Concur refuses it
-// (401, or the legacy 403) before it reports providers.ErrAuth.
+// Client maps one request to /users/ (offset, limit, and the documented
+// lower-case filters, every filterable field pushed down) onto the
+// driver's types, decoding the documented shape variants tolerantly. It
+// plans no paging and retries nothing: the portable layer does.
 //
 // The real Users Bulk v3.1 API was decommissioned on 2025-01-21; Emulator
 // speaks its documented wire format, and makes explicit choices where the

@@ -18,7 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
+	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
 // EmulatorOptions configure an Emulator. ClientID, ClientSecret, CompanyUUID
@@ -31,9 +32,9 @@ type EmulatorOptions struct {
 	RequestToken string
 
 	// Users is the directory, in the order the API returns it.
-	Users []providers.User
+	Users []driver.User
 	// Company is returned with every page; nil leaves it out.
-	Company *providers.Company
+	Company *driver.Company
 
 	// MaxLimit is the largest page size; larger limits are clamped to it
 	// (the answer echoes the clamped limit), or refused with HTTP 400
@@ -163,6 +164,18 @@ func NewEmulator(opts EmulatorOptions) *Emulator {
 		e.company = &wireCompany{c.Name, c.Address, c.City, c.State, c.Zip, c.Country}
 	}
 	return e
+}
+
+// SetUsers replaces the directory, as people joining and leaving the
+// company do.
+func (e *Emulator) SetUsers(users []driver.User) {
+	wire := make([]wireUser, 0, len(users))
+	for _, u := range users {
+		wire = append(wire, toWire(u))
+	}
+	e.mu.Lock()
+	e.users = wire
+	e.mu.Unlock()
 }
 
 // SetFault makes every later /users call answer f; the zero Fault ends it.
@@ -541,9 +554,12 @@ func (e *Emulator) serveUsers(w http.ResponseWriter, r *http.Request) {
 		active = &b
 	}
 
+	e.mu.Lock()
+	all := e.users
+	e.mu.Unlock()
 	var matched []*wireUser
-	for i := range e.users {
-		if u := &e.users[i]; u.matches(q, active) {
+	for i := range all {
+		if u := &all[i]; u.matches(q, active) {
 			matched = append(matched, u)
 		}
 	}
@@ -644,7 +660,7 @@ type tmcUser struct {
 	CountryCode      string     `json:"CountryCode"`
 }
 
-func toWire(u providers.User) wireUser {
+func toWire(u driver.User) wireUser {
 	null := func(s string) *string {
 		if s == "" {
 			return nil
@@ -771,4 +787,26 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// Demo credentials: the demo's emulator accepts them, and its
+// configuration carries them like real ones.
+const (
+	demoClientID     = "demo-concur-client"
+	demoClientSecret = "demo-concur-secret"
+	demoCompany      = "8f3a2c1e-5b7d-4e6f-9a0b-1c2d3e4f5a6b"
+	demoRequestToken = "demo-request-token"
+)
+
+// Demo returns an emulator of users for the no-configuration demo, and
+// the configuration of a provider that talks to it at base.
+func Demo(base string, users []driver.User, company *driver.Company) (*Config, http.Handler) {
+	e := NewEmulator(EmulatorOptions{
+		ClientID: demoClientID, ClientSecret: demoClientSecret, CompanyUUID: demoCompany,
+		RequestToken: demoRequestToken, Users: users, Company: company,
+	})
+	return &Config{
+		TokenURL: base + tokenPath, ClientID: demoClientID, ClientSecret: vendorhttp.NewSecret(demoClientSecret),
+		CompanyUUID: demoCompany, RequestToken: vendorhttp.NewSecret(demoRequestToken), PageSize: DefaultPageSize,
+	}, e
 }

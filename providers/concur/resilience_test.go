@@ -17,6 +17,8 @@ import (
 
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
+	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
 // Tests where time matters (expiry, backoff, latency) run in a synctest
@@ -73,7 +75,7 @@ func (f *flakyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // inBubble returns an emulator serving users and a client wired to it
 // through memTransport. Call it inside a synctest bubble: both use the
 // bubble's clock.
-func inBubble(t *testing.T, users []providers.User, emu func(*EmulatorOptions), cfg func(*Config), wrap func(http.RoundTripper) http.RoundTripper) (*Emulator, *Client) {
+func inBubble(t *testing.T, users []driver.User, emu func(*EmulatorOptions), cfg func(*Config), wrap func(http.RoundTripper) http.RoundTripper) (*Emulator, *Client) {
 	t.Helper()
 	opts := EmulatorOptions{
 		ClientID: testClientID, ClientSecret: testClientSecret,
@@ -89,14 +91,14 @@ func inBubble(t *testing.T, users []providers.User, emu func(*EmulatorOptions), 
 		rt = wrap(rt)
 	}
 	config := Config{
-		TokenURL: "https://glz.concur.test" + tokenPath, ClientID: testClientID, ClientSecret: testClientSecret,
-		CompanyUUID: testCompanyUUID, RequestToken: testRequestToken,
+		TokenURL: "https://glz.concur.test" + tokenPath, ClientID: testClientID, ClientSecret: sec(testClientSecret),
+		CompanyUUID: testCompanyUUID, RequestToken: sec(testRequestToken),
 		TokenStore: filepath.Join(t.TempDir(), "concur-token.json"),
 	}
 	if cfg != nil {
 		cfg(&config)
 	}
-	c, err := New(config, &Options{HTTPClient: &http.Client{Transport: rt}})
+	c, err := New(config, &Options{HTTP: httpClient(&http.Client{Transport: rt}, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,13 +115,13 @@ func TestManyRequestsAtExpiryMakeOneRenewal(t *testing.T) {
 			o.RotateRefreshToken = true
 			o.Latency = 50 * time.Millisecond // so that the requests overlap the renewal
 		}, func(c *Config) { c.PageSize = 10 }, nil)
-		src := providers.NewSource(providers.Info{Key: "concur", Kind: "concur"}, c, nil)
+		src := source(t, c, nil)
 		burst := func(phase string) {
 			t.Helper()
 			var wg sync.WaitGroup
 			for range 100 {
 				wg.Go(func() {
-					p, err := src.List(t.Context(), providers.Filter{}, providers.Position{}, 30)
+					p, err := src.List(t.Context(), driver.Filter{}, providers.Position{}, 30)
 					if err != nil {
 						t.Errorf("%s: %v", phase, err)
 						return
@@ -141,7 +143,7 @@ func TestManyRequestsAtExpiryMakeOneRenewal(t *testing.T) {
 			advance func()
 		}{
 			// Within renewMargin of the expiry: renewed before use.
-			{"in the renewal margin", func() { time.Sleep(time.Hour - renewMargin/2) }},
+			{"in the renewal margin", func() { time.Sleep(time.Hour - 30*time.Second) }}, // renewed a minute early
 			// At the very instant the access token dies, for both sides.
 			{"at expiry", func() { time.Sleep(time.Hour) }},
 			// Concur refuses the token before its time: 100 requests
@@ -161,22 +163,23 @@ func TestManyRequestsAtExpiryMakeOneRenewal(t *testing.T) {
 }
 
 // TestOneRoundTripForManyPages: a request that needs ten vendor pages
-// fetches them at once, not one after another.
+// fetches them at once, not one after another, within the provider's cap
+// on requests in flight (MaxConcurrency, 8 by default).
 func TestOneRoundTripForManyPages(t *testing.T) {
 	const latency = 50 * time.Millisecond
 	for _, tt := range []struct {
 		concurrency int
 		rounds      int
-	}{{0, 1}, {4, 3}, {1, 10}} {
+	}{{10, 1}, {0, 2}, {4, 3}, {1, 10}} {
 		t.Run(fmt.Sprintf("concurrency=%d", tt.concurrency), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				users := makeUsers(1000)
-				emu, c := inBubble(t, users, func(o *EmulatorOptions) { o.Latency = latency },
-					func(c *Config) { c.Concurrency = tt.concurrency }, nil)
-				list(t, c, providers.Filter{}, 0, 1) // log in
+				emu, c := inBubble(t, users, func(o *EmulatorOptions) { o.Latency = latency }, nil, nil)
+				src := source(t, c, &providers.SourceOptions{MaxConcurrency: tt.concurrency})
+				list(t, src, driver.Filter{}, 0, 1) // log in
 				_, before := emu.Calls()
 				start := time.Now()
-				p := list(t, c, providers.Filter{}, 0, 1000)
+				p := list(t, src, driver.Filter{}, 0, 1000)
 				took := time.Since(start)
 				if !reflect.DeepEqual(ids(p.Users), ids(users)) {
 					t.Fatalf("got %d users, want all 1000 in order", len(p.Users))
@@ -239,7 +242,7 @@ func TestStormsStillGiveAnExactlyOnceWalk(t *testing.T) {
 		{name: "503 without Retry-After", storm: Storm{Status: 503, Every: 10, Burst: 2}},
 		{name: "502", storm: Storm{Status: 502, Every: 7}},
 		{name: "504", storm: Storm{Status: 504, Every: 7}},
-		{name: "network errors", flaky: 7},
+		{name: "network errors", flaky: 5},
 		{name: "503, retries off", storm: Storm{Status: 503, Every: 3}, opts: &providers.SourceOptions{MaxAttempts: 1}, wantFails: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,7 +258,7 @@ func TestStormsStillGiveAnExactlyOnceWalk(t *testing.T) {
 				}
 				emu, c := inBubble(t, users, func(o *EmulatorOptions) { o.Latency = 20 * time.Millisecond },
 					func(c *Config) { c.PageSize = 10 }, wrap)
-				dir, err := providers.NewDirectory(providers.NewSource(providers.Info{Key: "concur", Kind: "concur"}, c, tt.opts))
+				dir, err := providers.NewDirectory(source(t, c, tt.opts))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -299,12 +302,12 @@ func firstDiff(a, b []string) int {
 func TestRateLimitBeyondTheDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		emu, c := inBubble(t, makeUsers(5), nil, nil, nil)
-		src := providers.NewSource(providers.Info{Key: "concur", Kind: "concur"}, c, nil)
+		src := source(t, c, nil)
 		emu.SetFault(Fault{Status: 429, RetryAfter: "30"})
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		start := time.Now()
-		_, err := src.List(ctx, providers.Filter{}, providers.Position{}, 5)
+		_, err := src.List(ctx, driver.Filter{}, providers.Position{}, 5)
 		var pe *providers.Error
 		if !errors.As(err, &pe) || pe.Code != errcode.ProviderRateLimited || pe.RetryAfter != 30*time.Second {
 			t.Fatalf("err = %v, want PROVIDER_RATE_LIMITED with retryAfter 30s", err)
@@ -318,7 +321,7 @@ func TestRateLimitBeyondTheDeadline(t *testing.T) {
 		emu.SetFault(Fault{Status: 429, RetryAfter: "3"})
 		time.AfterFunc(2*time.Second, func() { emu.SetFault(Fault{}) })
 		start = time.Now()
-		if _, err := src.List(ctx, providers.Filter{}, providers.Position{}, 5); err != nil {
+		if _, err := src.List(ctx, driver.Filter{}, providers.Position{}, 5); err != nil {
 			t.Fatalf("err = %v, want success after the Retry-After", err)
 		}
 		if took := time.Since(start); took < 3*time.Second || took > 3*time.Second+providers.DefaultRetryBase {
@@ -327,20 +330,23 @@ func TestRateLimitBeyondTheDeadline(t *testing.T) {
 	})
 }
 
-// TestCallTimeout: an HTTP call that Concur does not answer in time is
-// abandoned, and is a temporary failure worth retrying.
+// TestCallTimeout: a request that Concur does not answer in time is
+// abandoned when the provider's timeout ends, and is a temporary failure,
+// retried within the caller's deadline; when the caller's own deadline
+// ends it, it is final.
 func TestCallTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		emu, c := inBubble(t, makeUsers(5), func(o *EmulatorOptions) { o.Latency = time.Hour }, nil, nil)
-		c.callTimeout = 2 * time.Second
+		src := source(t, c, &providers.SourceOptions{Timeout: 2 * time.Second, MaxAttempts: 2, RetryBase: time.Millisecond})
 		start := time.Now()
-		_, err := c.ListUsers(t.Context(), providers.ListRequest{Limit: 5})
-		var te *providers.TemporaryError
-		if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("err = %v, want a temporary failure after the deadline", err)
+		_, err := src.List(t.Context(), driver.Filter{}, providers.Position{}, 5)
+		var pe *providers.Error
+		var te *driver.TemporaryError
+		if !errors.As(err, &pe) || pe.Code != errcode.ProviderUnavailable || !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want a temporary PROVIDER_UNAVAILABLE after the timeout", err)
 		}
-		if took := time.Since(start); took != 2*time.Second {
-			t.Errorf("took %v, want the 2s call timeout", took)
+		if took := time.Since(start); took < 4*time.Second || took > 4*time.Second+time.Millisecond {
+			t.Errorf("took %v, want two attempts of 2s", took)
 		}
 		if tok, _ := emu.Calls(); tok != 0 {
 			t.Errorf("%d token calls answered, want none", tok)
@@ -350,10 +356,13 @@ func TestCallTimeout(t *testing.T) {
 		// retrying.
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
-		_, err = c.ListUsers(ctx, providers.ListRequest{Limit: 5})
-		if errors.As(err, &te) || !errors.Is(err, providers.ErrUnavailable) {
+		_, err = c.ListUsers(ctx, driver.ListRequest{Limit: 5})
+		if errors.As(err, &te) || !errors.Is(err, driver.ErrUnavailable) {
 			t.Errorf("err = %v, want a final ErrUnavailable", err)
 		}
+		// The token renewal the callers gave up on is bounded too: it ends
+		// with the token timeout, leaving no goroutine behind.
+		time.Sleep(vendorhttp.DefaultTokenTimeout)
 	})
 }
 
@@ -373,9 +382,9 @@ func TestTokenServiceHiccup(t *testing.T) {
 				return rt.RoundTrip(r)
 			})
 		})
-		src := providers.NewSource(providers.Info{Key: "concur", Kind: "concur"}, c, nil)
+		src := source(t, c, nil)
 		start := time.Now()
-		p, err := src.List(t.Context(), providers.Filter{}, providers.Position{}, 5)
+		p, err := src.List(t.Context(), driver.Filter{}, providers.Position{}, 5)
 		if err != nil || len(p.Users) != 5 {
 			t.Fatalf("List = %v, %v; want 5 users after the token service recovers", p, err)
 		}

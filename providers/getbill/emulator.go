@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 // The emulator's routes, as on getbill.io.
@@ -52,7 +52,7 @@ type EmulatorOptions struct {
 	// users:read scope, that never expire.
 	StaticTokens []string
 	// Users is the company's directory, in the order it is listed.
-	Users []providers.User
+	Users []driver.User
 	// TokenTTL is the lifetime of issued access tokens; default 1h.
 	TokenTTL time.Duration
 	// RateLimit is the number of API calls a client may make per
@@ -154,7 +154,7 @@ func NewEmulator(opts EmulatorOptions) *Emulator {
 }
 
 // SetUsers replaces the directory.
-func (e *Emulator) SetUsers(users []providers.User) {
+func (e *Emulator) SetUsers(users []driver.User) {
 	w := toWire(users)
 	e.mu.Lock()
 	e.users = w
@@ -464,7 +464,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // toWire converts users to getbill's wire form.
-func toWire(users []providers.User) []wireUser {
+func toWire(users []driver.User) []wireUser {
 	out := make([]wireUser, len(users))
 	for i, u := range users {
 		out[i] = wireUser{

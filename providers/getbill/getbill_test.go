@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/providertest"
+	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
 const (
@@ -27,7 +29,7 @@ const (
 
 // seedUsers are the users of getbill's own example answer
 // (testdata/company-users.json, from the vendor's page).
-var seedUsers = []providers.User{
+var seedUsers = []driver.User{
 	{
 		ID: "abc123def456ghi789", Email: "john.manager@company.com", Emails: []string{"john.manager@company.com"},
 		FirstName: "John", LastName: "Manager", Active: true,
@@ -88,45 +90,59 @@ func newClient(t *testing.T, cfg Config) *Client {
 	return c
 }
 
+var sec = vendorhttp.NewSecret
+
 func creds(base string) Config {
-	return Config{BaseURL: base, ClientID: testClientID, ClientSecret: testSecret}
+	return Config{BaseURL: base, ClientID: testClientID, ClientSecret: sec(testSecret)}
+}
+
+func static(base string) Config { return Config{BaseURL: base, Token: sec(testToken)} }
+
+// readAll reads the whole directory as the portable layer does: the
+// chained answers, one request each, through a Source that caches
+// nothing and does not retry.
+func readAll(ctx context.Context, c *Client) ([]driver.User, error) {
+	src, err := providers.NewSource(providers.Info{Key: "getbill", Kind: "getbill"}, c, &providers.SourceOptions{MaxAttempts: 1})
+	if err != nil {
+		return nil, err
+	}
+	run, err := src.List(ctx, driver.Filter{}, providers.Position{}, 1<<20)
+	if err != nil {
+		var pe *providers.Error
+		if errors.As(err, &pe) {
+			return nil, pe.Err // the adapter's own error
+		}
+		return nil, err
+	}
+	return run.Users, nil
 }
 
 // list lists the users and fails the test on an error.
-func list(t *testing.T, c *Client) []providers.User {
+func list(t *testing.T, c *Client) []driver.User {
 	t.Helper()
-	page, err := c.ListUsers(t.Context(), providers.ListRequest{})
+	users, err := readAll(t.Context(), c)
 	if err != nil {
 		t.Fatalf("ListUsers: %v", err)
 	}
-	if page.Total != len(page.Users) || page.Next.Offset != len(page.Users) {
-		t.Errorf("ListUsers: Total %d, Next %+v for %d users", page.Total, page.Next, len(page.Users))
-	}
-	return page.Users
+	return users
 }
 
 // listErr lists the users, expects an error, and checks that it leaks no
 // secret.
 func listErr(t *testing.T, c *Client) error {
 	t.Helper()
-	_, err := c.ListUsers(t.Context(), providers.ListRequest{})
+	_, err := readAll(t.Context(), c)
 	if err == nil {
 		t.Fatal("ListUsers: no error")
 	}
-	checkNoSecrets(t, err, c)
+	checkNoSecrets(t, err)
 	return err
 }
 
-func checkNoSecrets(t *testing.T, err error, c *Client) {
+func checkNoSecrets(t *testing.T, err error, extra ...string) {
 	t.Helper()
-	secrets := []string{testSecret, testToken}
-	if c.tokens != nil {
-		if tok := c.tokens.current(); tok != "" {
-			secrets = append(secrets, tok)
-		}
-	}
-	for _, s := range secrets {
-		if strings.Contains(err.Error(), s) {
+	for _, s := range append([]string{testSecret, testToken}, extra...) {
+		if s != "" && strings.Contains(err.Error(), s) {
 			t.Errorf("error %q contains a secret", err)
 		}
 	}
@@ -137,9 +153,9 @@ func TestSeedAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEmulator(EmulatorOptions{Users: []providers.User{}})
+	e := newEmulator(EmulatorOptions{Users: []driver.User{}})
 	e.SetFault(Fault{Status: http.StatusOK, Body: string(body)})
-	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	c := newClient(t, static(serve(t, e)))
 	if d := providertest.Diff(list(t, c), seedUsers); d != "" {
 		t.Error(d)
 	}
@@ -147,7 +163,7 @@ func TestSeedAnswer(t *testing.T) {
 
 func TestStaticToken(t *testing.T) {
 	e := newEmulator(EmulatorOptions{})
-	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	c := newClient(t, static(serve(t, e)))
 	if d := providertest.Diff(list(t, c), seedUsers); d != "" {
 		t.Error(d)
 	}
@@ -159,7 +175,7 @@ func TestStaticToken(t *testing.T) {
 func TestTokenWinsOverClientCredentials(t *testing.T) {
 	e := newEmulator(EmulatorOptions{})
 	cfg := creds(serve(t, e))
-	cfg.Token = testToken
+	cfg.Token = sec(testToken)
 	list(t, newClient(t, cfg))
 	if tok, users := e.Calls(); tok != 0 || users != 1 {
 		t.Errorf("Calls() = %d, %d, want 0, 1", tok, users)
@@ -185,7 +201,7 @@ func TestClientCredentialsConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if _, err := c.ListUsers(t.Context(), providers.ListRequest{}); err != nil {
+			if _, err := c.ListUsers(t.Context(), driver.ListRequest{}); err != nil {
 				t.Error(err)
 			}
 		})
@@ -215,7 +231,7 @@ func TestUnauthorizedAfterRetry(t *testing.T) {
 	e.SetFault(Fault{Status: http.StatusUnauthorized})
 	c := newClient(t, creds(serve(t, e)))
 	err := listErr(t, c)
-	if !errors.Is(err, providers.ErrAuth) {
+	if !errors.Is(err, driver.ErrAuth) {
 		t.Errorf("ListUsers() = %v, want ErrAuth", err)
 	}
 	if tok, users := e.Calls(); tok != 2 || users != 2 {
@@ -229,7 +245,7 @@ func TestUnauthorizedAfterRetry(t *testing.T) {
 func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEmulator(EmulatorOptions{})
-		c, err := New(creds("http://getbill.test"), &Options{HTTPClient: &http.Client{Transport: handlerTransport{e}}})
+		c, err := New(creds("http://getbill.test"), &Options{HTTP: vendorhttp.New(vendorhttp.Options{HTTP: &http.Client{Transport: handlerTransport{e}}})})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,12 +274,12 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestPagination(t *testing.T) {
 	users := providertest.Dataset(250)
-	carried := make([]providers.User, len(users))
+	carried := make([]driver.User, len(users))
 	for i, u := range users {
 		carried[i] = carries(u)
 	}
 	e := newEmulator(EmulatorOptions{Users: users, Paginate: true})
-	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	c := newClient(t, static(serve(t, e)))
 	if d := providertest.Diff(list(t, c), carried); d != "" {
 		t.Error(d)
 	}
@@ -286,8 +302,8 @@ func TestPaginationIgnored(t *testing.T) {
 		fmt.Fprint(w, `{"error":false,"message":"Success","data":[{"id":"a"}],"pagination":{"total":2,"page":1,"limit":1,"pages":2}}`)
 	}))
 	t.Cleanup(ts.Close)
-	c := newClient(t, Config{BaseURL: ts.URL, Token: testToken})
-	if err := listErr(t, c); !errors.Is(err, providers.ErrBadResponse) {
+	c := newClient(t, static(ts.URL))
+	if err := listErr(t, c); !errors.Is(err, driver.ErrBadResponse) {
 		t.Errorf("ListUsers() = %v, want ErrBadResponse", err)
 	}
 }
@@ -299,8 +315,8 @@ func TestRateLimited(t *testing.T) {
 	list(t, c)
 	list(t, c)
 	err := listErr(t, c)
-	var rl *providers.RateLimitError
-	if !errors.As(err, &rl) || !errors.Is(err, providers.ErrRateLimited) {
+	var rl *driver.RateLimitError
+	if !errors.As(err, &rl) || !errors.Is(err, driver.ErrRateLimited) {
 		t.Fatalf("ListUsers() = %v, want a *RateLimitError", err)
 	}
 	if rl.RetryAfter != 30*time.Minute {
@@ -315,11 +331,11 @@ func TestRateLimited(t *testing.T) {
 func TestRateLimitSlides(t *testing.T) {
 	clock := &fixedClock{t: time.Date(2024, 1, 15, 10, 0, 0, 0, time.UTC)}
 	e := newEmulator(EmulatorOptions{RateLimit: 2, RateWindow: time.Hour, Now: clock.Now})
-	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	c := newClient(t, static(serve(t, e)))
 	list(t, c)
 	clock.t = clock.t.Add(40 * time.Minute)
 	list(t, c)
-	var rl *providers.RateLimitError
+	var rl *driver.RateLimitError
 	if err := listErr(t, c); !errors.As(err, &rl) || rl.RetryAfter != 20*time.Minute {
 		t.Fatalf("ListUsers() = %v, want retry after 20m", err)
 	}
@@ -333,7 +349,7 @@ func TestRateLimitSlides(t *testing.T) {
 func TestRateLimitHeaders(t *testing.T) {
 	clock := &fixedClock{t: time.Date(2024, 1, 15, 10, 0, 0, 0, time.UTC)}
 	e := newEmulator(EmulatorOptions{Now: clock.Now})
-	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	c := newClient(t, static(serve(t, e)))
 	if _, _, _, ok := c.RateLimit(); ok {
 		t.Error("RateLimit() ok before any call")
 	}
@@ -351,8 +367,8 @@ func TestRetryAfterHeader(t *testing.T) {
 		fmt.Fprint(w, `{"error":true,"message":"Rate limit exceeded. Please try again later.","code":429}`)
 	}))
 	t.Cleanup(ts.Close)
-	c := newClient(t, Config{BaseURL: ts.URL, Token: testToken})
-	var rl *providers.RateLimitError
+	c := newClient(t, static(ts.URL))
+	var rl *driver.RateLimitError
 	if err := listErr(t, c); !errors.As(err, &rl) || rl.RetryAfter != 2*time.Minute {
 		t.Errorf("ListUsers() = %v, want retry after 2m", err)
 	}
@@ -364,33 +380,33 @@ func TestFaults(t *testing.T) {
 		give Fault
 		want error
 	}{
-		{"500", Fault{Status: 500}, providers.ErrUnavailable},
-		{"502", Fault{Status: 502}, providers.ErrUnavailable},
-		{"503", Fault{Status: 503}, providers.ErrUnavailable},
-		{"504 html", Fault{Status: 504, Body: "<html>Gateway Timeout</html>"}, providers.ErrUnavailable},
-		{"404", Fault{Status: 404}, providers.ErrUnavailable},
-		{"403", Fault{Status: 403}, providers.ErrAuth},
-		{"422", Fault{Status: 422}, providers.ErrBadResponse},
-		{"429 without details", Fault{Status: 429}, providers.ErrRateLimited},
-		{"not JSON", Fault{Status: 200, Body: "<html>hello</html>"}, providers.ErrBadResponse},
-		{"truncated JSON", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a"`}, providers.ErrBadResponse},
-		{"bare list", Fault{Status: 200, Body: `[{"id":"a"}]`}, providers.ErrBadResponse},
-		{"other envelope", Fault{Status: 200, Body: `{"users":[{"id":"a"}]}`}, providers.ErrBadResponse},
-		{"no data", Fault{Status: 200, Body: `{"error":false,"message":"Success"}`}, providers.ErrBadResponse},
-		{"data not a list", Fault{Status: 200, Body: `{"error":false,"data":{"id":"a"}}`}, providers.ErrBadResponse},
+		{"500", Fault{Status: 500}, driver.ErrUnavailable},
+		{"502", Fault{Status: 502}, driver.ErrUnavailable},
+		{"503", Fault{Status: 503}, driver.ErrUnavailable},
+		{"504 html", Fault{Status: 504, Body: "<html>Gateway Timeout</html>"}, driver.ErrUnavailable},
+		{"404", Fault{Status: 404}, driver.ErrUnavailable},
+		{"403", Fault{Status: 403}, driver.ErrAuth},
+		{"422", Fault{Status: 422}, driver.ErrBadResponse},
+		{"429 without details", Fault{Status: 429}, driver.ErrRateLimited},
+		{"not JSON", Fault{Status: 200, Body: "<html>hello</html>"}, driver.ErrBadResponse},
+		{"truncated JSON", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a"`}, driver.ErrBadResponse},
+		{"bare list", Fault{Status: 200, Body: `[{"id":"a"}]`}, driver.ErrBadResponse},
+		{"other envelope", Fault{Status: 200, Body: `{"users":[{"id":"a"}]}`}, driver.ErrBadResponse},
+		{"no data", Fault{Status: 200, Body: `{"error":false,"message":"Success"}`}, driver.ErrBadResponse},
+		{"data not a list", Fault{Status: 200, Body: `{"error":false,"data":{"id":"a"}}`}, driver.ErrBadResponse},
 		// An error envelope on a 200 is classified by its code.
-		{"error true on 200", Fault{Status: 200, Body: `{"error":true,"message":"Something broke","code":500}`}, providers.ErrUnavailable},
-		{"429 envelope on 200", Fault{Status: 200, Body: `{"error":true,"message":"Rate limit exceeded. Please try again later.","code":429,"details":{"retry_after":1800}}`}, providers.ErrRateLimited},
-		{"403 envelope on 200", Fault{Status: 200, Body: `{"error":true,"message":"Required scope \"users:read\" not found in token","code":"403"}`}, providers.ErrAuth},
-		{"error envelope on 200 without code", Fault{Status: 200, Body: `{"error":true,"message":"Something broke"}`}, providers.ErrBadResponse},
-		{"error envelope on 200 with code 200", Fault{Status: 200, Body: `{"error":true,"message":"Something broke","code":200}`}, providers.ErrBadResponse},
-		{"error not a boolean", Fault{Status: 200, Body: `{"error":"invalid_token","data":[]}`}, providers.ErrBadResponse},
-		{"400 envelope", Fault{Status: 400, Body: `{"error":true,"message":"Validation failed","code":400,"details":{"limit":["bad"]}}`}, providers.ErrBadResponse},
-		{"pagination total beyond the answer", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a"}],"pagination":{"total":150,"page":1}}`}, providers.ErrBadResponse},
-		{"user without id", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a"},{"email":"x@example.com"}]}`}, providers.ErrBadResponse},
-		{"null user", Fault{Status: 200, Body: `{"error":false,"data":[null]}`}, providers.ErrBadResponse},
-		{"bad is_active", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a","is_active":"maybe"}]}`}, providers.ErrBadResponse},
-		{"bad pagination", Fault{Status: 200, Body: `{"error":false,"data":[],"pagination":{"page":"x"}}`}, providers.ErrBadResponse},
+		{"error true on 200", Fault{Status: 200, Body: `{"error":true,"message":"Something broke","code":500}`}, driver.ErrUnavailable},
+		{"429 envelope on 200", Fault{Status: 200, Body: `{"error":true,"message":"Rate limit exceeded. Please try again later.","code":429,"details":{"retry_after":1800}}`}, driver.ErrRateLimited},
+		{"403 envelope on 200", Fault{Status: 200, Body: `{"error":true,"message":"Required scope \"users:read\" not found in token","code":"403"}`}, driver.ErrAuth},
+		{"error envelope on 200 without code", Fault{Status: 200, Body: `{"error":true,"message":"Something broke"}`}, driver.ErrBadResponse},
+		{"error envelope on 200 with code 200", Fault{Status: 200, Body: `{"error":true,"message":"Something broke","code":200}`}, driver.ErrBadResponse},
+		{"error not a boolean", Fault{Status: 200, Body: `{"error":"invalid_token","data":[]}`}, driver.ErrBadResponse},
+		{"400 envelope", Fault{Status: 400, Body: `{"error":true,"message":"Validation failed","code":400,"details":{"limit":["bad"]}}`}, driver.ErrBadResponse},
+		{"pagination total beyond the answer", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a"}],"pagination":{"total":150,"page":1}}`}, driver.ErrBadResponse},
+		{"user without id", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a"},{"email":"x@example.com"}]}`}, driver.ErrBadResponse},
+		{"null user", Fault{Status: 200, Body: `{"error":false,"data":[null]}`}, driver.ErrBadResponse},
+		{"bad is_active", Fault{Status: 200, Body: `{"error":false,"data":[{"id":"a","is_active":"maybe"}]}`}, driver.ErrBadResponse},
+		{"bad pagination", Fault{Status: 200, Body: `{"error":false,"data":[],"pagination":{"page":"x"}}`}, driver.ErrBadResponse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -406,7 +422,7 @@ func TestFaults(t *testing.T) {
 
 func TestFaultCleared(t *testing.T) {
 	e := newEmulator(EmulatorOptions{})
-	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	c := newClient(t, static(serve(t, e)))
 	e.SetFault(Fault{Status: 503})
 	listErr(t, c)
 	e.SetFault(Fault{})
@@ -430,9 +446,9 @@ func TestMissingScope(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
 		t.Fatalf("token: %v, %+v", err, tok)
 	}
-	c := newClient(t, Config{BaseURL: base, Token: tok.AccessToken})
+	c := newClient(t, Config{BaseURL: base, Token: sec(tok.AccessToken)})
 	err = listErr(t, c)
-	if !errors.Is(err, providers.ErrAuth) {
+	if !errors.Is(err, driver.ErrAuth) {
 		t.Errorf("ListUsers() = %v, want ErrAuth", err)
 	}
 	if strings.Contains(err.Error(), tok.AccessToken) {
@@ -447,16 +463,16 @@ func TestBadCredentials(t *testing.T) {
 	e := newEmulator(EmulatorOptions{})
 	base := serve(t, e)
 	for _, cfg := range []Config{
-		{BaseURL: base, ClientID: testClientID, ClientSecret: testSecret + "x"},
-		{BaseURL: base, ClientID: "nobody", ClientSecret: testSecret},
-		{BaseURL: base, Token: testToken + "x"},
+		{BaseURL: base, ClientID: testClientID, ClientSecret: sec(testSecret + "x")},
+		{BaseURL: base, ClientID: "nobody", ClientSecret: sec(testSecret)},
+		{BaseURL: base, Token: sec(testToken + "x")},
 	} {
 		c := newClient(t, cfg)
 		err := listErr(t, c)
-		if !errors.Is(err, providers.ErrAuth) {
+		if !errors.Is(err, driver.ErrAuth) {
 			t.Errorf("ListUsers() = %v, want ErrAuth", err)
 		}
-		for _, s := range []string{cfg.ClientSecret, cfg.Token} {
+		for _, s := range []string{cfg.ClientSecret.Reveal(), cfg.Token.Reveal()} {
 			if s != "" && strings.Contains(err.Error(), s) {
 				t.Errorf("error %q contains a secret", err)
 			}
@@ -471,11 +487,11 @@ func TestTokenEndpointFaults(t *testing.T) {
 		body   string
 		want   error
 	}{
-		{"503", 503, `{"error":true,"message":"Service unavailable","code":503}`, providers.ErrUnavailable},
-		{"429", 429, `{"error":true,"message":"Rate limit exceeded. Please try again later.","code":429,"details":{"retry_after":60}}`, providers.ErrRateLimited},
-		{"400 echoing the secret", 400, `{"error":"invalid_request","error_description":"bad secret ` + testSecret + `"}`, providers.ErrAuth},
-		{"200 not JSON", 200, `<html></html>`, providers.ErrBadResponse},
-		{"200 without token", 200, `{"token_type":"Bearer"}`, providers.ErrBadResponse},
+		{"503", 503, `{"error":true,"message":"Service unavailable","code":503}`, driver.ErrUnavailable},
+		{"429", 429, `{"error":true,"message":"Rate limit exceeded. Please try again later.","code":429,"details":{"retry_after":60}}`, driver.ErrRateLimited},
+		{"400 echoing the secret", 400, `{"error":"invalid_request","error_description":"bad secret ` + testSecret + `"}`, driver.ErrAuth},
+		{"200 not JSON", 200, `<html></html>`, driver.ErrBadResponse},
+		{"200 without token", 200, `{"token_type":"Bearer"}`, driver.ErrBadResponse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -497,9 +513,9 @@ func TestUnreachable(t *testing.T) {
 	ts := httptest.NewServer(http.NotFoundHandler())
 	base := ts.URL
 	ts.Close()
-	for _, cfg := range []Config{{BaseURL: base, Token: testToken}, creds(base)} {
+	for _, cfg := range []Config{static(base), creds(base)} {
 		c := newClient(t, cfg)
-		if err := listErr(t, c); !errors.Is(err, providers.ErrUnavailable) {
+		if err := listErr(t, c); !errors.Is(err, driver.ErrUnavailable) {
 			t.Errorf("ListUsers() = %v, want ErrUnavailable", err)
 		}
 	}
@@ -508,12 +524,12 @@ func TestUnreachable(t *testing.T) {
 func TestCanceled(t *testing.T) {
 	e := newEmulator(EmulatorOptions{})
 	base := serve(t, e)
-	for _, cfg := range []Config{{BaseURL: base, Token: testToken}, creds(base)} {
+	for _, cfg := range []Config{static(base), creds(base)} {
 		c := newClient(t, cfg)
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		_, err := c.ListUsers(ctx, providers.ListRequest{})
-		if !errors.Is(err, providers.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		_, err := c.ListUsers(ctx, driver.ListRequest{})
+		if !errors.Is(err, driver.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 			t.Errorf("ListUsers(canceled) = %v, want ErrUnavailable and context.Canceled", err)
 		}
 	}
@@ -527,7 +543,7 @@ func TestTolerantDecoding(t *testing.T) {
 		{"id":42,"is_active":"true","created_at":"2023-01-15T10:30:00.250Z","extra":{"x":[1]}},
 		{"id":"e","is_active":0,"firstname":7}
 	]}`
-	want := []providers.User{
+	want := []driver.User{
 		{ID: "a"},
 		{ID: "b", Email: "b@example.com", Emails: []string{"b@example.com"}, Active: true, CreatedAt: time.Date(2023, 1, 15, 8, 30, 0, 0, time.UTC)},
 		{ID: "c", CreatedAt: time.Date(2023, 1, 15, 10, 30, 0, 0, time.UTC)},
@@ -536,7 +552,7 @@ func TestTolerantDecoding(t *testing.T) {
 	}
 	e := newEmulator(EmulatorOptions{})
 	e.SetFault(Fault{Status: http.StatusOK, Body: body})
-	c := newClient(t, Config{BaseURL: serve(t, e), Token: testToken})
+	c := newClient(t, static(serve(t, e)))
 	got := list(t, c)
 	if d := providertest.Diff(got, want); d != "" {
 		t.Error(d)
@@ -554,16 +570,18 @@ func TestNew(t *testing.T) {
 		give    Config
 		wantErr string // "" for none
 	}{
-		{"token", Config{Token: testToken}, ""},
-		{"client credentials", Config{ClientID: testClientID, ClientSecret: testSecret}, ""},
-		{"base URL", Config{BaseURL: "http://localhost:8080/", Token: testToken}, ""},
-		{"nothing", Config{}, "Token, or ClientID and ClientSecret, is required"},
-		{"no secret", Config{ClientID: testClientID}, "ClientSecret is required"},
-		{"no id", Config{ClientSecret: testSecret}, "ClientID is required"},
-		{"token wins", Config{Token: testToken, ClientID: testClientID}, ""},
-		{"relative base URL", Config{BaseURL: "getbill.io", Token: testToken}, "BaseURL"},
-		{"base URL with credentials", Config{BaseURL: "https://u:" + testSecret + "@getbill.io", Token: testToken}, "BaseURL"},
-		{"ftp base URL", Config{BaseURL: "ftp://getbill.io", Token: testToken}, "BaseURL"},
+		{"token", Config{Token: sec(testToken)}, ""},
+		{"client credentials", Config{ClientID: testClientID, ClientSecret: sec(testSecret)}, ""},
+		{"base URL", Config{BaseURL: "http://localhost:8080/", Token: sec(testToken)}, ""},
+		{"nothing", Config{}, `missing required key "token" (or "clientID" and "clientSecret")`},
+		{"no secret", Config{ClientID: testClientID}, `missing required key "clientSecret"`},
+		{"no id", Config{ClientSecret: sec(testSecret)}, `missing required key "clientID"`},
+		{"token wins", Config{Token: sec(testToken), ClientID: testClientID}, ""},
+		{"a token too short to be real", Config{Token: sec("tok")}, "token is too short"},
+		{"a secret too short to be real", Config{ClientID: testClientID, ClientSecret: sec("t")}, "clientSecret is too short"},
+		{"relative base URL", Config{BaseURL: "getbill.io", Token: sec(testToken)}, "baseURL"},
+		{"base URL with credentials", Config{BaseURL: "https://u:" + testSecret + "@getbill.io", Token: sec(testToken)}, "baseURL"},
+		{"ftp base URL", Config{BaseURL: "ftp://getbill.io", Token: sec(testToken)}, "baseURL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -585,8 +603,8 @@ func TestNew(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	c := newClient(t, Config{Token: testToken})
-	if got := c.Describe().Paging; got != providers.PagingSnapshot {
+	c := newClient(t, Config{Token: sec(testToken)})
+	if got := c.Describe().Paging; got != driver.PagingSnapshot {
 		t.Errorf("Describe().Paging = %v, want snapshot", got)
 	}
 }
@@ -742,7 +760,7 @@ func TestEmulatorPagination(t *testing.T) {
 }
 
 func TestEmulatorWireUser(t *testing.T) {
-	e := newEmulator(EmulatorOptions{Users: []providers.User{
+	e := newEmulator(EmulatorOptions{Users: []driver.User{
 		{ID: "x", Email: "x@example.com", FirstName: "X", LastName: "Y", Active: true,
 			CreatedAt: time.Date(2023, 1, 15, 12, 30, 0, 0, time.FixedZone("", 2*3600))},
 	}})
@@ -780,8 +798,8 @@ func TestEmulatorRateLimitBody(t *testing.T) {
 }
 
 // carries maps a user onto what getbill holds.
-func carries(u providers.User) providers.User {
-	c := providers.User{
+func carries(u driver.User) driver.User {
+	c := driver.User{
 		ID:             u.ID,
 		Email:          u.Email,
 		FirstName:      u.FirstName,
@@ -802,16 +820,46 @@ func carries(u providers.User) providers.User {
 	return c
 }
 
+// harness wires a Client to an Emulator over loopback HTTP, with the
+// suite's faults in front of it.
+type harness struct {
+	t        *testing.T
+	paginate bool
+	vendor   *providertest.Vendor
+	emu      *Emulator
+}
+
+func (h *harness) MakeProvider(_ context.Context, users []driver.User, _ *driver.Company) (driver.Provider, error) {
+	if users == nil {
+		users = []driver.User{}
+	}
+	h.emu = newEmulator(EmulatorOptions{Users: users, Paginate: h.paginate})
+	h.vendor = providertest.NewVendor(h.emu, func(r *http.Request) bool { return r.URL.Path == tokenPath })
+	return New(creds(serveHandler(h.t, h.vendor)), nil)
+}
+
+func (h *harness) SetUsers(users []driver.User)    { h.emu.SetUsers(users) }
+func (h *harness) Fault(f providertest.Fault) bool { h.vendor.SetFault(f); return true }
+func (h *harness) Requests() int                   { return h.vendor.Requests() }
+func (h *harness) Secrets() []string               { return []string{testSecret, testToken} }
+func (h *harness) Close()                          { h.vendor.Release() }
+
+// serveHandler starts an httptest server for h.
+func serveHandler(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// TestConformance runs the suite; getbill names no company, so the
+// company checks are skipped.
 func TestConformance(t *testing.T) {
 	for _, paginate := range []bool{false, true} {
 		t.Run(fmt.Sprintf("paginate=%v", paginate), func(t *testing.T) {
-			providertest.Run(t, func(t *testing.T, users []providers.User, _ *providers.Company) providers.Provider {
-				if users == nil {
-					users = []providers.User{}
-				}
-				e := newEmulator(EmulatorOptions{Users: users, Paginate: paginate})
-				return newClient(t, creds(serve(t, e)))
-			}, providertest.Options{Carries: carries})
+			providertest.Run(t, func(_ context.Context, t *testing.T) (providertest.Harness, error) {
+				return &harness{t: t, paginate: paginate}, nil
+			}, &providertest.Options{Carries: carries, NoCompany: true})
 		})
 	}
 }
@@ -835,7 +883,7 @@ func TestPaginationPartialObject(t *testing.T) {
 		w.Write(b)
 	}))
 	t.Cleanup(ts.Close)
-	c := newClient(t, Config{BaseURL: ts.URL, Token: testToken})
+	c := newClient(t, static(ts.URL))
 	var got []string
 	for _, u := range list(t, c) {
 		got = append(got, u.ID)
@@ -858,10 +906,10 @@ func TestEmulatorNotFoundOverLimit(t *testing.T) {
 }
 
 // TestTemporary: the failures worth retrying soon (502, 503, 504, a
-// network failure) are *providers.TemporaryError; the others are final.
+// network failure) are *driver.TemporaryError; the others are final.
 func TestTemporary(t *testing.T) {
 	isTemp := func(err error) bool {
-		var te *providers.TemporaryError
+		var te *driver.TemporaryError
 		return errors.As(err, &te)
 	}
 	for _, tt := range []struct {
@@ -874,15 +922,15 @@ func TestTemporary(t *testing.T) {
 	} {
 		e := newEmulator(EmulatorOptions{})
 		e.SetFault(tt.give)
-		err := listErr(t, newClient(t, Config{BaseURL: serve(t, e), Token: testToken}))
-		if isTemp(err) != tt.want || (tt.want && !errors.Is(err, providers.ErrUnavailable)) {
+		err := listErr(t, newClient(t, static(serve(t, e))))
+		if isTemp(err) != tt.want || (tt.want && !errors.Is(err, driver.ErrUnavailable)) {
 			t.Errorf("%+v: %v, temporary %t, want %t", tt.give, err, isTemp(err), tt.want)
 		}
 	}
 	ts := httptest.NewServer(http.NotFoundHandler())
 	base := ts.URL
 	ts.Close()
-	for _, cfg := range []Config{{BaseURL: base, Token: testToken}, creds(base)} {
+	for _, cfg := range []Config{static(base), creds(base)} {
 		if err := listErr(t, newClient(t, cfg)); !isTemp(err) {
 			t.Errorf("unreachable: %v is not temporary", err)
 		}
@@ -890,7 +938,7 @@ func TestTemporary(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	e := newEmulator(EmulatorOptions{})
-	if _, err := newClient(t, Config{BaseURL: serve(t, e), Token: testToken}).ListUsers(ctx, providers.ListRequest{}); isTemp(err) {
+	if _, err := newClient(t, static(serve(t, e))).ListUsers(ctx, driver.ListRequest{}); isTemp(err) {
 		t.Errorf("canceled: %v is temporary", err)
 	}
 	// A 503 with Retry-After says how long.
@@ -899,8 +947,8 @@ func TestTemporary(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(ts.Close)
-	var te *providers.TemporaryError
-	if err := listErr(t, newClient(t, Config{BaseURL: ts.URL, Token: testToken})); !errors.As(err, &te) || te.RetryAfter != 7*time.Second {
+	var te *driver.TemporaryError
+	if err := listErr(t, newClient(t, static(ts.URL))); !errors.As(err, &te) || te.RetryAfter != 7*time.Second {
 		t.Errorf("503 with Retry-After: %v, want temporary, retry after 7s", err)
 	}
 }
@@ -910,7 +958,7 @@ func TestTemporary(t *testing.T) {
 func TestRateLimitEnvelopeOn200(t *testing.T) {
 	e := newEmulator(EmulatorOptions{})
 	e.SetFault(Fault{Status: 200, Body: `{"error":true,"message":"Rate limit exceeded. Please try again later.","code":429,"details":{"retry_after":"90"}}`})
-	var rl *providers.RateLimitError
+	var rl *driver.RateLimitError
 	if err := listErr(t, newClient(t, creds(serve(t, e)))); !errors.As(err, &rl) || rl.RetryAfter != 90*time.Second {
 		t.Errorf("ListUsers() = %v, want retry after 90s", err)
 	}
@@ -947,13 +995,13 @@ func FuzzAnswer(f *testing.F) {
 			fmt.Fprint(w, body)
 		}))
 		defer ts.Close()
-		c, err := New(Config{BaseURL: ts.URL, Token: testToken}, nil)
+		c, err := New(static(ts.URL), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		page, err := c.ListUsers(t.Context(), providers.ListRequest{})
+		page, err := c.ListUsers(t.Context(), driver.ListRequest{})
 		if err != nil {
-			for _, s := range []error{providers.ErrUnavailable, providers.ErrRateLimited, providers.ErrAuth, providers.ErrBadResponse} {
+			for _, s := range []error{driver.ErrUnavailable, driver.ErrRateLimited, driver.ErrAuth, driver.ErrBadResponse} {
 				if errors.Is(err, s) {
 					return
 				}

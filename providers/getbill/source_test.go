@@ -9,6 +9,7 @@ import (
 
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
 
@@ -38,16 +39,20 @@ func newSourceFixture(t *testing.T, eopts EmulatorOptions, cfg func(base string)
 	f.e = newEmulator(eopts)
 	f.c = newClient(t, cfg(serve(t, f.e)))
 	sopts.Now = f.clock.Now
-	f.src = providers.NewSource(providers.Info{Key: "getbill", Kind: "getbill"}, f.c, &sopts)
+	src, err := providers.NewSource(providers.Info{Key: "getbill", Kind: "getbill"}, f.c, &sopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.src = src
 	return f
 }
 
-func staticToken(base string) Config { return Config{BaseURL: base, Token: testToken} }
+func staticToken(base string) Config { return static(base) }
 
 // list lists every user through the Source.
-func (f *sourceFixture) list() ([]providers.User, *providers.Error) {
+func (f *sourceFixture) list() ([]driver.User, *providers.Error) {
 	f.t.Helper()
-	page, err := f.src.List(f.t.Context(), providers.Filter{}, providers.Position{}, 1000)
+	page, err := f.src.List(f.t.Context(), driver.Filter{}, providers.Position{}, 1000)
 	if err != nil {
 		var pe *providers.Error
 		if !errors.As(err, &pe) {
@@ -152,7 +157,7 @@ func TestSourceRateLimitedCold(t *testing.T) {
 	f := newSourceFixture(t, EmulatorOptions{RateLimit: 1}, staticToken,
 		providers.SourceOptions{CacheTTL: time.Minute, MaxStale: 15 * time.Minute})
 	// Someone else with the same credentials spends the budget.
-	apiCall(t, http.MethodGet, f.c.usersURL, testToken, nil)
+	apiCall(t, http.MethodGet, f.c.cfg.BaseURL+usersPath, testToken, nil)
 	_, err := f.list()
 	if err == nil || err.Code != errcode.ProviderRateLimited || err.RetryAfter != time.Hour {
 		t.Fatalf("cold list = %v, want PROVIDER_RATE_LIMITED, retry after 1h", err)
@@ -216,7 +221,7 @@ func TestSourceRateLimitedWarm(t *testing.T) {
 // refresh walks every page.
 func TestSourcePaginationSwitch(t *testing.T) {
 	users := providertest.Dataset(250)
-	want := make([]providers.User, len(users))
+	want := make([]driver.User, len(users))
 	for i, u := range users {
 		want[i] = carries(u)
 	}

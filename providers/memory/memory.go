@@ -1,54 +1,85 @@
 // Package memory is the reference provider: a directory held in memory.
 //
-// It serves as the model every vendor adapter is measured against (it
-// passes providers/providertest), and as a fast, controllable provider for
-// tests of the layers above. It can pretend to page in any of the three
-// styles, count its calls, and fail on demand.
+// It is the model every vendor adapter is measured against (it passes
+// providers/providertest in all three paging styles), and a fast,
+// controllable provider for tests of the layers above: it can page in any
+// style, filter on any subset of the filterable fields, count its calls,
+// change its directory, fail, and hang on demand.
 package memory
 
 import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
-	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/driver"
 )
+
+// Options configure a Provider. The zero value pages by offset, in pages
+// of at most 100 users, and filters on every filterable field.
+type Options struct {
+	Paging  driver.Paging
+	Company *driver.Company
+	// MaxPageSize is the most users a request may ask for (offset and
+	// cursor styles), and the size of each chained answer in the snapshot
+	// style (0: the whole directory in one answer). Default 100 when
+	// paged.
+	MaxPageSize int
+	// Filters are the fields it filters on itself (offset and cursor
+	// styles); nil means driver.Filterable.
+	Filters *driver.FieldSet
+}
 
 // Provider is an in-memory directory.
 type Provider struct {
-	paging providers.Paging
+	desc    driver.Description
+	company *driver.Company
 
-	mu      sync.RWMutex
-	users   []providers.User
-	company *providers.Company
-	err     error
+	mu    sync.RWMutex
+	users []driver.User
+	err   error
+	hang  bool
 
 	calls atomic.Int64
 }
 
-// Options configure a Provider. The zero value pages by offset.
-type Options struct {
-	Paging  providers.Paging
-	Company *providers.Company
-}
-
 // New returns a Provider serving users in the given order.
-func New(users []providers.User, opts *Options) *Provider {
+func New(users []driver.User, opts *Options) *Provider {
 	if opts == nil {
 		opts = &Options{}
 	}
-	p := &Provider{paging: opts.Paging, company: opts.Company}
+	d := driver.Description{Paging: opts.Paging, Totals: true, Fields: driver.AllFields, Filters: driver.Filterable, MaxPageSize: opts.MaxPageSize}
+	if d.Paging == 0 {
+		d.Paging = driver.PagingOffset
+	}
+	if opts.Filters != nil {
+		d.Filters = *opts.Filters
+	}
+	if d.Paging == driver.PagingSnapshot {
+		d.Filters = 0
+	} else if d.MaxPageSize <= 0 {
+		d.MaxPageSize = 100
+	}
+	p := &Provider{desc: d, company: opts.Company}
 	p.SetUsers(users)
 	return p
 }
 
 // SetUsers replaces the directory.
-func (p *Provider) SetUsers(users []providers.User) {
+func (p *Provider) SetUsers(users []driver.User) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.users = append([]providers.User(nil), users...)
+	p.users = append([]driver.User(nil), users...)
+}
+
+// Users returns the directory.
+func (p *Provider) Users() []driver.User {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return append([]driver.User(nil), p.users...)
 }
 
 // SetError makes every later call fail with err, until SetError(nil).
@@ -58,64 +89,75 @@ func (p *Provider) SetError(err error) {
 	p.err = err
 }
 
+// SetHang makes every later call wait until its context ends, until
+// SetHang(false).
+func (p *Provider) SetHang(hang bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hang = hang
+}
+
 // Calls returns the number of ListUsers calls so far.
 func (p *Provider) Calls() int { return int(p.calls.Load()) }
 
-// Describe implements providers.Provider. In the offset and cursor styles
-// it applies every filter itself.
-func (p *Provider) Describe() providers.Description {
-	return providers.Description{
-		Paging: p.paging,
-		Filters: providers.FieldEmail | providers.FieldActive | providers.FieldLoginID |
-			providers.FieldLastName | providers.FieldEmployeeID | providers.FieldCountryCode | providers.FieldID,
-	}
-}
+// Describe implements driver.Provider.
+func (p *Provider) Describe() driver.Description { return p.desc }
 
-// ListUsers implements providers.Provider.
-func (p *Provider) ListUsers(ctx context.Context, req providers.ListRequest) (*providers.ListPage, error) {
+// ListUsers implements driver.Provider.
+func (p *Provider) ListUsers(ctx context.Context, req driver.ListRequest) (*driver.ListPage, error) {
 	p.calls.Add(1)
+	p.mu.RLock()
+	hang, ferr := p.hang, p.err
+	p.mu.RUnlock()
+	if hang {
+		<-ctx.Done()
+	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memory: %w: %w", providers.ErrUnavailable, err)
+		return nil, fmt.Errorf("memory: %w: %w", driver.ErrUnavailable, err)
+	}
+	if ferr != nil {
+		return nil, ferr
+	}
+	if extra := req.Filter.Fields() &^ p.desc.Filters; extra != 0 {
+		return nil, fmt.Errorf("memory: %w: asked to filter on %s", driver.ErrBadResponse, extra)
+	}
+	if req.Limit < 0 || req.Limit > p.desc.MaxPageSize && p.desc.Paging != driver.PagingSnapshot {
+		return nil, fmt.Errorf("memory: %w: limit %d", driver.ErrUnavailable, req.Limit)
 	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	if p.err != nil {
-		return nil, p.err
+	var matched []driver.User
+	for i := range p.users {
+		if req.Filter.Match(&p.users[i]) {
+			matched = append(matched, p.users[i])
+		}
 	}
-	page := &providers.ListPage{Company: p.company}
-	if p.paging == providers.PagingSnapshot {
-		page.Users = append([]providers.User(nil), p.users...)
-		page.Total = len(page.Users)
-		page.Next.Offset = page.Total
-		return page, nil
-	}
-	start := req.Start.Offset
-	if p.paging == providers.PagingCursor {
-		// A real cursor vendor knows only its token; decode ours.
+	page := &driver.ListPage{Company: p.company, Total: len(matched)}
+	start, limit := req.Offset, req.Limit
+	if p.desc.Paging != driver.PagingOffset {
+		// A cursor vendor knows only its cursors; decode ours.
 		start = 0
-		if req.Start.Token != "" {
-			n, err := strconv.Atoi(req.Start.Token[1:])
-			if err != nil || req.Start.Token[0] != 'm' {
-				return nil, fmt.Errorf("memory: bad cursor: %w", providers.ErrBadResponse)
+		if req.Cursor != "" {
+			n, err := strconv.Atoi(strings.TrimPrefix(req.Cursor, "m"))
+			if err != nil || !strings.HasPrefix(req.Cursor, "m") || n < 0 {
+				return nil, fmt.Errorf("memory: %w: bad cursor", driver.ErrBadResponse)
 			}
 			start = n
 		}
 	}
-	var matched []providers.User
-	for i := range p.users {
-		if providers.Match(&p.users[i], req.Filter) {
-			matched = append(matched, p.users[i])
+	if p.desc.Paging == driver.PagingSnapshot {
+		limit = len(matched)
+		if p.desc.MaxPageSize > 0 {
+			limit = p.desc.MaxPageSize
 		}
 	}
-	page.Total = len(matched)
 	start = min(max(start, 0), len(matched))
-	end := min(start+max(req.Limit, 0), len(matched))
-	page.Users = matched[start:end]
-	page.Next.Offset = end
-	if p.paging == providers.PagingCursor {
-		page.Next.Token = "m" + strconv.Itoa(end)
+	end := min(start+limit, len(matched))
+	page.Users = append([]driver.User(nil), matched[start:end]...)
+	if p.desc.Paging != driver.PagingOffset && end < len(matched) && limit > 0 {
+		page.NextCursor = "m" + strconv.Itoa(end)
 	}
 	return page, nil
 }
 
-var _ providers.Provider = (*Provider)(nil)
+var _ driver.Provider = (*Provider)(nil)

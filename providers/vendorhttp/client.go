@@ -173,3 +173,13 @@ func IsTokenRequest(r *http.Request) bool {
 	return v
 }
 
+// Env is what dirgate hands every adapter it builds from its
+// configuration.
+type Env struct {
+	// HTTP is the provider's client: its requests are counted, timed and
+	// logged under the provider's key.
+	HTTP *Client
+	// Tokens keeps what the adapter must remember across restarts; nil
+	// means the adapter's own default.
+	Tokens TokenStore
+}

@@ -19,8 +19,10 @@ import (
 //   - 429 is a *driver.RateLimitError with the Retry-After header;
 //   - 502, 503 and 504 are a *driver.TemporaryError, with Retry-After;
 //   - 401 and 403 are driver.ErrAuth;
-//   - other 4xx and 5xx are driver.ErrUnavailable, final;
-//   - anything else (a redirect, which the client does not follow) is
+//   - other 5xx, 404 (a wrong base URL) and 408 are driver.ErrUnavailable,
+//     final;
+//   - anything else (another 4xx: the vendor refused what dirgate sent; a
+//     redirect, which the client does not follow) is
 //     driver.ErrBadResponse.
 func StatusError(status int, header http.Header, now time.Time) error {
 	switch {
@@ -33,7 +35,7 @@ func StatusError(status int, header http.Header, now time.Time) error {
 		}
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return fmt.Errorf("%w: HTTP %d", driver.ErrAuth, status)
-	case status >= 400 && status <= 599:
+	case status >= 500 && status <= 599 || status == http.StatusNotFound || status == http.StatusRequestTimeout:
 		return fmt.Errorf("%w: HTTP %d", driver.ErrUnavailable, status)
 	}
 	return fmt.Errorf("%w: unexpected HTTP %d", driver.ErrBadResponse, status)
@@ -97,4 +99,15 @@ func StripQuery(s string) string {
 	s, _, _ = strings.Cut(s, "?")
 	s, _, _ = strings.Cut(s, "#")
 	return s
+}
+
+// BaseURL returns the scheme and host of an absolute http or https URL
+// (a vendor's geolocation, say, which some docs show with a path); ok is
+// false for anything else.
+func BaseURL(s string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", false
+	}
+	return u.Scheme + "://" + u.Host, true
 }

@@ -117,3 +117,45 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// Strings is a list of strings sent as a JSON array, as an object (its
+// values, in their order: Concur's named email slots), as a single
+// string, or as null.
+type Strings []string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *Strings) UnmarshalJSON(b []byte) error {
+	*s = nil
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		var v String
+		if err := v.UnmarshalJSON(b); err != nil {
+			return err
+		}
+		if v != "" {
+			*s = Strings{string(v)}
+		}
+		return nil
+	}
+	if d != '[' && d != '{' {
+		return fmt.Errorf("want strings")
+	}
+	for dec.More() {
+		if d == '{' {
+			if _, err := dec.Token(); err != nil { // the key
+				return err
+			}
+		}
+		var v String
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		*s = append(*s, string(v))
+	}
+	return nil
+}
