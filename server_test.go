@@ -22,6 +22,7 @@ import (
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/demo"
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/getbill"
 	"github.com/dirgate/dirgate/providers/providertest"
@@ -83,11 +84,11 @@ func newGatewayWith(t *testing.T, concurUsers, billUsers []driver.User, mutate f
 	t.Cleanup(cs.Close)
 	t.Cleanup(gs.Close)
 	cfg := &config.Config{Providers: []config.Provider{
-		{Key: "concur", Kind: "concur", Name: "SAP Concur", Settings: &concur.Config{
+		{Key: "concur", Kind: "concur", Name: "SAP Concur", Settings: &concur.Config{Auth: companyauth.Config{
 			TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret("concur-client-secret"),
 			CompanyUUID: "company-uuid", RequestToken: vendorhttp.NewSecret("request-token-secret"),
-			TokenStore: filepath.Join(t.TempDir(), "concur.json"), PageSize: 100,
-		}},
+			TokenStore: filepath.Join(t.TempDir(), "concur.json"),
+		}, PageSize: 100}},
 		{Key: "getbill", Kind: "getbill", Name: "getbill", Settings: &getbill.Config{
 			BaseURL: gs.URL, ClientID: "gid", ClientSecret: vendorhttp.NewSecret("getbill-client-secret"),
 		}},

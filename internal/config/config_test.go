@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/getbill"
 )
 
@@ -56,8 +57,8 @@ func TestParse(t *testing.T) {
 		t.Errorf("allowedOrigins = %v", got)
 	}
 	cc, ok := c.Providers[0].Settings.(*concur.Config)
-	if !ok || cc.ClientSecret.Reveal() != secrets["CONCUR_CLIENT_SECRET"] || cc.RequestToken.Reveal() != "request-token-true" ||
-		cc.TokenURL != concur.DefaultTokenURL || cc.PageSize != concur.DefaultPageSize {
+	if !ok || cc.Auth.ClientSecret.Reveal() != secrets["CONCUR_CLIENT_SECRET"] || cc.Auth.RequestToken.Reveal() != "request-token-true" ||
+		cc.Auth.TokenURL != companyauth.DefaultTokenURL || cc.PageSize != concur.DefaultPageSize {
 		t.Errorf("concur = %+v (env values must arrive verbatim, defaults filled)", c.Providers[0].Settings)
 	}
 	g, ok := c.Providers[1].Settings.(*getbill.Config)
@@ -139,8 +140,8 @@ func TestEnvInTypedFields(t *testing.T) {
 	}
 	p := c.Providers[0]
 	cc := p.Settings.(*concur.Config)
-	if cc.PageSize != 250 || p.Timeout != 3*time.Second || cc.ClientID != "12345" || cc.ClientSecret.Reveal() != "~~~~~~~~" ||
-		cc.CompanyUUID != "true" || cc.TokenStore != "~" || cc.RequestToken.Reveal() != "12345678" {
+	if cc.PageSize != 250 || p.Timeout != 3*time.Second || cc.Auth.ClientID != "12345" || cc.Auth.ClientSecret.Reveal() != "~~~~~~~~" ||
+		cc.Auth.CompanyUUID != "true" || cc.Auth.TokenStore != "~" || cc.Auth.RequestToken.Reveal() != "12345678" {
 		t.Errorf("provider = %+v, %+v", p, cc)
 	}
 }

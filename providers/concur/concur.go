@@ -8,18 +8,15 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
-const (
-	tokenPath = "/oauth2/v0/token"
-	// defaultAccessTTL is assumed when a token answer has no expires_in.
-	defaultAccessTTL = time.Hour
-)
+// tokenPath is where the emulator serves Concur's token endpoint.
+const tokenPath = companyauth.TokenPath
 
 // Options are a Client's shared dependencies; nil means the defaults.
 type Options struct {
@@ -37,16 +34,9 @@ type Options struct {
 // API (GET /users/), with a company-level token. It implements
 // driver.Provider and is safe for concurrent use.
 type Client struct {
-	cfg    Config
-	http   *vendorhttp.Client
-	store  vendorhttp.TokenStore
-	tokens *vendorhttp.TokenCache
-
-	mu         sync.Mutex // guards the fields below
-	loaded     bool       // the token store has been read
-	refresh    vendorhttp.Secret
-	refreshExp time.Time // zero: unknown
-	geo        string    // base URL for refreshes and API calls
+	cfg  Config
+	http *vendorhttp.Client
+	auth *companyauth.Auth
 }
 
 // New returns a Client for cfg, which it checks. It does no I/O: the first
@@ -58,18 +48,11 @@ func New(cfg Config, opts *Options) (*Client, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	c := &Client{cfg: cfg, http: opts.HTTP, store: opts.Store}
+	c := &Client{cfg: cfg, http: opts.HTTP}
 	if c.http == nil {
 		c.http = vendorhttp.New(vendorhttp.Options{})
 	}
-	if c.store == nil {
-		if cfg.TokenStore != "" {
-			c.store = vendorhttp.FileStore{Path: cfg.TokenStore}
-		} else {
-			c.store = &vendorhttp.MemoryStore{}
-		}
-	}
-	c.tokens = vendorhttp.NewTokenCache(c.renew, vendorhttp.TokenOptions{Timeout: opts.TokenTimeout, Now: c.http.Now})
+	c.auth = companyauth.New(cfg.Auth, &companyauth.Options{HTTP: c.http, Store: opts.Store, TokenTimeout: opts.TokenTimeout})
 	return c, nil
 }
 
@@ -127,13 +110,10 @@ func filterQuery(f driver.Filter) url.Values {
 // Concur refuses it (401, or the legacy 403).
 func (c *Client) users(ctx context.Context, query string, limit int) (*driver.ListPage, error) {
 	for renewed := false; ; renewed = true {
-		tok, err := c.tokens.Token(ctx)
+		tok, geo, err := c.auth.Token(ctx)
 		if err != nil {
 			return nil, err
 		}
-		c.mu.Lock()
-		geo := c.geo
-		c.mu.Unlock()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, geo+"/users/?"+query, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%w: an unusable geolocation", driver.ErrBadResponse)
@@ -163,7 +143,7 @@ func (c *Client) users(ctx context.Context, query string, limit int) (*driver.Li
 		if err != nil || !refused {
 			return page, err
 		}
-		c.tokens.Invalidate(tok)
+		c.auth.Invalidate(tok)
 	}
 }
 

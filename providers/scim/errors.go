@@ -72,7 +72,8 @@ var (
 )
 
 // Classify turns a failed answer into an error that wraps one sentinel
-// of the provider contract, as vendorhttp.StatusError does, with advice
+// of the provider contract, as vendorhttp.StatusError does (a 400 is
+// driver.ErrBadResponse: the server refused what dirgate sent), with advice
 // for the operator where the SCIM error keyword gives one. Only the status
 // and the keyword go into the error: the server's detail may echo the
 // filter, and filter values are personal data. The *Error stays in the

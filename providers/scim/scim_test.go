@@ -289,7 +289,7 @@ func TestClientFilters(t *testing.T) {
 	_, lsrv := startEmulator(t, EmulatorOptions{Users: users, Index: true, FilterAttributes: []string{"userName"}})
 	c = newClient(t, lsrv, nil)
 	_, err = c.ListUsers(t.Context(), driver.ListRequest{Filter: driver.Filter{}.With(driver.FieldLastName, "Smith"), Limit: 10})
-	if !errors.Is(err, driver.ErrUnavailable) || !errors.Is(err, &Error{ScimType: "invalidFilter"}) || strings.Contains(err.Error(), "Smith") {
+	if !errors.Is(err, driver.ErrBadResponse) || !errors.Is(err, &Error{ScimType: "invalidFilter"}) || strings.Contains(err.Error(), "Smith") {
 		t.Errorf("an unsupported filter: %v", err)
 	}
 	// A server that says it does not filter at all.
@@ -343,7 +343,7 @@ func TestClientErrors(t *testing.T) {
 	}
 	// A cursor the server no longer takes.
 	_, cerr := c.ListUsers(t.Context(), driver.ListRequest{Cursor: "c2.forged", Limit: 2})
-	if !errors.Is(cerr, driver.ErrUnavailable) || !errors.Is(cerr, ErrInvalidCursor) {
+	if !errors.Is(cerr, driver.ErrBadResponse) || !errors.Is(cerr, ErrInvalidCursor) {
 		t.Errorf("a forged cursor: %v", cerr)
 	}
 	// A cancelled call returns at once.

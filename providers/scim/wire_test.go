@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dirgate/dirgate/providers"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/providertest"
 )
@@ -211,8 +210,8 @@ func TestClassify(t *testing.T) {
 		{504, "", driver.ErrUnavailable, true},
 		{500, "", driver.ErrUnavailable, false},
 		{501, "", driver.ErrUnavailable, false},
-		{400, "invalidFilter", driver.ErrUnavailable, false},
-		{400, "expiredCursor", driver.ErrUnavailable, false},
+		{400, "invalidFilter", driver.ErrBadResponse, false},
+		{400, "expiredCursor", driver.ErrBadResponse, false},
 		{404, "", driver.ErrUnavailable, false},
 	} {
 		err := Classify(tt.status, http.Header{"Retry-After": {"2"}}, time.Now(), body(strconv.Itoa(tt.status), tt.kw))
@@ -243,22 +242,7 @@ func TestClassify(t *testing.T) {
 }
 
 // diffUsers describes the first difference, or returns "".
-func diffUsers(got, want []User) string {
-	conv := func(us []User) []providers.User {
-		out := make([]providers.User, len(us))
-		for i, u := range us {
-			out[i] = providers.User(u)
-		}
-		return out
-	}
-	return providertest.Diff(conv(got), conv(want))
-}
+func diffUsers(got, want []User) string { return providertest.Diff(got, want) }
 
-// dataset is providertest.Dataset, as driver users.
-func dataset(n int) []User {
-	var out []User
-	for _, u := range providertest.Dataset(n) {
-		out = append(out, User(u))
-	}
-	return out
-}
+// dataset is the conformance suite's users.
+func dataset(n int) []User { return providertest.Dataset(n) }

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dirgate/dirgate/providers"
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/providertest"
 	"github.com/dirgate/dirgate/providers/scim"
 )
@@ -78,39 +78,23 @@ func companyToken(t *testing.T, srv *httptest.Server) string {
 	return v.AccessToken
 }
 
-func start(t *testing.T, users []providers.User) (*Emulator, *concur.Emulator, *httptest.Server) {
+func start(t *testing.T, users []driver.User) (*Emulator, *concur.Emulator, *httptest.Server) {
 	t.Helper()
 	ce := concur.NewEmulator(concur.EmulatorOptions{
 		ClientID: clientID, ClientSecret: clientSecret, CompanyUUID: companyUUID, RequestToken: requestToken,
 		Users: users,
 	})
-	ie := NewEmulator(EmulatorOptions{Concur: ce, CompanyUUID: companyUUID, CompanyName: "Acme", Users: asDriver(users)})
+	ie := NewEmulator(EmulatorOptions{Concur: ce, CompanyUUID: companyUUID, CompanyName: "Acme", Users: (users)})
 	srv := httptest.NewServer(ie)
 	t.Cleanup(srv.Close)
 	return ie, ce, srv
 }
 
-func asIdentity(users []providers.User) []providers.User {
-	out := make([]providers.User, len(users))
+func asIdentity(users []driver.User) []driver.User {
+	out := make([]driver.User, len(users))
 	for i, u := range users {
 		u.LastActivityAt = time.Time{}
 		out[i] = u
-	}
-	return out
-}
-
-func asDriver(users []providers.User) []scim.User {
-	out := make([]scim.User, len(users))
-	for i, u := range users {
-		out[i] = scim.User(u)
-	}
-	return out
-}
-
-func asProviders(users []scim.User) []providers.User {
-	out := make([]providers.User, len(users))
-	for i, u := range users {
-		out[i] = providers.User(u)
 	}
 	return out
 }
@@ -120,7 +104,7 @@ func TestEmulatorWalks(t *testing.T) {
 	_, _, srv := start(t, users)
 	tok := companyToken(t, srv)
 	for _, search := range []bool{false, true} {
-		var got []providers.User
+		var got []driver.User
 		cursor := ""
 		for page := 0; ; page++ {
 			var a *reply
@@ -140,7 +124,7 @@ func TestEmulatorWalks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, asProviders(p.Users)...)
+			got = append(got, (p.Users)...)
 			if p.NextCursor == "" {
 				break
 			}
@@ -200,7 +184,7 @@ func TestEmulatorRefusals(t *testing.T) {
 		t.Errorf("search %s: HTTP %d %.300s", f, a.status, a.body)
 	}
 	// count is capped at 1000, silently.
-	ie.SetUsers(asDriver(providertest.Dataset(1200)))
+	ie.SetUsers((providertest.Dataset(1200)))
 	if a := do(t, srv, "GET", Base+"/Users?count=5000", tok, nil); a.status != 200 || a.obj["itemsPerPage"] != 1000.0 || a.obj["nextCursor"] == nil {
 		t.Errorf("count 5000: HTTP %d, itemsPerPage %v", a.status, a.obj["itemsPerPage"])
 	}
