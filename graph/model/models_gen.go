@@ -171,21 +171,28 @@ type ProviderKind string
 const (
 	// SAP Concur, through its Users Bulk API v3.1 with a company token.
 	ProviderKindConcur ProviderKind = "CONCUR"
+	// SAP Concur, through its Identity v4.1 API (SCIM, paged by cursor) with
+	// a company token: the API Concur tenants have today.
+	ProviderKindConcurIdentity ProviderKind = "CONCUR_IDENTITY"
 	// getbill.io's company users, read whole and cached.
 	ProviderKindGetbill ProviderKind = "GETBILL"
 	// A CSV or JSON file of users (contractors kept in a spreadsheet, say), read whole and cached.
 	ProviderKindFile ProviderKind = "FILE"
+	// Any SCIM 2.0 service provider (RFC 7643, RFC 7644, cursor paging of RFC 9865).
+	ProviderKindScim ProviderKind = "SCIM"
 )
 
 var AllProviderKind = []ProviderKind{
 	ProviderKindConcur,
+	ProviderKindConcurIdentity,
 	ProviderKindGetbill,
 	ProviderKindFile,
+	ProviderKindScim,
 }
 
 func (e ProviderKind) IsValid() bool {
 	switch e {
-	case ProviderKindConcur, ProviderKindGetbill, ProviderKindFile:
+	case ProviderKindConcur, ProviderKindConcurIdentity, ProviderKindGetbill, ProviderKindFile, ProviderKindScim:
 		return true
 	}
 	return false

@@ -252,15 +252,72 @@ func NewEmulator(opts EmulatorOptions) *Emulator {
 	return e
 }
 
-// SetUsers replaces the directory. Cursors handed out before continue
-// after the user they stopped at, by its place.
+// SetUsers replaces the directory. A user already there keeps its place,
+// so that cursors handed out before continue after the user they stopped
+// at, as a server's cursors do; a new user takes a place between its
+// neighbours. (When the order of the users already there changed, every
+// place is new.)
 func (e *Emulator) SetUsers(users []User) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	old := make(map[string]uint64, len(e.users))
+	for _, u := range e.users {
+		old[u.u.ID] = u.seq
+	}
+	seqs := make([]uint64, len(users))
+	var last uint64
+	for i, u := range users {
+		if s, ok := old[u.ID]; ok {
+			if s <= last {
+				seqs = nil // reordered
+				break
+			}
+			seqs[i], last = s, s
+		}
+	}
+	if seqs != nil && !fillGaps(seqs) {
+		seqs = nil
+	}
 	e.users = e.users[:0]
 	for i := range users {
-		e.users = append(e.users, e.newUser(uint64(i+1)*seqStep, users[i]))
+		seq := uint64(i+1) * seqStep
+		if seqs != nil {
+			seq = seqs[i]
+		}
+		e.users = append(e.users, e.newUser(seq, users[i]))
 	}
+}
+
+// fillGaps gives the zero seqs places between their neighbours', and
+// reports whether there was room.
+func fillGaps(seqs []uint64) bool {
+	for i := 0; i < len(seqs); {
+		if seqs[i] != 0 {
+			i++
+			continue
+		}
+		j := i
+		for j < len(seqs) && seqs[j] == 0 {
+			j++
+		}
+		var lo uint64
+		if i > 0 {
+			lo = seqs[i-1]
+		}
+		hi := lo + uint64(j-i+1)*seqStep
+		if j < len(seqs) {
+			hi = seqs[j]
+		}
+		n := uint64(j - i + 1)
+		if hi-lo < n+1 {
+			return false
+		}
+		for k := i; k < j; k++ {
+			seqs[k] = lo + (hi-lo)*uint64(k-i+1)/n
+		}
+		i = j
+	}
+	return true
 }
 
 // Insert puts u at position i of the directory (0 is the first), between

@@ -81,22 +81,22 @@ func New(cfg Config, opts *Options) (*Client, error) {
 	return c, nil
 }
 
-// Describe says how the provider pages: by offset with paging index (the
-// server's totals are trusted), by cursor otherwise (with paging auto,
-// over index paging too, which copes with every looseness of real
-// servers). It holds every field but the last activity, which SCIM has
-// not.
+// Describe says how the provider pages: with paging index, by offset, the
+// server's totals trusted; otherwise by cursor (with paging auto, over
+// index paging too, which copes with every looseness of real servers),
+// without a promise of totals: RFC 9865 lets a server leave them out, and
+// some count only the page. It holds every field but the last activity,
+// which SCIM has not.
 func (c *Client) Describe() driver.Description {
 	d := driver.Description{
 		Paging:      driver.PagingCursor,
 		MaxPageSize: c.cfg.PageSize,
 		PageSize:    c.cfg.PageSize,
-		Totals:      true,
 		Fields:      driver.AllFields &^ driver.Fields(driver.FieldLastActivityAt),
 		Filters:     c.filters,
 	}
 	if c.cfg.Paging == PagingIndex {
-		d.Paging = driver.PagingOffset
+		d.Paging, d.Totals = driver.PagingOffset, true
 	}
 	return d
 }

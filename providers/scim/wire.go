@@ -24,9 +24,6 @@ type Page struct {
 	// NextCursor continues after Users (RFC 9865); "" on the last page or
 	// with index paging.
 	NextCursor string
-	// Organization is the enterprise extension's organization of the
-	// first resource: the company's name, at SAP Concur.
-	Organization string
 }
 
 // DecodeList decodes a ListResponse and maps its resources with m. It
@@ -72,9 +69,6 @@ func (m *Mapping) DecodeList(body []byte) (*Page, error) {
 				return nil, fmt.Errorf("%w: resource %d: %v", errBadResponse, i, err)
 			}
 			p.Users = append(p.Users, u)
-			if i == 0 {
-				p.Organization = strings.TrimSpace(text(attribute(res, attrPath{uri: EnterpriseUserSchema, name: "organization"})))
-			}
 		}
 	} else if _, isErr := lookup(top, "status"); isErr && p.TotalResults < 0 {
 		return nil, fmt.Errorf("%w: an error object where a ListResponse was due", errBadResponse)

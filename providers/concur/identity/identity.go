@@ -71,7 +71,8 @@ var filterFields = driver.Fields(driver.FieldActive, driver.FieldEmail, driver.F
 
 // Describe says that Identity v4.1 pages by cursor only, with totals, and
 // filters on every filterable field but the country code. It has no last
-// activity.
+// activity, and names no company (an identity's enterprise organization is
+// the company's name, without the rest).
 func (c *Client) Describe() driver.Description {
 	return driver.Description{
 		Paging:      driver.PagingCursor,
@@ -130,7 +131,7 @@ func (c *Client) list(ctx context.Context, req driver.ListRequest) (*driver.List
 	if p.TotalResults < 0 {
 		return nil, fmt.Errorf("%w: no totalResults", driver.ErrBadResponse)
 	}
-	page := &driver.ListPage{Users: p.Users, Total: p.TotalResults, Company: p.company}
+	page := &driver.ListPage{Users: p.Users, Total: p.TotalResults}
 	if p.NextCursor != "" {
 		page.NextCursor = strconv.Itoa(count) + "." + p.NextCursor
 	}
@@ -140,15 +141,9 @@ func (c *Client) list(ctx context.Context, req driver.ListRequest) (*driver.List
 	return page, nil
 }
 
-// answer is a decoded ListResponse with the company it names.
-type answer struct {
-	*scim.Page
-	company *driver.Company
-}
-
 // send makes the request, renewing the access token once if Concur
 // refuses it.
-func (c *Client) send(ctx context.Context, filter string, count int, cursor string) (*answer, error) {
+func (c *Client) send(ctx context.Context, filter string, count int, cursor string) (*scim.Page, error) {
 	for renewed := false; ; renewed = true {
 		tok, geo, err := c.auth.Token(ctx)
 		if err != nil {
@@ -159,13 +154,13 @@ func (c *Client) send(ctx context.Context, filter string, count int, cursor stri
 			return nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+tok.Reveal())
-		var a *answer
+		var page *scim.Page
 		refused := false
 		err = c.http.Do(ctx, req, c.http.Limit(count), func(r *vendorhttp.Response) error {
 			switch s := r.Status; {
 			case s == http.StatusOK:
 				var derr error
-				a, derr = c.decode(r.Body)
+				page, derr = c.mapping.DecodeList(r.Body)
 				return derr
 			case (s == http.StatusUnauthorized || s == http.StatusForbidden) && !renewed:
 				refused = true
@@ -176,7 +171,7 @@ func (c *Client) send(ctx context.Context, filter string, count int, cursor stri
 			return scim.Classify(r.Status, r.Header, c.http.Now(), r.Body)
 		})
 		if err != nil || !refused {
-			return a, err
+			return page, err
 		}
 		c.auth.Invalidate(tok)
 	}
@@ -208,20 +203,6 @@ func (c *Client) request(ctx context.Context, geo, filter string, count int, cur
 	}
 	req.Header.Set("Accept", "application/json")
 	return req, nil
-}
-
-// decode reads a ListResponse, and the company its identities name (the
-// enterprise extension's organization).
-func (c *Client) decode(body []byte) (*answer, error) {
-	p, err := c.mapping.DecodeList(body)
-	if err != nil {
-		return nil, err
-	}
-	a := &answer{Page: p}
-	if p.Organization != "" {
-		a.company = &driver.Company{Name: p.Organization}
-	}
-	return a, nil
 }
 
 var _ driver.Provider = (*Client)(nil)
