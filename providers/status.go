@@ -52,6 +52,9 @@ type SourceStatus struct {
 	// RateLimit is the vendor's rate budget as it last reported it, for a
 	// provider that is a RateBudgeter; nil otherwise.
 	RateLimit *RateLimit
+	// Discovered is what a provider that is a driver.Discoverer learnt
+	// from its vendor; nil until it has, and for other providers.
+	Discovered *driver.Discovery
 }
 
 // Stale reports whether the data served is a stale copy.
@@ -96,6 +99,11 @@ func (s *Source) Status() SourceStatus {
 	st := SourceStatus{Cached: s.desc.Paging == driver.PagingSnapshot, State: StateUnknown}
 	if rl, ok := s.rateLimit(); ok {
 		st.RateLimit = &rl
+	}
+	if d, ok := s.p.(driver.Discoverer); ok {
+		if found, ok := d.Discovered(); ok {
+			st.Discovered = &found
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -32,6 +32,16 @@ type PageInfo struct {
 	EndCursor       *string `json:"endCursor,omitempty"`
 }
 
+// What a provider learnt from its vendor about how to reach it.
+type ProviderDiscovery struct {
+	// How dirgate pages through the provider's users on the wire: index or cursor.
+	Paging string `json:"paging"`
+	// What the vendor offered, in a few words (paging methods, page size, filters).
+	Offered string `json:"offered"`
+	// When the vendor said it.
+	At time.Time `json:"at"`
+}
+
 // A provider's failure, as clients see it in errors.
 type ProviderFailure struct {
 	// The same code as extensions.code of the error.
@@ -79,6 +89,11 @@ type ProviderStatus struct {
 	RetryAt *time.Time `json:"retryAt,omitempty"`
 	// The vendor's rate budget as it last reported it; null when it does not report one.
 	RateLimit *ProviderRateLimit `json:"rateLimit,omitempty"`
+	// What dirgate learnt from the vendor about how to reach it, for a provider
+	// that asks: a SCIM provider with paging auto reads the server's
+	// ServiceProviderConfig before its first request. Null until it has, and
+	// for other providers.
+	Discovered *ProviderDiscovery `json:"discovered,omitempty"`
 }
 
 type Query struct {

@@ -39,21 +39,14 @@ type Client struct {
 
 	flight singleflight.Group
 	mu     sync.Mutex
-	found  *Discovery // what /ServiceProviderConfig said; nil until read
+	found  *discovery // what /ServiceProviderConfig said; nil until read
 }
 
-// Discovery is what a paging: auto provider learnt from the server's
+// discovery is what a paging auto provider learnt from the server's
 // /ServiceProviderConfig.
-type Discovery struct {
-	// Paging is what dirgate uses on the wire: "cursor" or "index".
-	Paging string
-	// Offered says what the server offers, for people: "cursor and index
-	// paging (default cursor), filters".
-	Offered string
-	// Filtering is filter.supported.
-	Filtering bool
-	// At is when the server said it.
-	At time.Time
+type discovery struct {
+	driver.Discovery
+	filtering bool // filter.supported
 }
 
 // New returns a Client for cfg, which it checks. It does no I/O: a token,
@@ -101,13 +94,18 @@ func (c *Client) Describe() driver.Description {
 	return d
 }
 
-// Discovered returns what paging auto learnt from the server, and
-// whether it has.
-func (c *Client) Discovered() (Discovery, bool) {
+// Discovered returns what paging auto learnt from the server's
+// /ServiceProviderConfig, and whether it has (driver.Discoverer).
+func (c *Client) Discovered() (driver.Discovery, bool) {
+	d, ok := c.discovered()
+	return d.Discovery, ok
+}
+
+func (c *Client) discovered() (discovery, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.found == nil {
-		return Discovery{}, false
+		return discovery{}, false
 	}
 	return *c.found, true
 }
@@ -144,7 +142,7 @@ func (c *Client) list(ctx context.Context, req driver.ListRequest) (*driver.List
 		return nil, err
 	}
 	if filter != "" {
-		if d, ok := c.Discovered(); ok && !d.Filtering {
+		if d, ok := c.discovered(); ok && !d.filtering {
 			return nil, fmt.Errorf("%w: the server says it does not filter (filter.supported is false): give this provider filters: []", driver.ErrUnavailable)
 		}
 	}
@@ -425,12 +423,12 @@ func (c *Client) clientCredentials(ctx context.Context) (vendorhttp.Token, error
 
 // discover reads /ServiceProviderConfig once (again after a failure), for
 // paging auto. However many callers wait, one request is made.
-func (c *Client) discover(ctx context.Context) (Discovery, error) {
-	if d, ok := c.Discovered(); ok {
+func (c *Client) discover(ctx context.Context) (discovery, error) {
+	if d, ok := c.discovered(); ok {
 		return d, nil
 	}
 	ch := c.flight.DoChan("", func() (any, error) {
-		if d, ok := c.Discovered(); ok {
+		if d, ok := c.discovered(); ok {
 			return d, nil
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
@@ -439,7 +437,7 @@ func (c *Client) discover(ctx context.Context) (Discovery, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading /ServiceProviderConfig for paging auto: %w", err)
 		}
-		d := Discovery{Paging: PagingIndex, Filtering: cfg.FilterSupported, At: c.http.Now()}
+		d := discovery{Discovery: driver.Discovery{Paging: PagingIndex, At: c.http.Now()}, filtering: cfg.FilterSupported}
 		var offered []string
 		if pg := cfg.Pagination; pg == nil {
 			offered = append(offered, "index paging (no pagination settings: a server from before RFC 9865)")
@@ -475,11 +473,11 @@ func (c *Client) discover(ctx context.Context) (Discovery, error) {
 	select {
 	case r := <-ch:
 		if r.Err != nil {
-			return Discovery{}, r.Err
+			return discovery{}, r.Err
 		}
-		return r.Val.(Discovery), nil
+		return r.Val.(discovery), nil
 	case <-ctx.Done():
-		return Discovery{}, fmt.Errorf("%w: waiting for /ServiceProviderConfig: %w", driver.ErrUnavailable, ctx.Err())
+		return discovery{}, fmt.Errorf("%w: waiting for /ServiceProviderConfig: %w", driver.ErrUnavailable, ctx.Err())
 	}
 }
 
@@ -517,4 +515,7 @@ func (c *Client) serviceProviderConfig(ctx context.Context) (*ServiceProviderCon
 	}
 }
 
-var _ driver.Provider = (*Client)(nil)
+var (
+	_ driver.Provider   = (*Client)(nil)
+	_ driver.Discoverer = (*Client)(nil)
+)
