@@ -59,7 +59,13 @@ func TestPlaygroundDefaultQuery(t *testing.T) {
 				HasNextPage, HasPreviousPage bool
 				StartCursor, EndCursor       string
 			}
-			Edges []struct{ Node struct{ DisplayName string } }
+			Edges []struct {
+				Node struct {
+					DisplayName    string
+					Provider       struct{ Key string }
+					LinkedAccounts []struct{ Provider struct{ Key string } }
+				}
+			}
 		}
 	}
 	run := func(vars map[string]any) (page, string) {
@@ -73,12 +79,24 @@ func TestPlaygroundDefaultQuery(t *testing.T) {
 		return p, string(r.Data)
 	}
 	first, firstJSON := run(nil)
-	if len(first.Users.Edges) != 10 || first.Users.TotalCount == 0 || first.Users.TotalCount >= demo.ConcurUsers+demo.GetbillUsers+demo.ContractorUsers ||
+	// The opening page shows users of more than one directory: its users,
+	// and the accounts they have in the others.
+	shown := map[string]bool{}
+	for _, e := range first.Users.Edges {
+		shown[e.Node.Provider.Key] = true
+		for _, l := range e.Node.LinkedAccounts {
+			shown[l.Provider.Key] = true
+		}
+	}
+	if len(shown) < 3 {
+		t.Errorf("the opening page shows the users of %v, want three directories or more", shown)
+	}
+	if len(first.Users.Edges) != 10 || first.Users.TotalCount == 0 || first.Users.TotalCount >= demo.ConcurUsers+demo.GetbillUsers+demo.ChatUsers+demo.ContractorUsers ||
 		!first.Users.PageInfo.HasNextPage {
 		t.Errorf("the default query answered %s", firstJSON)
 	}
 	next, _ := run(map[string]any{"after": first.Users.PageInfo.EndCursor})
-	if next.Users.Edges[0] == first.Users.Edges[0] || !next.Users.PageInfo.HasPreviousPage {
+	if next.Users.Edges[0].Node.DisplayName == first.Users.Edges[0].Node.DisplayName || !next.Users.PageInfo.HasPreviousPage {
 		t.Errorf("the next page repeats the first: %+v", next)
 	}
 	if _, back := run(map[string]any{"first": nil, "last": 10, "before": next.Users.PageInfo.StartCursor}); back != firstJSON {

@@ -255,10 +255,12 @@ func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers
 
 func printWelcome(w io.Writer, base string, demoMode bool, s *config.Server) {
 	if demoMode {
-		fmt.Fprintf(w, "dirgate demo: no configuration, so SAP Concur (%d users) and getbill (%d users, %d of them also in Concur)\n"+
+		fmt.Fprintf(w, "dirgate demo: no configuration, so SAP Concur Identity v4.1 (%d users), getbill (%d users, %d of them\n"+
+			"also in Concur) and a team chat's SCIM 2.0 directory (%d users, %d of them also in Concur or getbill)\n"+
 			"are emulated on loopback, and the real adapters talk to them over HTTP; %d contractors (%d of them\n"+
 			"also in Concur or getbill) are read from a CSV file.\n\n",
-			demo.ConcurUsers, demo.GetbillUsers, demo.SharedUsers, demo.ContractorUsers, 2*demo.SharedContractors)
+			demo.ConcurUsers, demo.GetbillUsers, demo.SharedUsers, demo.ChatUsers, demo.ChatFromConcur+demo.ChatFromGetbill,
+			demo.ContractorUsers, 2*demo.SharedContractors)
 	}
 	fmt.Fprintf(w, "GraphQL:    %s/query\n", base)
 	if s.Playground.Enabled {

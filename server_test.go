@@ -538,7 +538,7 @@ func TestRunDemo(t *testing.T) {
 	base, done := startRun(t, ctx, []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
 	g := &gateway{url: base}
 	p, errs := g.page(t, map[string]any{"first": 3})
-	if len(errs) > 0 || len(p.Users.Edges) != 3 || p.Users.TotalCount != demo.ConcurUsers+demo.GetbillUsers+demo.ContractorUsers {
+	if len(errs) > 0 || len(p.Users.Edges) != 3 || p.Users.TotalCount != demo.ConcurUsers+demo.GetbillUsers+demo.ChatUsers+demo.ContractorUsers {
 		t.Errorf("demo: %d users, totalCount %d, errors %+v", len(p.Users.Edges), p.Users.TotalCount, errs)
 	}
 	if resp, err := http.Get(base + "/"); err != nil || resp.StatusCode != 200 {

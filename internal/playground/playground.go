@@ -35,12 +35,15 @@ import (
 )
 
 // DefaultQuery is the query of the playground's first tab: a page of users
-// with pageInfo and totalCount, and a short guide to filters and cursors.
+// with pageInfo and totalCount, each with its accounts in the other
+// directories (linked by email), and a short guide to filters and cursors.
 // Its variables have defaults, so it runs as it is; the guide says what to
 // put in the variables editor for the next page or another filter. (The
 // first tab cannot start with variables: GraphiQL 3 shows the tab's query
 // but not its variables.)
-const DefaultQuery = `# dirgate: the users of every directory, one API.
+const DefaultQuery = `# dirgate: the users of every directory, one API,
+# each with its accounts in the other directories
+# (linkedAccounts, matched by email).
 # Run this query: Ctrl-Enter, or the run button.
 #
 # Next page: in Variables below, put
@@ -84,6 +87,13 @@ query Users(
         active
         provider {
           key
+        }
+        linkedAccounts {
+          email
+          active
+          provider {
+            key
+          }
         }
       }
     }

@@ -443,6 +443,8 @@ func (c *Client) discover(ctx context.Context) (discovery, error) {
 			offered = append(offered, "index paging (no pagination settings: a server from before RFC 9865)")
 		} else {
 			switch {
+			case pg.Cursor && pg.Index && pg.DefaultMethod != "":
+				offered = append(offered, "cursor and index paging (by default "+pg.DefaultMethod+")")
 			case pg.Cursor && pg.Index:
 				offered = append(offered, "cursor and index paging")
 			case pg.Cursor:
