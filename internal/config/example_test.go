@@ -16,7 +16,7 @@ func TestExampleParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Providers) != 2 || c.Providers[0].Kind != "concur" || c.Providers[1].Kind != "getbill" {
+	if len(c.Providers) != 3 || c.Providers[0].Kind != "concur-identity" || c.Providers[1].Kind != "getbill" || c.Providers[2].Kind != "scim" {
 		t.Errorf("providers = %+v", c.Providers)
 	}
 }

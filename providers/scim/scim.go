@@ -74,22 +74,26 @@ func New(cfg Config, opts *Options) (*Client, error) {
 	return c, nil
 }
 
-// Describe says how the provider pages: with paging index, by offset, the
-// server's totals trusted; otherwise by cursor (with paging auto, over
-// index paging too, which copes with every looseness of real servers),
-// without a promise of totals: RFC 9865 lets a server leave them out, and
-// some count only the page. It holds every field but the last activity,
-// which SCIM has not.
+// Describe says how the provider pages: with paging index, by offset;
+// otherwise by cursor (with paging auto, over index paging too, which
+// copes with every looseness of real servers). Answers carry the server's
+// totalResults: with paging index it must be the total, or the answer is
+// refused; otherwise a total that could count only the page, or none, is
+// answered as -1, and the portable layer counts by reading, as it does for
+// any cursor vendor that does not say. (Declaring no totals would make
+// every totalCount a read of the whole directory, on the honest servers
+// too.) It holds every field but the last activity, which SCIM has not.
 func (c *Client) Describe() driver.Description {
 	d := driver.Description{
 		Paging:      driver.PagingCursor,
 		MaxPageSize: c.cfg.PageSize,
 		PageSize:    c.cfg.PageSize,
+		Totals:      true,
 		Fields:      driver.AllFields &^ driver.Fields(driver.FieldLastActivityAt),
 		Filters:     c.filters,
 	}
 	if c.cfg.Paging == PagingIndex {
-		d.Paging, d.Totals = driver.PagingOffset, true
+		d.Paging = driver.PagingOffset
 	}
 	return d
 }
