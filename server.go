@@ -24,7 +24,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -66,7 +65,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	configPath := flags.String("config", getenv("DIRGATE_CONFIG"), "configuration `file` (default $DIRGATE_CONFIG; none: demo on emulated vendors)")
 	addr := flags.String("addr", "", "listen `address` host:port, overriding server.addr")
 	genKey := flags.Bool("gen-key", false, "print a new random API key and its hash for server.auth.apiKeys, and exit")
+	printSchema := flags.Bool("print-schema", false, "print the GraphQL schema (SDL), as /schema.graphql serves it, and exit")
 	if err := flags.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *printSchema {
+		_, err := io.WriteString(stdout, graph.SDL())
 		return err
 	}
 	if *genKey {
@@ -169,17 +173,14 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 		secret = make([]byte, 32)
 		rand.Read(secret)
 	}
-	gql := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{
+	gql := handler.New(graph.NewExecutableSchema(graph.Config{Schema: graph.Schema(), Resolvers: &graph.Resolver{
 		Dir:             dir,
 		Cursors:         relay.NewCursors(secret),
 		Logger:          log,
 		DefaultPageSize: cfg.Server.DefaultPageSize,
 		MaxPageSize:     cfg.Server.MaxPageSize,
 	}, Complexity: graph.Complexity(cfg.Server.DefaultPageSize)}))
-	gql.AddTransport(transport.Options{})
-	gql.AddTransport(transport.GET{})
-	gql.AddTransport(transport.POST{})
-	gql.AddTransport(graph.Unsupported{})
+	gql.AddTransport(graph.HTTP{})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	sf.graphql(gql)
 	gql.SetErrorPresenter(graph.PresentError(log))
@@ -191,6 +192,13 @@ func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/query", query)
+	if cfg.Server.Introspection || cfg.Server.SchemaSDL {
+		sdl, err := sf.authed("schema", graph.SDLHandler())
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("GET /schema.graphql", sdl)
+	}
 	sf.routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -265,6 +273,9 @@ func printWelcome(w io.Writer, base string, demoMode bool, s *config.Server) {
 	fmt.Fprintf(w, "GraphQL:    %s/query\n", base)
 	if s.Playground.Enabled {
 		fmt.Fprintf(w, "Playground: %s%s\n", base, s.Playground.Path)
+	}
+	if s.Introspection || s.SchemaSDL {
+		fmt.Fprintf(w, "Schema:     %s/schema.graphql\n", base)
 	}
 	fmt.Fprintf(w, "Health:     %s/healthz\nReady:      %s/readyz\nMetrics:    %s/metrics\n\n", base, base, base)
 	if s.Auth.Mode == config.AuthAPIKey {
@@ -345,10 +356,9 @@ func (sf *surface) watch(dir *providers.Directory) {
 // so the first limit broken is the one reported.
 func (sf *surface) graphql(gql *handler.Server) {
 	l := sf.cfg.Limits
-	limits.RegisterCodes()
 	gql.SetParserTokenLimit(l.Tokens)
 	gql.Use(sf.metrics.GraphQL())
-	gql.Use(extension.AutomaticPersistedQuery{Cache: limits.PersistedQueries(sf.cfg.APQ.CacheSize)})
+	gql.Use(graph.PersistedQueries{Cache: limits.PersistedQueries(sf.cfg.APQ.CacheSize)})
 	if sf.cfg.Introspection {
 		gql.Use(extension.Introspection{})
 	} else {
@@ -362,7 +372,13 @@ func (sf *surface) graphql(gql *handler.Server) {
 // query wraps the GraphQL endpoint: callers authenticate first, then the
 // body is bounded, then the request gets its deadline.
 func (sf *surface) query(next http.Handler) (http.Handler, error) {
-	h := limits.Body(sf.cfg.Limits.BodyBytes, limits.Deadline(sf.cfg.RequestTimeout, next))
+	return sf.authed("query", limits.Body(sf.cfg.Limits.BodyBytes, limits.Deadline(sf.cfg.RequestTimeout, next)))
+}
+
+// authed lets only the callers of /query reach h, and counts its requests
+// under route; every answer, a 401 included, has the caching headers of
+// GraphQL answers.
+func (sf *surface) authed(route string, h http.Handler) (http.Handler, error) {
 	if sf.cfg.Auth.Mode == config.AuthAPIKey {
 		keys, err := auth.NewAPIKeys(sf.cfg.Auth.APIKeys, sf.log)
 		if err != nil {
@@ -374,7 +390,7 @@ func (sf *surface) query(next http.Handler) (http.Handler, error) {
 			inner.ServeHTTP(w, r)
 		}))
 	}
-	return sf.metrics.Route("query", h), nil
+	return sf.metrics.Route(route, graph.CacheHeaders(sf.cfg.CacheControl, h)), nil
 }
 
 // routes adds readiness, metrics and, when configured, the playground.

@@ -580,7 +580,7 @@ func TestRequestErrors(t *testing.T) {
 		status                    int
 	}{
 		{http.MethodPost, "application/json", "not json", http.StatusBadRequest},
-		{http.MethodPost, "text/plain", `{"query":"{ providers { key } }"}`, http.StatusBadRequest},
+		{http.MethodPost, "text/plain", `{"query":"{ providers { key } }"}`, http.StatusUnsupportedMediaType},
 		{http.MethodPut, "application/json", `{"query":"{ providers { key } }"}`, http.StatusMethodNotAllowed},
 		{http.MethodDelete, "", "", http.StatusMethodNotAllowed},
 	} {

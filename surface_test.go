@@ -164,27 +164,37 @@ func TestLimits(t *testing.T) {
 		code    string
 		message string
 	}{
-		{"depth", gqlBody(`{ users(first: 1) { edges { node { linkedAccounts { provider { company { name } } } } } } }`, nil), 422, "DEPTH_LIMIT_EXCEEDED", "7 deep"},
-		{"depth through a fragment", gqlBody(`{ users(first: 1) { ...C } } fragment C on UserConnection { nodes { linkedAccounts { linkedAccounts { provider { company { name } } } } } }`, nil), 422, "DEPTH_LIMIT_EXCEEDED", "7 deep"},
+		{"depth", gqlBody(`{ users(first: 1) { edges { node { linkedAccounts { provider { company { name } } } } } } }`, nil), 200, "DEPTH_LIMIT_EXCEEDED", "7 deep"},
+		{"depth through a fragment", gqlBody(`{ users(first: 1) { ...C } } fragment C on UserConnection { nodes { linkedAccounts { linkedAccounts { provider { company { name } } } } } }`, nil), 200, "DEPTH_LIMIT_EXCEEDED", "7 deep"},
 		// users(first: 200) costs 200 × (edges 1 + node 1 + id 1 + email 1).
-		{"complexity", gqlBody(`{ users(first: 200) { edges { node { id email } } } }`, nil), 422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 800"},
-		{"complexity from a variable", gqlBody(`query($n: Int) { users(first: $n) { edges { node { id email } } } }`, map[string]any{"n": 126}), 422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 504"},
+		{"complexity", gqlBody(`{ users(first: 200) { edges { node { id email } } } }`, nil), 200, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 800"},
+		{"complexity from a variable", gqlBody(`query($n: Int) { users(first: $n) { edges { node { id email } } } }`, map[string]any{"n": 126}), 200, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 504"},
 		// 25 × (nodes 1 + linkedAccounts 5 × 4 fields); without the 5, 150.
-		{"complexity of linkedAccounts", gqlBody(`{ users(first: 25) { nodes { linkedAccounts { id email displayName active } } } }`, nil), 422, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 525"},
-		{"tokens", gqlBody("{"+aliases.String()+" }", nil), 422, "TOKEN_LIMIT_EXCEEDED", "token limit of 200"},
+		{"complexity of linkedAccounts", gqlBody(`{ users(first: 25) { nodes { linkedAccounts { id email displayName active } } } }`, nil), 200, "COMPLEXITY_LIMIT_EXCEEDED", "complexity 525"},
+		{"tokens", gqlBody("{"+aliases.String()+" }", nil), 200, "TOKEN_LIMIT_EXCEEDED", "token limit of 200"},
 		{"body", gqlBody(`{ users { totalCount } }`+strings.Repeat(" ", 5000), nil), 413, "REQUEST_TOO_LARGE", "larger than 4096 bytes"},
-		{"page size", gqlBody(`{ users(first: 1001) { totalCount } }`, nil), 422, "PAGE_SIZE_LIMIT_EXCEEDED", "first must be at most 1000"},
-		{"page size from a variable", gqlBody(`query($n: Int) { users(last: $n) { totalCount } }`, map[string]any{"n": 5000}), 422, "PAGE_SIZE_LIMIT_EXCEEDED", "last must be at most 1000"},
+		{"page size", gqlBody(`{ users(first: 1001) { totalCount } }`, nil), 200, "PAGE_SIZE_LIMIT_EXCEEDED", "first must be at most 1000"},
+		{"page size from a variable", gqlBody(`query($n: Int) { users(last: $n) { totalCount } }`, map[string]any{"n": 5000}), 200, "PAGE_SIZE_LIMIT_EXCEEDED", "last must be at most 1000"},
 	}
 	for _, tt := range tests {
 		before := vendorCalls(g)
 		resp, r := post(t, g.url, tt.body)
-		if resp.StatusCode != tt.status || !slices.Equal(codes(r.Errors), []string{tt.code}) || len(r.Data) > 0 && string(r.Data) != "null" {
-			t.Errorf("%s: %d %s %+v, want %d and only %s", tt.name, resp.StatusCode, r.Data, r.Errors, tt.status, tt.code)
+		if resp.StatusCode != tt.status || !slices.Equal(codes(r.Errors), []string{tt.code}) || r.Data != nil {
+			t.Errorf("%s: %d %s %+v, want %d and only %s, without data", tt.name, resp.StatusCode, r.Data, r.Errors, tt.status, tt.code)
 			continue
 		}
 		if !strings.Contains(r.Errors[0].Message, tt.message) {
 			t.Errorf("%s: message %q, want it to contain %q", tt.name, r.Errors[0].Message, tt.message)
+		}
+		// A client that accepts application/graphql-response+json gets the
+		// 4xx its media type calls for: 400 for the limits checked on the
+		// GraphQL document, 413 still for the body.
+		want := tt.status
+		if want == 200 {
+			want = 400
+		}
+		if resp, r := post(t, g.url, tt.body, "Accept", "application/graphql-response+json"); resp.StatusCode != want || !slices.Equal(codes(r.Errors), []string{tt.code}) || r.Data != nil {
+			t.Errorf("%s, accepting application/graphql-response+json: %d %s %+v, want %d and only %s, without data", tt.name, resp.StatusCode, r.Data, r.Errors, want, tt.code)
 		}
 		if after := vendorCalls(g); after != before {
 			t.Errorf("%s: vendor calls went from %v to %v", tt.name, before, after)

@@ -55,16 +55,13 @@ func PresentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			log.LogAttrs(ctx, slog.LevelWarn, "provider failed",
 				slog.String("provider", pe.Provider), slog.String("code", string(pe.Code)), slog.Any("err", pe.Err))
 		case gqlErr.Extensions["code"] != nil && gqlErr.Err == nil:
-			// gqlgen's own parse and validation errors, and the limits'.
+			// gqlgen's own parse and validation errors, the limits', and
+			// the transport's and persisted queries' (see HTTP).
 			if limits.IsTokenLimit(gqlErr) {
 				setCode(gqlErr, errcode.TokenLimit)
 			}
-		case gqlErr.Err == nil && len(gqlErr.Path) == 0:
-			// gqlgen's errors about the HTTP request itself, such as a body
-			// that is not JSON. Its message would quote the body back.
-			gqlErr.Message = "the request is not a GraphQL request dirgate can read: send JSON with a query"
-			setCode(gqlErr, errcode.BadRequest)
 		default:
+			// Anything else, an error without a code included, is a bug.
 			log.LogAttrs(ctx, slog.LevelError, "internal error", slog.Any("err", err), slog.String("path", gqlErr.Path.String()))
 			gqlErr.Message = "internal error"
 			setCode(gqlErr, errcode.Internal)

@@ -74,12 +74,13 @@ type health struct {
 // asked on every request; the cache of a whole-directory provider keeps
 // its own record. Operations that made no vendor call (a filter on a field
 // the vendor lacks), failures of callers that gave up, and the request's
-// own budget running out, say nothing about the vendor.
+// own budget running out, and a cursor whose place is gone
+// (DIRECTORY_CHANGED), say nothing about the vendor.
 func (s *Source) observe(ctx context.Context, called bool, err error) {
 	if s.desc.Paging == driver.PagingSnapshot || !called {
 		return
 	}
-	if err != nil && (ctx.Err() != nil || errors.Is(err, ErrVendorCallLimit)) {
+	if err != nil && (ctx.Err() != nil || errors.Is(err, ErrVendorCallLimit) || errors.Is(err, ErrDirectoryChanged)) {
 		return
 	}
 	now := s.now()

@@ -306,13 +306,18 @@ func (s *Source) fetchRange(ctx context.Context, push driver.Filter, from, count
 	total, off := -1, from
 	for count > 0 {
 		want := count
-		if total >= 0 {
+		switch h, ok := s.hint(push); {
+		case total >= 0:
 			want = min(want, total-off)
-		} else if h, ok := s.hint(push); ok {
+		case ok:
 			// Do not ask for pages the directory most likely does not
 			// have; if it grew, the total says so and the next round
 			// reads the rest.
 			want = min(want, max(h-off, 1))
+		default:
+			// Nothing known of the directory's size: a first round of
+			// what the provider's cap runs at once tells it.
+			want = min(want, s.pageSize()*s.opts.MaxConcurrency)
 		}
 		if want <= 0 {
 			break

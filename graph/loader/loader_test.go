@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dirgate/dirgate/graph/loader"
 	"github.com/dirgate/dirgate/providers"
@@ -12,10 +13,10 @@ import (
 	"github.com/dirgate/dirgate/providers/providertest"
 )
 
-func newDir(t *testing.T, paging driver.Paging, users []driver.User) (*providers.Directory, *memory.Provider) {
+func newDir(t *testing.T, paging driver.Paging, users []driver.User, opts *providers.SourceOptions) (*providers.Directory, *memory.Provider) {
 	t.Helper()
 	m := memory.New(users, &memory.Options{Paging: paging, Company: &driver.Company{Name: "Co"}})
-	src, err := providers.NewSource(providers.Info{Key: "m"}, m, nil)
+	src, err := providers.NewSource(providers.Info{Key: "m"}, m, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +29,9 @@ func newDir(t *testing.T, paging driver.Paging, users []driver.User) (*providers
 
 // TestUserLookupsAlignAndDeduplicate: concurrent lookups, repeated and
 // missing ids among them, each get their own user (or nil), and cost one
-// call per distinct id (offset vendor) or one directory read (snapshot).
+// call per distinct id (offset vendor) or one directory read (snapshot,
+// cached as dirgate caches whole directories: the read, and its index,
+// serve every batch until it is refreshed).
 func TestUserLookupsAlignAndDeduplicate(t *testing.T) {
 	users := providertest.Dataset(30)
 	for _, tt := range []struct {
@@ -36,7 +39,7 @@ func TestUserLookupsAlignAndDeduplicate(t *testing.T) {
 		wantCalls int
 	}{{driver.PagingOffset, 11}, {driver.PagingSnapshot, 1}} {
 		t.Run(tt.paging.String(), func(t *testing.T) {
-			dir, m := newDir(t, tt.paging, users)
+			dir, m := newDir(t, tt.paging, users, &providers.SourceOptions{CacheTTL: time.Minute})
 			l := loader.New(dir)
 			ids := make([]string, 60)
 			for i := range ids {
@@ -79,7 +82,7 @@ func TestTransientErrorsAreNotMemoised(t *testing.T) {
 
 func testTransientErrors(t *testing.T, paging driver.Paging) {
 	users := providertest.Dataset(5)
-	dir, m := newDir(t, paging, users)
+	dir, m := newDir(t, paging, users, nil)
 	l := loader.New(dir)
 	m.SetError(fmt.Errorf("down: %w", driver.ErrUnavailable))
 	if _, err := l.User(t.Context(), "m", users[2].ID); err == nil {
@@ -101,7 +104,7 @@ func testTransientErrors(t *testing.T, paging driver.Paging) {
 // by email.
 func TestPrime(t *testing.T) {
 	users := providertest.Dataset(8)
-	dir, m := newDir(t, driver.PagingOffset, users)
+	dir, m := newDir(t, driver.PagingOffset, users, nil)
 	l := loader.New(dir)
 	l.Prime(t.Context(), "m", users[:4])
 	for _, u := range users[:4] {

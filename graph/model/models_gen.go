@@ -10,26 +10,43 @@ import (
 	"time"
 )
 
-// An object with a global, opaque, stable id.
+// An object with a global, opaque, stable id, which node and nodes take.
 type Node interface {
 	IsNode()
+	// Global, opaque and stable; node(id) returns this object.
 	GetID() string
 }
 
+// A company, as Concur's company record gives it. Every field is free text
+// as Concur holds it; a field Concur leaves empty is null.
 type Company struct {
-	Name    *string `json:"name,omitempty"`
+	// The company's name.
+	Name *string `json:"name,omitempty"`
+	// Its street address.
 	Address *string `json:"address,omitempty"`
-	City    *string `json:"city,omitempty"`
-	State   *string `json:"state,omitempty"`
-	Zip     *string `json:"zip,omitempty"`
+	// Its city.
+	City *string `json:"city,omitempty"`
+	// Its state or region.
+	State *string `json:"state,omitempty"`
+	// Its postal code.
+	Zip *string `json:"zip,omitempty"`
+	// Its country, such as US (Concur's documentation shows two-letter codes).
 	Country *string `json:"country,omitempty"`
 }
 
+// Relay's page information.
 type PageInfo struct {
-	HasNextPage     bool    `json:"hasNextPage"`
-	HasPreviousPage bool    `json:"hasPreviousPage"`
-	StartCursor     *string `json:"startCursor,omitempty"`
-	EndCursor       *string `json:"endCursor,omitempty"`
+	// Forwards (first/after): whether users follow this page, exactly; while
+	// a provider is failing, true, since dirgate cannot know what it holds.
+	// Backwards (last/before): true when the page was asked with before.
+	HasNextPage bool `json:"hasNextPage"`
+	// Backwards (last/before): whether users come before this page, exactly.
+	// Forwards (first/after): true when the page was asked with after.
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the page's first user; null when the page is empty.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the page's last user; null when the page is empty.
+	EndCursor *string `json:"endCursor,omitempty"`
 }
 
 // What a provider learnt from its vendor about how to reach it.
@@ -47,8 +64,9 @@ type ProviderFailure struct {
 	// The same code as extensions.code of the error.
 	Code ProviderErrorCode `json:"code"`
 	// Safe to show; the cause is in the server log.
-	Message string    `json:"message"`
-	At      time.Time `json:"at"`
+	Message string `json:"message"`
+	// When dirgate saw the failure.
+	At time.Time `json:"at"`
 }
 
 // A vendor's rate budget, from its own rate-limit headers.
@@ -64,6 +82,7 @@ type ProviderRateLimit struct {
 // How fresh and how healthy a provider's data is, as of when the field is
 // resolved.
 type ProviderStatus struct {
+	// Whether the provider's data is current, stale, or failing.
 	State ProviderState `json:"state"`
 	// True when dirgate keeps one copy of the provider's whole directory and
 	// shares it between requests (getbill); false when it asks the vendor on
@@ -96,27 +115,43 @@ type ProviderStatus struct {
 	Discovered *ProviderDiscovery `json:"discovered,omitempty"`
 }
 
+// dirgate's queries: the users of every configured provider, lookups by
+// id, and the providers themselves. There are no mutations: dirgate only
+// reads.
 type Query struct {
 }
 
+// A user of a page, and the cursor of its place.
 type UserEdge struct {
-	// Opaque; bound to the filter the page was asked with.
+	// Opaque; bound to the filter the page was asked with. Give it to after
+	// or before to page from this user.
 	Cursor string `json:"cursor"`
-	Node   *User  `json:"node"`
+	// The user.
+	Node *User `json:"node"`
 }
 
-// Restricts users. Fields are ANDed. String fields match the whole value,
-// ignoring letter case and surrounding spaces. A filter on a field a provider
-// does not have matches none of that provider's users.
+// Restricts users. Fields are ANDed; an absent or null field restricts
+// nothing. String fields match the whole value, ignoring letter case and
+// surrounding spaces: "  ADA@Example.com " matches ada@example.com, "ada"
+// does not. A filter on a field a provider does not have matches none of
+// that provider's users (getbill has no loginId, employeeId or
+// countryCode). A cursor is bound to the filter it was made with.
 type UserFilter struct {
-	// Provider keys; absent means all.
+	// Provider keys (Provider.key) to walk, in configured order whatever the
+	// order here; absent means all, an empty list none. An unknown key is
+	// BAD_USER_INPUT.
 	Providers []string `json:"providers,omitempty"`
-	Active    *bool    `json:"active,omitempty"`
-	// The primary email.
-	Email       *string `json:"email,omitempty"`
-	LoginID     *string `json:"loginId,omitempty"`
-	LastName    *string `json:"lastName,omitempty"`
-	EmployeeID  *string `json:"employeeId,omitempty"`
+	// Only active users (true) or only inactive ones (false).
+	Active *bool `json:"active,omitempty"`
+	// The primary email (User.email), whole.
+	Email *string `json:"email,omitempty"`
+	// Concur's login id (User.loginId), whole.
+	LoginID *string `json:"loginId,omitempty"`
+	// The last name (User.lastName), whole.
+	LastName *string `json:"lastName,omitempty"`
+	// Concur's employee id (User.employeeId), whole.
+	EmployeeID *string `json:"employeeId,omitempty"`
+	// The country code (User.countryCode), such as US; whole, any case.
 	CountryCode *string `json:"countryCode,omitempty"`
 }
 
@@ -124,9 +159,13 @@ type UserFilter struct {
 type ProviderErrorCode string
 
 const (
+	// The provider could not be reached, timed out, or answered with a server error.
 	ProviderErrorCodeProviderUnavailable ProviderErrorCode = "PROVIDER_UNAVAILABLE"
+	// The provider refused dirgate for its rate limit.
 	ProviderErrorCodeProviderRateLimited ProviderErrorCode = "PROVIDER_RATE_LIMITED"
-	ProviderErrorCodeProviderAuthFailed  ProviderErrorCode = "PROVIDER_AUTH_FAILED"
+	// The provider refused dirgate's credentials; an operator must act.
+	ProviderErrorCodeProviderAuthFailed ProviderErrorCode = "PROVIDER_AUTH_FAILED"
+	// The provider answered with something dirgate cannot read.
 	ProviderErrorCodeProviderBadResponse ProviderErrorCode = "PROVIDER_BAD_RESPONSE"
 )
 
@@ -180,16 +219,16 @@ func (e ProviderErrorCode) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// The kind of directory a provider is: one value per kind in dirgate's kinds table.
+// The kind of directory a provider is: one value per kind of dirgate's kinds table.
 type ProviderKind string
 
 const (
-	// SAP Concur, through its Users Bulk API v3.1 with a company token.
+	// SAP Concur, through its Users Bulk API v3.1 and a company-level token.
 	ProviderKindConcur ProviderKind = "CONCUR"
-	// SAP Concur, through its Identity v4.1 API (SCIM, paged by cursor) with
-	// a company token: the API Concur tenants have today.
+	// SAP Concur, through its Identity v4.1 API (SCIM, paged by cursor) and a
+	// company-level token: the API Concur tenants have today.
 	ProviderKindConcurIdentity ProviderKind = "CONCUR_IDENTITY"
-	// getbill.io's company users, read whole and cached.
+	// getbill.io, through its company users API; its whole directory comes in one answer, which dirgate caches.
 	ProviderKindGetbill ProviderKind = "GETBILL"
 	// A CSV or JSON file of users (contractors kept in a spreadsheet, say), read whole and cached.
 	ProviderKindFile ProviderKind = "FILE"
@@ -248,6 +287,7 @@ func (e ProviderKind) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// What state a provider's data is in, as of its last call.
 type ProviderState string
 
 const (

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/kinds"
 )
 
 // TestProviderStatusEnums: every state and provider code the portable
@@ -50,3 +51,21 @@ func TestNewProviderStatus(t *testing.T) {
 type errSecret struct{}
 
 func (errSecret) Error() string { return "token s3cr3t refused" }
+
+// TestEveryKindHasAProviderKind: no kind of the kinds table can make a
+// Provider.kind outside the schema, and every ProviderKind value is a
+// kind.
+func TestEveryKindHasAProviderKind(t *testing.T) {
+	seen := map[ProviderKind]bool{}
+	for _, k := range kinds.All() {
+		if !ProviderKind(k.GraphQL).IsValid() {
+			t.Errorf("kind %q: its ProviderKind %q is not in the schema", k.Name, k.GraphQL)
+		}
+		seen[ProviderKind(k.GraphQL)] = true
+	}
+	for _, v := range AllProviderKind {
+		if !seen[v] {
+			t.Errorf("ProviderKind %s names no kind of the kinds table", v)
+		}
+	}
+}

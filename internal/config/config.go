@@ -61,6 +61,13 @@ type Server struct {
 	Readiness       Readiness     `yaml:"readiness"`
 	Log             Log           `yaml:"log"`
 	APQ             APQ           `yaml:"apq"`
+	// SchemaSDL serves the schema as SDL at /schema.graphql, to callers
+	// of /query, even while introspection is off; it is served whenever
+	// introspection is on.
+	SchemaSDL bool `yaml:"schemaSDL"`
+	// CacheControl is the Cache-Control header of every /query answer:
+	// "no-store" (the default) or "private, no-store".
+	CacheControl string `yaml:"cacheControl"`
 }
 
 // Provider configures one directory: the keys every provider has, and its

@@ -95,6 +95,7 @@ const (
 	DefaultLogFormat       = "json"
 	DefaultLogLevel        = "info"
 	DefaultWhenDegraded    = DegradedReady
+	DefaultCacheControl    = "no-store"
 	minBodyBytes           = 1024
 )
 
@@ -114,6 +115,7 @@ func (s *Server) SetDefaults() {
 	setDefault(&s.Playground.Path, DefaultPlaygroundPath)
 	setDefault(&s.Log.Format, DefaultLogFormat)
 	setDefault(&s.Log.Level, DefaultLogLevel)
+	setDefault(&s.CacheControl, DefaultCacheControl)
 	if s.Auth.Mode == "" && len(s.Auth.APIKeys) > 0 {
 		s.Auth.Mode = AuthAPIKey
 	}
@@ -179,10 +181,13 @@ func (s *Server) checkSurface() error {
 		s.Auth.APIKeys[i] = "sha256:" + hex.EncodeToString(h)
 	}
 	if p := s.Playground.Path; !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}?#") || reservedPath(p) {
-		return errors.New("config: server.playground.path must be a path starting with /, other than /query, /healthz, /readyz and /metrics")
+		return errors.New("config: server.playground.path must be a path starting with /, other than /query, /schema.graphql, /healthz, /readyz and /metrics")
 	}
 	if w := s.Readiness.WhenDegraded; w != DegradedReady && w != DegradedNotReady {
 		return errors.New("config: server.readiness.whenDegraded must be ready or notReady")
+	}
+	if c := s.CacheControl; c != "no-store" && c != "private, no-store" {
+		return errors.New(`config: server.cacheControl must be "no-store" or "private, no-store"`)
 	}
 	if f := s.Log.Format; f != "json" && f != "text" {
 		return errors.New("config: server.log.format must be json or text")
@@ -198,7 +203,7 @@ func (s *Server) checkSurface() error {
 // reservedPath reports whether p would shadow one of dirgate's own routes.
 func reservedPath(p string) bool {
 	p = strings.TrimSuffix(p, "/")
-	for _, r := range []string{"/query", "/healthz", "/readyz", "/metrics"} {
+	for _, r := range []string{"/query", "/schema.graphql", "/healthz", "/readyz", "/metrics"} {
 		if p == r || strings.HasPrefix(r, p+"/") && p != "" {
 			return true
 		}

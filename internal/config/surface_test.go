@@ -29,6 +29,9 @@ func TestSurfaceDefaults(t *testing.T) {
 	if s.Readiness != (Readiness{WhenDegraded: "ready", ProbeInterval: 30 * time.Second}) || s.Log != (Log{Format: "json", Level: "info"}) {
 		t.Errorf("readiness %+v log %+v", s.Readiness, s.Log)
 	}
+	if s.SchemaSDL || s.CacheControl != "no-store" {
+		t.Errorf("schemaSDL %t cacheControl %q, want false and no-store", s.SchemaSDL, s.CacheControl)
+	}
 }
 
 func TestSurfaceParse(t *testing.T) {
@@ -51,6 +54,8 @@ server:
   readiness: {whenDegraded: notReady, probeInterval: 10s}
   log: {format: text, level: debug}
   apq: {cacheSize: 10}
+  schemaSDL: true
+  cacheControl: private, no-store
 `+minimalProviders), env(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +65,8 @@ server:
 		t.Errorf("auth = %+v, want mode apikey and the hash in lower case", s.Auth)
 	}
 	if !s.Introspection || s.Playground != (Playground{Enabled: true, Path: "/play"}) || s.Limits.Depth != 5 || s.Limits.BodyBytes != 4096 ||
-		s.RequestTimeout != 5*time.Second || s.Readiness.WhenDegraded != DegradedNotReady || s.Log.Level != "debug" || s.APQ.CacheSize != 10 {
+		s.RequestTimeout != 5*time.Second || s.Readiness.WhenDegraded != DegradedNotReady || s.Log.Level != "debug" || s.APQ.CacheSize != 10 ||
+		!s.SchemaSDL || s.CacheControl != "private, no-store" {
 		t.Errorf("server = %+v", s)
 	}
 }
@@ -80,6 +86,8 @@ func TestSurfaceErrors(t *testing.T) {
 		{"log format", "server:\n  log:\n    format: xml\n", "server.log.format must be"},
 		{"log level", "server:\n  log:\n    level: trace\n", "server.log.level must be"},
 		{"playground path", "server:\n  playground:\n    path: /query\n", "server.playground.path must be"},
+		{"playground on the schema", "server:\n  playground:\n    path: /schema.graphql\n", "server.playground.path must be"},
+		{"cacheControl", "server:\n  cacheControl: public\n", `server.cacheControl must be "no-store" or "private, no-store"`},
 		{"playground relative", "server:\n  playground:\n    path: play\n", "server.playground.path must be"},
 		{"unknown surface key", "server:\n  limits:\n    depht: 3\n", `unknown key "depht"`},
 	}

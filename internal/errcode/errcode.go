@@ -28,6 +28,9 @@ const (
 	// PersistedQueryNotFound: an automatic persisted query dirgate does
 	// not hold; the client sends the query with its hash.
 	PersistedQueryNotFound Code = "PERSISTED_QUERY_NOT_FOUND"
+	// PersistedQueryNotSupported: an automatic persisted query of a
+	// version dirgate does not support; the client sends the query alone.
+	PersistedQueryNotSupported Code = "PERSISTED_QUERY_NOT_SUPPORTED"
 	// Internal: a bug in dirgate; the cause is logged.
 	Internal Code = "INTERNAL"
 )
@@ -61,7 +64,7 @@ const (
 // All lists every code, for documentation checks.
 var All = []Code{
 	BadRequest, BadUserInput, BadCursor, Unauthenticated, ParseFailed, ValidationFailed,
-	PersistedQueryNotFound, Internal,
+	PersistedQueryNotFound, PersistedQueryNotSupported, Internal,
 	RequestTooLarge, TokenLimit, DepthLimit, ComplexityLimit, PageSizeLimit, IntrospectionDisabled,
 	ProviderUnavailable, ProviderRateLimited, ProviderAuthFailed, ProviderBadResponse,
 	DirectoryChanged, VendorCallLimit,

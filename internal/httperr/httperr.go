@@ -27,7 +27,9 @@ func Write(w http.ResponseWriter, status int, code errcode.Code, message string)
 	b, _ := json.Marshal(body{Errors: []entry{{Message: message, Extensions: map[string]string{"code": string(code)}}}})
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	if h.Get("Cache-Control") == "" { // else as the endpoint set it
+		h.Set("Cache-Control", "no-store")
+	}
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
 }

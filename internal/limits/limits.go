@@ -32,11 +32,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	gqlerrcode "github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -86,20 +84,6 @@ func Deadline(d time.Duration, next http.Handler) http.Handler {
 // tokens than gqlgen's SetParserTokenLimit allows.
 func IsTokenLimit(err *gqlerror.Error) bool {
 	return err.Extensions["code"] == string(errcode.ParseFailed) && strings.HasPrefix(err.Message, "exceeded token limit of ")
-}
-
-var registerOnce sync.Once
-
-// RegisterCodes tells gqlgen that the limits' rejections, like its own
-// validation errors, are protocol errors: HTTP 422 (400 with Accept:
-// application/graphql-response+json) rather than 200. gqlgen keeps this in
-// a registry of its own, for the process; calling it again does nothing.
-func RegisterCodes() {
-	registerOnce.Do(func() {
-		for _, code := range []errcode.Code{errcode.DepthLimit, errcode.PageSizeLimit, errcode.IntrospectionDisabled, errcode.ComplexityLimit} {
-			gqlerrcode.RegisterErrorType(string(code), gqlerrcode.KindProtocol)
-		}
-	})
 }
 
 func reject(code errcode.Code, format string, args ...any) *gqlerror.Error {

@@ -1040,3 +1040,35 @@ func TestTokenRequestFollowsNoRedirect(t *testing.T) {
 		t.Errorf("error %q contains the secret", err)
 	}
 }
+
+// FuzzDecodePage: whatever getbill answers with 200, decoding a page gives
+// users with ids, or a classified error; it never panics. The seeds
+// (testdata/fuzz) hold the attacks of the hardening issue.
+func FuzzDecodePage(f *testing.F) {
+	f.Add([]byte(`{"error":false,"data":[{"id":"a","is_active":true}],"pagination":{"total":3,"page":1,"limit":1,"pages":3}}`), 1, false)
+	f.Fuzz(func(t *testing.T, body []byte, n int, chained bool) {
+		if n < 1 || n > 1<<20 {
+			return
+		}
+		c := newClient(t, Config{Token: sec(testToken)})
+		page, err := c.decodePage(http.Header{}, body, n, 100, chained)
+		if err != nil {
+			for _, s := range []error{driver.ErrUnavailable, driver.ErrRateLimited, driver.ErrAuth, driver.ErrBadResponse} {
+				if errors.Is(err, s) {
+					return
+				}
+			}
+			t.Fatalf("unclassified error %v", err)
+		}
+		for _, u := range page.Users {
+			if u.ID == "" {
+				t.Fatal("a user without an id")
+			}
+		}
+		if page.NextCursor != "" {
+			if p, _, err := parseCursor(page.NextCursor); err != nil || p != n+1 {
+				t.Fatalf("next cursor %q after page %d", page.NextCursor, n)
+			}
+		}
+	})
+}
