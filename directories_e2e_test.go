@@ -359,6 +359,48 @@ func meshIDs(t *testing.T, m *mesh) {
 	}
 }
 
+// meshDiscovered checks what providers { status { discovered } } says of
+// the SCIM provider key (paging: "" for none) and of the others (none),
+// before any users were asked for and after.
+func meshDiscovered(t *testing.T, m *mesh, key, paging string) {
+	const q = `{ providers { key status { discovered { paging offered at } } } }`
+	type answer struct {
+		Providers []struct {
+			Key    string
+			Status struct {
+				Discovered *struct{ Paging, Offered, At string }
+			}
+		}
+	}
+	read := func() answer {
+		r := m.query(t, q, nil)
+		var a answer
+		if err := json.Unmarshal(r.Data, &a); err != nil || len(r.Errors) > 0 {
+			t.Fatalf("%s %+v", r.Data, r.Errors)
+		}
+		return a
+	}
+	for _, p := range read().Providers {
+		if p.Status.Discovered != nil {
+			t.Errorf("%s discovered %+v before any call", p.Key, p.Status.Discovered)
+		}
+	}
+	if _, errs := m.page(t, map[string]any{"first": 1, "filter": map[string]any{"providers": []string{key}}}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, p := range read().Providers {
+		d := p.Status.Discovered
+		switch {
+		case p.Key != key || paging == "":
+			if d != nil {
+				t.Errorf("%s discovered %+v", p.Key, d)
+			}
+		case d == nil || d.Paging != paging || d.Offered == "" || d.At == "":
+			t.Errorf("%s discovered %+v, want paging %s", p.Key, d, paging)
+		}
+	}
+}
+
 // expectMeshLinked computes linkedAccounts by the documented rule: any of
 // the account's emails equals any email of an account of another
 // directory read whole (or paged through), or the primary email of one
@@ -493,19 +535,22 @@ func TestSCIMThirdDirectory(t *testing.T) {
 		opts   scim.EmulatorOptions
 		paging string
 		sizes  []int
+		found  string // what status.discovered.paging says
 	}{
-		{"auto over index paging", scim.EmulatorOptions{Index: true}, scim.PagingAuto, meshSizes},
-		{"auto over cursor paging", scim.EmulatorOptions{Index: true, Cursor: true, StrictCursorCount: true}, scim.PagingAuto, meshSizes},
+		{"auto over index paging", scim.EmulatorOptions{Index: true}, scim.PagingAuto, meshSizes, "index"},
+		{"auto over cursor paging", scim.EmulatorOptions{Index: true, Cursor: true, StrictCursorCount: true}, scim.PagingAuto, meshSizes, "cursor"},
 		// By offset: the walks of 1 are left to the two above, to keep
 		// the time down.
-		{"index", scim.EmulatorOptions{Index: true, Cursor: true}, scim.PagingIndex, meshSizes[1:]},
+		{"index", scim.EmulatorOptions{Index: true, Cursor: true}, scim.PagingIndex, meshSizes[1:], ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			runMeshSuite(t, func(t *testing.T) *mesh {
+			build := func(t *testing.T) *mesh {
 				return newMesh(t, identityDirectory(t, "concur", a), getbillDirectory(t, "getbill", b),
 					scimDirectory(t, "chat", c, tt.opts, tt.paging, 20))
-			}, suiteScope{sizes: tt.sizes})
+			}
+			runMeshSuite(t, build, suiteScope{sizes: tt.sizes})
+			t.Run("Status", func(t *testing.T) { meshDiscovered(t, build(t), "chat", tt.found) })
 		})
 	}
 }
