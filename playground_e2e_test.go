@@ -5,15 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -28,6 +28,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/dirgate/dirgate/internal/auth"
 	"github.com/dirgate/dirgate/internal/demo"
 	"github.com/dirgate/dirgate/internal/playground"
 )
@@ -47,63 +48,73 @@ func startDemo(t *testing.T) string {
 	return base
 }
 
-// TestPlaygroundDefaultQuery checks, without a browser, that the query the
-// playground opens with answers with users, and that its guide's variables
-// for the next page, the previous page and other filters work.
+// pageConfig reads the settings the playground's page at u gives its
+// script: the first tab's query, and the headers it starts with.
+func pageConfig(t *testing.T, u string) (query, headers string) {
+	t.Helper()
+	_, page := get(t, u)
+	m := regexp.MustCompile(`<script type="application/json" id="playground-config">([^<]*)</script>`).FindStringSubmatch(page)
+	var c struct{ DefaultQuery, DefaultHeaders string }
+	if m == nil || json.Unmarshal([]byte(html.UnescapeString(m[1])), &c) != nil {
+		t.Fatalf("no playground config in %s", u)
+	}
+	return c.DefaultQuery, c.DefaultHeaders
+}
+
+type firstTab map[string]struct {
+	TotalCount int
+	PageInfo   struct {
+		HasNextPage bool
+		EndCursor   string
+	}
+	Edges []struct {
+		Node struct {
+			ID, DisplayName string
+			Provider        struct{ Key string }
+			LinkedAccounts  []struct{ Provider struct{ Key string } }
+		}
+	}
+}
+
+// TestPlaygroundDefaultQuery (issue 15, item 11): the query the demo's
+// playground opens with, run as it is, shows users of every directory,
+// with their ids, and the merge: accounts linked across directories. The
+// paging its guide describes works.
 func TestPlaygroundDefaultQuery(t *testing.T) {
-	g := &gateway{url: startDemo(t)}
-	type page struct {
-		Users struct {
-			TotalCount int
-			PageInfo   struct {
-				HasNextPage, HasPreviousPage bool
-				StartCursor, EndCursor       string
+	base := startDemo(t)
+	g := &gateway{url: base}
+	query, _ := pageConfig(t, base+"/")
+	r := g.query(t, query, nil)
+	var tab firstTab
+	if err := json.Unmarshal(r.Data, &tab); err != nil || len(r.Errors) > 0 {
+		t.Fatalf("the default query answered %s %+v", r.Data, r.Errors)
+	}
+	shown, linked := map[string]int{}, map[string]bool{}
+	for alias, conn := range tab {
+		for _, e := range conn.Edges {
+			if e.Node.ID == "" || e.Node.DisplayName == "" {
+				t.Errorf("%s: a user without id or name: %+v", alias, e.Node)
 			}
-			Edges []struct {
-				Node struct {
-					DisplayName    string
-					Provider       struct{ Key string }
-					LinkedAccounts []struct{ Provider struct{ Key string } }
+			shown[e.Node.Provider.Key]++
+			for _, l := range e.Node.LinkedAccounts {
+				if l.Provider.Key != e.Node.Provider.Key {
+					linked[e.Node.Provider.Key+"→"+l.Provider.Key] = true
 				}
 			}
 		}
 	}
-	run := func(vars map[string]any) (page, string) {
-		t.Helper()
-		r := g.query(t, playground.DefaultQuery, vars)
-		var p page
-		json.Unmarshal(r.Data, &p)
-		if len(r.Errors) > 0 || len(p.Users.Edges) == 0 || p.Users.Edges[0].Node.DisplayName == "" {
-			t.Fatalf("the default query with %v answered %s %+v", vars, r.Data, r.Errors)
-		}
-		return p, string(r.Data)
+	if shown["concur"] == 0 || shown["getbill"] == 0 || tab["concur"].TotalCount != demo.ConcurUsers || tab["getbill"].TotalCount != demo.GetbillUsers {
+		t.Errorf("users shown per directory %v, totals %d and %d; want both directories", shown, tab["concur"].TotalCount, tab["getbill"].TotalCount)
 	}
-	first, firstJSON := run(nil)
-	// The opening page shows users of more than one directory: its users,
-	// and the accounts they have in the others.
-	shown := map[string]bool{}
-	for _, e := range first.Users.Edges {
-		shown[e.Node.Provider.Key] = true
-		for _, l := range e.Node.LinkedAccounts {
-			shown[l.Provider.Key] = true
-		}
+	if !linked["concur→getbill"] || !linked["getbill→concur"] {
+		t.Errorf("links shown %v; want accounts linked both ways", linked)
 	}
-	if len(shown) < 3 {
-		t.Errorf("the opening page shows the users of %v, want three directories or more", shown)
+	// The guide's next page: after the endCursor, with the same filter.
+	next := g.query(t, `query($after: String) { users(first: 5, after: $after, filter: {providers: ["concur"]}) { edges { node { id } } } }`,
+		map[string]any{"after": tab["concur"].PageInfo.EndCursor})
+	if len(r.Errors) > 0 || !strings.Contains(string(next.Data), `"id"`) || strings.Contains(string(next.Data), tab["concur"].Edges[0].Node.ID) {
+		t.Errorf("the next page: %s %+v", next.Data, next.Errors)
 	}
-	if len(first.Users.Edges) != 10 || first.Users.TotalCount == 0 || first.Users.TotalCount >= demo.ConcurUsers+demo.GetbillUsers+demo.ChatUsers+demo.ContractorUsers ||
-		!first.Users.PageInfo.HasNextPage {
-		t.Errorf("the default query answered %s", firstJSON)
-	}
-	next, _ := run(map[string]any{"after": first.Users.PageInfo.EndCursor})
-	if next.Users.Edges[0].Node.DisplayName == first.Users.Edges[0].Node.DisplayName || !next.Users.PageInfo.HasPreviousPage {
-		t.Errorf("the next page repeats the first: %+v", next)
-	}
-	if _, back := run(map[string]any{"first": nil, "last": 10, "before": next.Users.PageInfo.StartCursor}); back != firstJSON {
-		t.Errorf("the previous page of the next page is\n%s\nnot the first\n%s", back, firstJSON)
-	}
-	run(map[string]any{"filter": map[string]any{"lastName": "berg"}})
-	run(map[string]any{"filter": map[string]any{"providers": []string{"getbill"}, "active": false}})
 }
 
 // chromiumPath finds Debian's Chromium. Without it the browser tests skip,
@@ -392,7 +403,8 @@ func TestPlaygroundInChromium(t *testing.T) {
 		}
 
 		// It opens with the default query.
-		if query := poll[string](t, ctx, "the query editor", editorValue(queryEditor)); query != playground.DefaultQuery {
+		opening, _ := pageConfig(t, base+"/")
+		if query := poll[string](t, ctx, "the query editor", editorValue(queryEditor)); query != opening {
 			t.Errorf("the first tab holds\n%s", query)
 		}
 
@@ -401,22 +413,18 @@ func TestPlaygroundInChromium(t *testing.T) {
 		// The browser got what a client of the API gets.
 		var got, want any
 		json.Unmarshal([]byte(result), &got)
-		r := (&gateway{url: base}).query(t, playground.DefaultQuery, nil)
+		r := (&gateway{url: base}).query(t, opening, nil)
 		json.Unmarshal(fmt.Appendf(nil, `{"data":%s}`, r.Data), &want)
 		if len(r.Errors) > 0 || !reflect.DeepEqual(got, want) {
 			t.Errorf("the result pane holds\n%s\nthe API answers\n%s %+v", result, r.Data, r.Errors)
 		}
-		var d struct {
-			Data struct {
-				Users struct {
-					TotalCount int
-					Edges      []struct{ Node struct{ DisplayName string } }
-				}
-			}
-		}
+		var d struct{ Data firstTab }
 		json.Unmarshal([]byte(result), &d)
-		if len(d.Data.Users.Edges) == 0 || d.Data.Users.TotalCount == 0 {
-			t.Fatalf("no users in the result pane:\n%s", result)
+		// The first lines (CodeMirror draws what is in view): Concur's
+		// first user, and the same person in getbill.
+		c := d.Data["concur"]
+		if len(c.Edges) == 0 || len(c.Edges[0].Node.LinkedAccounts) == 0 || len(d.Data["getbill"].Edges) == 0 {
+			t.Fatalf("no users of both directories, linked, in the result pane:\n%s", result)
 		}
 
 		// And users are there to see in the result pane.
@@ -424,8 +432,8 @@ func TestPlaygroundInChromium(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		first := d.Data.Users.Edges[0].Node.DisplayName
-		for _, s := range []string{`"totalCount": ` + fmt.Sprint(d.Data.Users.TotalCount), `"displayName": "` + first + `"`} {
+		first := c.Edges[0].Node.DisplayName
+		for _, s := range []string{`"totalCount": ` + fmt.Sprint(c.TotalCount), `"displayName": "` + first + `"`, `"linkedAccounts": [`} {
 			if !strings.Contains(shown, s) {
 				t.Errorf("the result pane does not show %s; it shows\n%s", s, shown)
 			}
@@ -450,48 +458,85 @@ func TestPlaygroundInChromium(t *testing.T) {
 		b.check(t, ctx)
 	})
 
-	t.Run("auth header under a prefix", func(t *testing.T) {
-		// dirgate's API, behind a proxy that records what the browser sends.
-		target, err := url.Parse(startDemo(t))
-		if err != nil {
-			t.Fatal(err)
+	t.Run("API key, under a prefix", func(t *testing.T) {
+		// dirgate with API keys, its playground under a prefix.
+		key, hash := auth.GenerateKey()
+		_, providersYAML, env := emulators(t, nil)
+		logs := &syncBuffer{}
+		ctx0, cancel := context.WithCancel(t.Context())
+		base, done := started(t, ctx0, "server:\n  addr: 127.0.0.1:0\n  auth:\n    apiKeys: ["+hash+"]\n  introspection: true\n"+
+			"  playground: {enabled: true, path: /tools/playground/}\n"+providersYAML, env, logs)
+		t.Cleanup(func() { cancel(); <-done })
+		queries := func() []string { // the key id or the status of each /query request dirgate logged
+			var out []string
+			for _, l := range jsonLines(t, logs.String()) {
+				if l["msg"] == "request" && l["path"] == "/query" {
+					out = append(out, fmt.Sprintf("%v %v", l["status"], l["key"]))
+				}
+			}
+			return out
 		}
-		api := httputil.NewSingleHostReverseProxy(target)
-		var (
-			mu    sync.Mutex
-			auths []string
-		)
-		mux := http.NewServeMux()
-		mux.Handle("/query", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			auths = append(auths, r.Header.Get("Authorization"))
-			mu.Unlock()
-			api.ServeHTTP(w, r)
-		}))
-		mux.Handle("GET /tools/playground/", http.StripPrefix("/tools/playground",
-			playground.New(playground.Options{Endpoint: "/query", Title: "dirgate", AuthHeader: true})))
-		srv := httptest.NewServer(mux)
-		t.Cleanup(srv.Close)
 
-		ctx := b.open(t, srv.URL+"/tools/playground/")
+		ctx := b.open(t, base+"/tools/playground/")
 		if headers := poll[string](t, ctx, "the headers editor", editorValue(toolEditor)); headers != playground.AuthHeaders {
 			t.Errorf("the headers editor holds %q, want the placeholder %q", headers, playground.AuthHeaders)
 		}
-		// A person types their key in the headers editor, and runs the query.
+		// The page asks for the schema at once; with the placeholder it
+		// sends nothing, and running the query says where the key goes.
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(executeButton))); err != nil {
+			t.Fatal(err)
+		}
+		said := poll[string](t, ctx, "the advice", fmt.Sprintf(`(() => { const v = %s; return v.includes("Type your API key") ? v : ""; })()`, editorValue(resultEditor)))
+		if !strings.Contains(said, "in place of <your API key>") {
+			t.Errorf("the result pane says\n%s", said)
+		}
+		http.Get(base + "/healthz") // the log is written up to here
+		if q := queries(); len(q) > 0 {
+			t.Errorf("dirgate got %v before a key was typed, want nothing", q)
+		}
+
+		// A person types their key in the headers editor.
 		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
-			`document.querySelector(%q).CodeMirror.setValue('{"Authorization": "Bearer e2e-key-123"}')`, toolEditor),
+			`document.querySelector(%q).CodeMirror.setValue('{"Authorization": "Bearer %s"}')`, toolEditor, key),
+		)); err != nil && !errors.Is(err, chromedp.ErrJSUndefined) {
+			t.Fatal(err)
+		}
+		// Docs: the schema came, without the re-fetch button.
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[aria-label="Show Documentation Explorer"]`))); err != nil {
+			t.Fatalf("opening Docs: %v", err)
+		}
+		poll[bool](t, ctx, "the schema in Docs", `(() => { const d = document.querySelector('.graphiql-doc-explorer'); return !!d && d.textContent.includes('Query') && !d.textContent.includes('Error fetching schema'); })()`)
+		// Completion: Ctrl-Space after "{ us" offers users.
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+			`(() => { const cm = document.querySelector(%q).CodeMirror; cm.setValue('{ us'); cm.focus(); cm.setCursor({line: 0, ch: 4}); })()`, queryEditor),
+		)); err != nil && !errors.Is(err, chromedp.ErrJSUndefined) {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(" ", chromedp.KeyModifiers(chromedp.ModifierCtrl))); err != nil {
+			t.Fatal(err)
+		}
+		hints := poll[string](t, ctx, "completion", `(() => { const h = document.querySelector('.CodeMirror-hints'); return h ? h.textContent : ""; })()`)
+		if !strings.Contains(hints, "users") {
+			t.Errorf("completion offers %q, want users", hints)
+		}
+		screenshot(t, ctx, "playground-auth.png")
+		// And the query runs, with the key.
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+			`document.querySelector(%q).CodeMirror.setValue('{ users(first: 2) { edges { node { displayName } } } }')`, queryEditor),
 		)); err != nil && !errors.Is(err, chromedp.ErrJSUndefined) {
 			t.Fatal(err)
 		}
 		if result := runAndWait(t, ctx); !strings.Contains(result, `"displayName"`) {
 			t.Errorf("no users in the result pane:\n%s", result)
 		}
-		screenshot(t, ctx, "playground-auth.png")
-		mu.Lock()
-		if !slices.Contains(auths, "Bearer e2e-key-123") {
-			t.Errorf("the API saw Authorization %q, want the key typed in the headers editor", auths)
+		http.Get(base + "/healthz")
+		id := auth.HashKey(key)[len("sha256:") : len("sha256:")+12]
+		for _, q := range queries() {
+			if q != "200 "+id {
+				t.Errorf("dirgate got requests %v, want each with the typed key (%s)", queries(), id)
+				break
+			}
 		}
-		mu.Unlock()
 		b.check(t, ctx)
 	})
 }

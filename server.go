@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -17,6 +18,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	goruntime "runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +30,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dirgate/dirgate/graph"
 	"github.com/dirgate/dirgate/graph/loader"
@@ -53,6 +58,9 @@ func main() {
 	}()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "dirgate:", err)
+		if errors.As(err, new(*usageError)) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
@@ -61,37 +69,69 @@ func main() {
 // until ctx is done, then shuts down gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	configPath := flags.String("config", getenv("DIRGATE_CONFIG"), "configuration `file` (default $DIRGATE_CONFIG; none: demo on emulated vendors)")
+	configPath := flags.String("config", getenv("DIRGATE_CONFIG"), "configuration `file` (default $DIRGATE_CONFIG; none: the demo)")
 	addr := flags.String("addr", "", "listen `address` host:port, overriding server.addr")
+	demoFlag := flags.Bool("demo", false, "run the demo, on emulated vendors with synthetic people (the default without a configuration); with -demo it may listen on any address, such as 0.0.0.0:8080 in a container")
+	emulate := flags.Bool("emulate", false, "start only the demo's vendor emulators, on loopback, and print a configuration file for a dirgate that uses them")
+	checkConfig := flags.Bool("check-config", false, "check the configuration and the environment it needs, print what it serves, and exit: 0 when dirgate would start")
+	healthcheck := flags.Bool("healthcheck", false, "ask the dirgate listening at -addr (or the configuration's server.addr, else 127.0.0.1:8080) for /healthz, and exit 0 when it is healthy: a container's health check")
+	version := flags.Bool("version", false, "print the version and the revision dirgate was built from, and exit")
 	genKey := flags.Bool("gen-key", false, "print a new random API key and its hash for server.auth.apiKeys, and exit")
 	printSchema := flags.Bool("print-schema", false, "print the GraphQL schema (SDL), as /schema.graphql serves it, and exit")
-	if err := flags.Parse(args[1:]); err != nil {
+	cpuProfile := flags.String("cpuprofile", "", "write a CPU profile to `file` until dirgate stops (the load command's -profile uses it)")
+	if err := parseFlags(flags, args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
-	if *printSchema {
+	switch {
+	case *version:
+		fmt.Fprintln(stdout, versionLine())
+		return nil
+	case *printSchema:
 		_, err := io.WriteString(stdout, graph.SDL())
 		return err
-	}
-	if *genKey {
+	case *genKey:
 		printKey(stdout)
 		return nil
+	case *healthcheck:
+		return checkHealth(ctx, *addr, *configPath, getenv)
+	case *emulate:
+		if *configPath != "" || *demoFlag || *checkConfig {
+			return usage(flags, stderr, errors.New("-emulate takes no configuration, -demo or -check-config"))
+		}
+		return runEmulators(ctx, stdout, stderr)
+	case *demoFlag && *configPath != "":
+		return usage(flags, stderr, errors.New("-demo runs without a configuration: drop -config (or unset DIRGATE_CONFIG), or drop -demo"))
+	case *checkConfig && *configPath == "":
+		return usage(flags, stderr, errors.New("-check-config needs a configuration: -config FILE, or DIRGATE_CONFIG"))
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
 	var cfg *config.Config
+	var d *demo.Demo
 	if *configPath == "" {
-		d, err := demo.Start()
-		if err != nil {
+		var err error
+		if d, err = demo.Start(); err != nil {
 			return err
 		}
 		defer d.Close()
 		cfg = d.Config
 	} else {
-		data, err := os.ReadFile(*configPath)
-		if err != nil {
-			return fmt.Errorf("config: %w", err)
-		}
-		if cfg, err = config.Parse(data, getenv); err != nil {
+		var err error
+		if cfg, err = config.Load(*configPath, getenv); err != nil {
 			return err
 		}
 	}
@@ -99,25 +139,51 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg.Server.Addr = *addr
 	}
 	cfg.Server.SetDefaults()
-	if err := cfg.Server.CheckListen(); err != nil {
-		return err
+	openDemo := d != nil && !config.IsLoopback(cfg.Server.Addr)
+	switch {
+	case openDemo && !*demoFlag:
+		return fmt.Errorf("the demo has no authentication, so it serves on loopback only: to serve it on %s on purpose (its people are synthetic), run dirgate -demo -addr %s", cfg.Server.Addr, cfg.Server.Addr)
+	case openDemo:
+		cfg.Server.Auth.Mode = config.AuthNone
+	default:
+		if err := cfg.Server.CheckListen(); err != nil {
+			return err
+		}
 	}
 	log, err := obs.NewLogger(stderr, cfg.Server.Log.Format, cfg.Server.Log.Level)
 	if err != nil {
 		return fmt.Errorf("config: server.log: %w", err)
 	}
-	if cfg.Server.Auth.Mode == "" && *configPath != "" {
+	tracing, err := obs.NewTracing(ctx, cfg.Server.Tracing, moduleVersion(), getenv)
+	if err != nil {
+		return fmt.Errorf("config: server.tracing: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(sctx); err != nil {
+			log.Warn("could not export the last spans", "err", err)
+		}
+	}()
+	h, err := newServer(cfg, log, tracing.Tracer())
+	if err != nil {
+		return err
+	}
+	defer h.ready.Close()
+	if *checkConfig {
+		printChecked(stdout, *configPath, cfg)
+		return nil
+	}
+	if openDemo {
+		log.Warn("serving the demo without authentication on an address other hosts can reach; its people are synthetic", "addr", cfg.Server.Addr)
+	}
+	if cfg.Server.Auth.Mode == "" && d == nil {
 		log.Warn("serving without authentication, on loopback only: set server.auth.apiKeys to let callers in with keys")
 	}
 	if cfg.Server.Playground.Enabled && !cfg.Server.Introspection {
 		log.Warn("the playground is on but introspection is off: it will have no docs or completion")
 	}
 
-	h, err := newServer(cfg, log)
-	if err != nil {
-		return err
-	}
-	defer h.ready.Close()
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return err
@@ -132,10 +198,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:  120 * time.Second,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	srv.RegisterOnShutdown(func() {
-		log.Info("stopped accepting; waiting for in-flight requests", "bound", cfg.Server.ShutdownTimeout)
-	})
-	printWelcome(stdout, "http://"+ln.Addr().String(), *configPath == "", &cfg.Server)
+	srv.RegisterOnShutdown(func() { log.Info("stopped accepting connections") })
+	base, bound := baseURL(ln.Addr()), listenAddr(cfg.Server.Addr, ln.Addr())
+	listening(log, bound, base, &cfg.Server)
+	if cfg.Server.Log.Format == "text" {
+		// In JSON mode the log line above says it all, on one stream.
+		printWelcome(stdout, base, bound, d, &cfg.Server)
+	}
 	h.ready.ProbeDown() // so that /readyz turns ready without traffic
 
 	served := make(chan error, 1)
@@ -145,7 +214,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
+	log.LogAttrs(ctx, slog.LevelInfo, "shutting down: waiting for in-flight requests", obs.Millis("bound", cfg.Server.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -160,8 +229,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // newServer wires the providers named in cfg and returns dirgate's one
 // HTTP handler (see surface.go for auth, limits, health, metrics, logs).
-func newServer(cfg *config.Config, log *slog.Logger) (*server, error) {
-	sf := newSurface(cfg, log)
+func newServer(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) (*server, error) {
+	sf := newSurface(cfg, log, tracer)
 	log = sf.log // with request ids
 	dir, err := newDirectory(cfg, log, sf)
 	if err != nil {
@@ -240,7 +309,7 @@ func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers
 			return nil, fmt.Errorf("provider %s: unknown kind %q", p.Key, p.Kind)
 		}
 		env := vendorhttp.Env{HTTP: vendorhttp.New(vendorhttp.Options{
-			HTTP:    &http.Client{Transport: sf.metrics.Transport(p.Key, vendorhttp.IsTokenRequest, sf.log, base)},
+			HTTP:    &http.Client{Transport: sf.metrics.Transport(p.Key, vendorhttp.IsTokenRequest, sf.log, sf.tracer, base)},
 			Now:     cfg.Now,
 			Ceiling: p.MaxResponseBytes,
 			Bodies:  bodies,
@@ -261,14 +330,65 @@ func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers
 	return providers.NewDirectory(sources...)
 }
 
-func printWelcome(w io.Writer, base string, demoMode bool, s *config.Server) {
-	if demoMode {
-		fmt.Fprintf(w, "dirgate demo: no configuration, so SAP Concur Identity v4.1 (%d users), getbill (%d users, %d of them\n"+
-			"also in Concur) and a team chat's SCIM 2.0 directory (%d users, %d of them also in Concur or getbill)\n"+
-			"are emulated on loopback, and the real adapters talk to them over HTTP; %d contractors (%d of them\n"+
-			"also in Concur or getbill) are read from a CSV file.\n\n",
-			demo.ConcurUsers, demo.GetbillUsers, demo.SharedUsers, demo.ChatUsers, demo.ChatFromConcur+demo.ChatFromGetbill,
-			demo.ContractorUsers, 2*demo.SharedContractors)
+// baseURL is the URL dirgate serves at, as a browser on this host opens
+// it: an address that means "every interface" (0.0.0.0, ::) becomes
+// localhost.
+func baseURL(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "http://" + a.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// listenAddr is the configured listen address with the port the listener
+// got (Go reports 0.0.0.0 as [::]).
+func listenAddr(configured string, a net.Addr) string {
+	host, _, err1 := net.SplitHostPort(configured)
+	_, port, err2 := net.SplitHostPort(a.String())
+	if err1 != nil || err2 != nil {
+		return a.String()
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// everywhere reports whether the listen address addr means every
+// interface.
+func everywhere(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
+}
+
+// listening logs where dirgate serves, as one structured line, at info
+// level but whatever the level configured: like the text banner, it is
+// what an operator looks for first.
+func listening(log *slog.Logger, addr, base string, s *config.Server) {
+	attrs := []slog.Attr{slog.String("addr", addr), slog.String("graphql", base+"/query")}
+	if s.Playground.Enabled {
+		attrs = append(attrs, slog.String("playground", base+s.Playground.Path))
+	}
+	if s.Introspection || s.SchemaSDL {
+		attrs = append(attrs, slog.String("schema", base+"/schema.graphql"))
+	}
+	attrs = append(attrs, slog.String("health", base+"/healthz"), slog.String("ready", base+"/readyz"), slog.String("metrics", base+"/metrics"),
+		slog.String("auth", cmp.Or(s.Auth.Mode, config.AuthNone)), slog.Bool("tracing", s.Tracing.Enabled))
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "listening", 0)
+	r.AddAttrs(attrs...)
+	log.Handler().Handle(context.Background(), r)
+}
+
+func printWelcome(w io.Writer, base, addr string, d *demo.Demo, s *config.Server) {
+	if d != nil {
+		fmt.Fprintf(w, "dirgate demo: no configuration, so these directories of synthetic people are emulated on\n"+
+			"loopback, and the real adapters read them (people in more than one are linked by email):\n\n")
+		for _, line := range d.Summary() {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+		fmt.Fprintf(w, "\n(dirgate -emulate runs only these emulators, and prints a configuration file that uses them.)\n\n")
 	}
 	fmt.Fprintf(w, "GraphQL:    %s/query\n", base)
 	if s.Playground.Enabled {
@@ -278,6 +398,9 @@ func printWelcome(w io.Writer, base string, demoMode bool, s *config.Server) {
 		fmt.Fprintf(w, "Schema:     %s/schema.graphql\n", base)
 	}
 	fmt.Fprintf(w, "Health:     %s/healthz\nReady:      %s/readyz\nMetrics:    %s/metrics\n\n", base, base, base)
+	if everywhere(addr) {
+		fmt.Fprintf(w, "Listening on every interface (%s): from other hosts, use this host's name or address.\n\n", addr)
+	}
 	if s.Auth.Mode == config.AuthAPIKey {
 		fmt.Fprintf(w, "Callers need an API key: Authorization: Bearer <key>.\n\n")
 	}
@@ -307,7 +430,7 @@ type server struct {
 // newHandler wires the providers named in cfg and returns dirgate's one
 // HTTP handler.
 func newHandler(cfg *config.Config, log *slog.Logger) (http.Handler, error) {
-	s, err := newServer(cfg, log)
+	s, err := newServer(cfg, log, obs.NoTracing().Tracer())
 	if err != nil {
 		return nil, err
 	}
@@ -317,16 +440,18 @@ func newHandler(cfg *config.Config, log *slog.Logger) (http.Handler, error) {
 // surface is what a platform team sees of dirgate besides the GraphQL
 // API: caller auth, limits, health, metrics and logs.
 type surface struct {
-	cfg     *config.Server
-	log     *slog.Logger
-	metrics *obs.Metrics
-	ready   *health.Checker
+	cfg       *config.Server
+	log       *slog.Logger
+	metrics   *obs.Metrics
+	tracer    trace.Tracer
+	ready     *health.Checker
+	providers []string // keys, in order
 }
 
-func newSurface(cfg *config.Config, log *slog.Logger) *surface {
+func newSurface(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) *surface {
 	cfg.Server.SetDefaults() // a configuration built in code has none
-	log = slog.New(obs.WithRequestID(log.Handler()))
-	return &surface{cfg: &cfg.Server, log: log, metrics: obs.NewMetrics()}
+	log = slog.New(obs.Handler(log.Handler()))
+	return &surface{cfg: &cfg.Server, log: log, metrics: obs.NewMetrics(), tracer: tracer}
 }
 
 // watch starts tracking the directory's providers: their readiness and
@@ -334,6 +459,7 @@ func newSurface(cfg *config.Config, log *slog.Logger) *surface {
 func (sf *surface) watch(dir *providers.Directory) {
 	var targets []health.Target
 	for _, s := range dir.Sources() {
+		sf.providers = append(sf.providers, s.Key)
 		targets = append(targets, health.SourceTarget(s))
 		sf.metrics.Provider(s.Key)
 		sf.metrics.RateBudget(s.Key, func() (limit, remaining int, ok bool) {
@@ -345,6 +471,7 @@ func (sf *surface) watch(dir *providers.Directory) {
 	}
 	sf.ready = health.New(targets, health.Options{
 		DegradedReady: sf.cfg.Readiness.WhenDegraded == config.DegradedReady,
+		MinUp:         *sf.cfg.Readiness.MinProvidersUp,
 		ProbeInterval: sf.cfg.Readiness.ProbeInterval,
 		Log:           sf.log,
 	})
@@ -357,7 +484,7 @@ func (sf *surface) watch(dir *providers.Directory) {
 func (sf *surface) graphql(gql *handler.Server) {
 	l := sf.cfg.Limits
 	gql.SetParserTokenLimit(l.Tokens)
-	gql.Use(sf.metrics.GraphQL())
+	gql.Use(sf.metrics.GraphQL(sf.tracer))
 	gql.Use(graph.PersistedQueries{Cache: limits.PersistedQueries(sf.cfg.APQ.CacheSize)})
 	if sf.cfg.Introspection {
 		gql.Use(extension.Introspection{})
@@ -399,7 +526,7 @@ func (sf *surface) routes(mux *http.ServeMux) {
 	mux.Handle("GET /metrics", sf.metrics.Route("metrics", sf.metrics.Handler()))
 	if p := sf.cfg.Playground; p.Enabled {
 		h := sf.metrics.Route("playground", playground.New(playground.Options{
-			Endpoint: "/query", Title: "dirgate", AuthHeader: sf.cfg.Auth.Mode == config.AuthAPIKey,
+			Endpoint: "/query", Title: "dirgate", AuthHeader: sf.cfg.Auth.Mode == config.AuthAPIKey, Providers: sf.providers,
 		}))
 		if prefix := strings.TrimSuffix(p.Path, "/"); prefix != "" {
 			mux.Handle("GET "+prefix+"/", http.StripPrefix(prefix, h))
@@ -422,4 +549,173 @@ func printKey(w io.Writer) {
 	key, hash := auth.GenerateKey()
 	fmt.Fprintf(w, "API key (give it to the caller; dirgate does not keep it):\n\n  %s\n\n"+
 		"Its hash, for the configuration:\n\n  server:\n    auth:\n      apiKeys:\n        - %s\n", key, hash)
+}
+
+// usageError is a command line dirgate cannot read.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+
+func (e *usageError) Unwrap() error { return e.err }
+
+// parseFlags reads args: -help prints the usage to stdout and returns
+// flag.ErrHelp; a flag dirgate does not know, or any argument that is not
+// a flag (dirgate takes none), prints the usage to stderr and returns a
+// *usageError.
+func parseFlags(flags *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	flags.SetOutput(io.Discard)
+	flags.Usage = func() {}
+	err := flags.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(flags, stdout)
+		return err
+	case err != nil:
+		return usage(flags, stderr, err)
+	case flags.NArg() > 0:
+		arg := flags.Arg(0)
+		hint := "dirgate takes no arguments, only flags, and flags go first"
+		if strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") {
+			hint = "a configuration file is given as -config " + arg
+		}
+		return usage(flags, stderr, fmt.Errorf("unexpected argument %q: %s", arg, hint))
+	}
+	return nil
+}
+
+// usage prints the usage to w, and returns err as a *usageError.
+func usage(flags *flag.FlagSet, w io.Writer, err error) error {
+	printUsage(flags, w)
+	fmt.Fprintln(w)
+	return &usageError{err}
+}
+
+func printUsage(flags *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, "Usage: dirgate [flags]\n\n"+
+		"dirgate is a GraphQL gateway over the user directories a company keeps in vendors' systems.\n"+
+		"With no configuration it runs a demo on emulated vendors.\n\n"+
+		"  dirgate                             the demo, on 127.0.0.1:8080\n"+
+		"  dirgate -demo -addr 0.0.0.0:8080    the demo, on purpose on every interface (synthetic data only)\n"+
+		"  dirgate -emulate                    only the demo's vendor emulators, and a configuration that uses them\n"+
+		"  dirgate -config dirgate.yaml        dirgate on your directories\n"+
+		"  dirgate -check-config -config dirgate.yaml\n\nFlags:\n")
+	flags.SetOutput(w)
+	flags.PrintDefaults()
+	flags.SetOutput(io.Discard)
+}
+
+// versionLine is dirgate's version as the build recorded it: the module
+// version (go install ...@v1.2.3, or a pseudo-version that go build
+// derives from the VCS) and the VCS revision, time and whether the tree
+// had uncommitted changes.
+func versionLine() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dirgate (no build information)"
+	}
+	version := cmp.Or(bi.Main.Version, "(devel)")
+	var rev, at string
+	modified := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	line := "dirgate " + version
+	if rev != "" {
+		line += " (revision " + rev
+		if at != "" {
+			line += " of " + at
+		}
+		if modified {
+			line += ", with uncommitted changes"
+		}
+		line += ")"
+	}
+	return line + " " + bi.GoVersion + " " + goruntime.GOOS + "/" + goruntime.GOARCH
+}
+
+// moduleVersion is the module version the build recorded: v1.2.3, a
+// pseudo-version, or (devel).
+func moduleVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// checkHealth asks the dirgate at addr (else the configuration's
+// server.addr, else the default) for /healthz: the health check of a
+// container whose image has no curl.
+func checkHealth(ctx context.Context, addr, configPath string, getenv func(string) string) error {
+	if addr == "" && configPath != "" {
+		cfg, err := config.Load(configPath, getenv)
+		if err != nil {
+			return err
+		}
+		addr = cfg.Server.Addr
+	}
+	host, port, err := net.SplitHostPort(cmp.Or(addr, config.DefaultAddr))
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	u := "http://" + net.JoinHostPort(host, port) + "/healthz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64))
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "ok" {
+		return fmt.Errorf("healthcheck: %s answered %s", u, resp.Status)
+	}
+	return nil
+}
+
+// runEmulators starts the demo's vendor emulators, prints a configuration
+// file that uses them, and serves until ctx is done.
+func runEmulators(ctx context.Context, stdout, stderr io.Writer) error {
+	d, err := demo.Start()
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	io.WriteString(stdout, d.YAML)
+	fmt.Fprintf(stderr, "dirgate -emulate: the vendor emulators run until you stop this command (Ctrl-C):\n")
+	for _, line := range d.Summary() {
+		fmt.Fprintf(stderr, "  %s\n", line)
+	}
+	fmt.Fprintf(stderr, "Save the configuration above (dirgate -emulate > demo.yaml), and in another shell run\n  dirgate -config demo.yaml\n")
+	<-ctx.Done()
+	return nil
+}
+
+// printChecked says what a checked configuration would serve.
+func printChecked(w io.Writer, path string, cfg *config.Config) {
+	var keys []string
+	for _, p := range cfg.Providers {
+		keys = append(keys, p.Key+" ("+p.Kind+")")
+	}
+	auth := "no authentication, loopback only"
+	switch cfg.Server.Auth.Mode {
+	case config.AuthAPIKey:
+		auth = fmt.Sprintf("%d API key(s)", len(cfg.Server.Auth.APIKeys))
+	case config.AuthNone:
+		auth = "no authentication, on purpose"
+	}
+	fmt.Fprintf(w, "%s: ok: %d providers: %s; listens on %s with %s\n", path, len(cfg.Providers), strings.Join(keys, ", "), cfg.Server.Addr, auth)
 }

@@ -559,8 +559,8 @@ func TestRunConfigErrors(t *testing.T) {
 		getenv map[string]string
 		want   string
 	}{
-		{[]string{"dirgate", "-config", bad}, nil, `missing required key "clientSecret"`},
-		{[]string{"dirgate"}, map[string]string{"DIRGATE_CONFIG": bad}, `missing required key "clientSecret"`},
+		{[]string{"dirgate", "-config", bad}, nil, `bad.yaml:2: providers[0].clientSecret: missing, but required (with "clientID")`},
+		{[]string{"dirgate"}, map[string]string{"DIRGATE_CONFIG": bad}, `bad.yaml:2: providers[0].clientSecret: missing, but required (with "clientID")`},
 		{[]string{"dirgate", "-config", filepath.Join(dir, "none.yaml")}, nil, "no such file"},
 		{[]string{"dirgate", "-nope"}, nil, "flag provided but not defined"},
 	} {
@@ -605,27 +605,41 @@ func TestRequestErrors(t *testing.T) {
 }
 
 // startRun runs dirgate as main would, with args after the program name,
-// and returns the base URL it prints and the channel run's result arrives
-// on. Cancelling ctx stops it.
+// and returns the base URL it says it serves at (on the banner's GraphQL
+// line, or in the "listening" log line) and the channel run's result
+// arrives on. Cancelling ctx stops it. What it writes to stderr goes on
+// to stderr.
 func startRun(t *testing.T, ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (string, <-chan error) {
 	t.Helper()
-	out, w := io.Pipe()
+	out, outW := io.Pipe()
+	errR, errW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"dirgate"}, args...), getenv, w, stderr)
-		w.Close()
+		err := run(ctx, append([]string{"dirgate"}, args...), getenv, outW, errW)
+		outW.Close()
+		errW.Close()
+		done <- err
 	}()
-	sc := bufio.NewScanner(out)
-	base := ""
-	for sc.Scan() {
-		if m := regexp.MustCompile(`GraphQL:\s+(http://\S+)/query`).FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-			break
+	found := make(chan string, 4) // at most two finds and two ends: no send blocks
+	scan := func(r io.Reader, w io.Writer, re *regexp.Regexp) {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			fmt.Fprintln(w, sc.Text())
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		io.Copy(io.Discard, r)
+		found <- ""
+	}
+	go scan(out, io.Discard, regexp.MustCompile(`^GraphQL:\s+(http://\S+)/query`))
+	go scan(errR, stderr, regexp.MustCompile(`"?msg"?[=:]"?listening"?.*"?graphql"?[=:]"?(http://[^"\s]+)/query`))
+	for range 2 {
+		if base := <-found; base != "" {
+			return base, done
 		}
 	}
-	go io.Copy(io.Discard, out)
-	if base == "" {
-		t.Fatalf("dirgate printed no URL; run: %v", <-done)
-	}
-	return base, done
+	t.Fatalf("dirgate said nowhere where it serves; run: %v", <-done)
+	return "", nil
 }

@@ -417,7 +417,7 @@ func TestRequestLog(t *testing.T) {
 		}
 	}
 	for id, want := range map[string][]string{
-		"trace-42": {"method=POST", "path=/query", "status=200", "operation=Page", "outcome=ok", "duration="},
+		"trace-42": {"method=POST", "path=/query", "status=200", "operation=Page", "outcome=ok", "duration_ms="},
 		made:       {"operation=anonymous", "outcome=ok"},
 		"trace-43": {"outcome=error", "codes=[PAGE_SIZE_LIMIT_EXCEEDED]"},
 	} {
@@ -484,7 +484,7 @@ func emulators(t *testing.T, wrap func(vendor string, h http.Handler) http.Handl
 	}
 	env := map[string]string{
 		"CONCUR_SECRET": "concur-secret-Zq81", "CONCUR_REQUEST_TOKEN": "concur-request-token-Yw27",
-		"GETBILL_SECRET": "getbill-secret-Xe63", "CURSOR_SECRET": "cursor-secret-Vr45",
+		"GETBILL_SECRET": "getbill-secret-Xe63", "CURSOR_SECRET": "cursor-secret-Vr45-a-32-byte-mac-key",
 	}
 	ce := concur.NewEmulator(concur.EmulatorOptions{
 		ClientID: "cid", ClientSecret: env["CONCUR_SECRET"], CompanyUUID: "company", RequestToken: env["CONCUR_REQUEST_TOKEN"], Users: cu,

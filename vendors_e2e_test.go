@@ -313,7 +313,7 @@ func TestShortSecretsRefused(t *testing.T) {
 		}()
 		select {
 		case err := <-done:
-			if err == nil || !strings.Contains(err.Error(), tt.key+" is too short") {
+			if err == nil || !strings.Contains(err.Error(), "providers[0]."+tt.key+": is too short") {
 				t.Errorf("run = %v, want an error naming %s as too short", err, tt.key)
 			}
 		case <-time.After(5 * time.Second):

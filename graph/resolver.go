@@ -3,7 +3,7 @@
 // errors onto the closed set of codes clients see.
 package graph
 
-//go:generate go run github.com/99designs/gqlgen generate
+//go:generate go run github.com/dirgate/dirgate/internal/graphgen
 
 import (
 	"log/slog"
@@ -20,4 +20,7 @@ type Resolver struct {
 	Logger  *slog.Logger
 	// DefaultPageSize and MaxPageSize bound `users` pages.
 	DefaultPageSize, MaxPageSize int
+	// GqlgenOnly turns the precompiled path for plain selections off (see
+	// plain.go), so that tests can compare it with gqlgen's executor.
+	GqlgenOnly bool
 }

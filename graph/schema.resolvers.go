@@ -54,11 +54,6 @@ func (r *queryResolver) Providers(ctx context.Context) ([]*model.Provider, error
 	return out, nil
 }
 
-// Provider is the resolver for the provider field.
-func (r *userResolver) Provider(ctx context.Context, obj *model.User) (*model.Provider, error) {
-	return &model.Provider{Source: obj.Source}, nil
-}
-
 // Company is the resolver for the company field.
 func (r *userResolver) Company(ctx context.Context, obj *model.User) (*model.Company, error) {
 	c, err := r.loaders(ctx).Company(ctx, obj.Source.Key)

@@ -150,24 +150,82 @@ func requestError(code errcode.Code, msg string) *gqlerror.Error {
 	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": string(code)}}
 }
 
-// wireResponse is a GraphQL response as dirgate writes it: a request
-// error has no data entry at all (not "data": null).
-type wireResponse struct {
-	Errors     gqlerror.List   `json:"errors,omitempty"`
-	Data       json.RawMessage `json:"data,omitempty"`
-	Extensions map[string]any  `json:"extensions,omitempty"`
-}
-
+// A GraphQL response as dirgate writes it: "errors", "data" and
+// "extensions", each only when not empty (so a request error has no data
+// entry at all, not "data": null).
 func write(w http.ResponseWriter, status int, media string, resp *graphql.Response) {
-	b, err := json.Marshal(wireResponse{Errors: resp.Errors, Data: resp.Data, Extensions: resp.Extensions})
-	if err != nil {
-		// Data is JSON the executor made, and errors and extensions are
-		// plain values: this cannot happen.
-		panic(fmt.Errorf("graph: encode response: %w", err))
-	}
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	writeResponse(w, resp)
+}
+
+// writeResponse writes resp as json.Marshal writes its wireResponse, and
+// a newline, without encoding the data again: it is JSON the executor
+// made, so only json.Marshal's escapes (of <, > and &, and of U+2028 and
+// U+2029) are added to it, as it is copied out.
+func writeResponse(w io.Writer, resp *graphql.Response) {
+	buf := append(make([]byte, 0, 256), '{')
+	first := true
+	member := func(name string) {
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = append(buf, `"`+name+`":`...)
+	}
+	if len(resp.Errors) > 0 {
+		member("errors")
+		buf = appendJSON(buf, resp.Errors)
+	}
+	if len(resp.Data) > 0 {
+		member("data")
+		w.Write(buf)
+		writeEscaped(w, resp.Data)
+		buf = buf[:0]
+	}
+	if len(resp.Extensions) > 0 {
+		member("extensions")
+		buf = appendJSON(buf, resp.Extensions)
+	}
+	w.Write(append(buf, '}', '\n'))
+}
+
+func appendJSON(buf []byte, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Errors and extensions are plain values: this cannot happen.
+		panic(fmt.Errorf("graph: encode response: %w", err))
+	}
+	return append(buf, b...)
+}
+
+// writeEscaped writes JSON as json.Marshal writes a json.RawMessage that
+// is already compact: with <, >, &, U+2028 and U+2029 escaped (they occur
+// only inside strings).
+func writeEscaped(w io.Writer, data []byte) {
+	start := 0
+	for i := 0; i < len(data); i++ {
+		var esc string
+		switch c := data[i]; {
+		case c == '<':
+			esc = `\u003c`
+		case c == '>':
+			esc = `\u003e`
+		case c == '&':
+			esc = `\u0026`
+		case c == 0xE2 && i+2 < len(data) && data[i+1] == 0x80 && data[i+2]&^1 == 0xA8:
+			esc = `\u202` + string(rune('8'+data[i+2]&1))
+		default:
+			continue
+		}
+		w.Write(data[start:i])
+		io.WriteString(w, esc)
+		if data[i] == 0xE2 {
+			i += 2
+		}
+		start = i + 1
+	}
+	w.Write(data[start:])
 }
 
 // Negotiate picks the response media type for the Accept header values:

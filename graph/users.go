@@ -77,21 +77,23 @@ func (r *Resolver) users(ctx context.Context, first *int, after *string, last *i
 	for _, e := range page.Failed {
 		graphql.AddError(ctx, e)
 	}
-	r.prime(ctx, page.Edges)
+	r.loaders(ctx).Listed(page.Edges)
+	var binder *relay.Binder // one for the request, when a cursor is asked for
+	var once sync.Once
+	cursors := func(i int) string {
+		once.Do(func() { binder = r.Cursors.Bind(bind) })
+		return binder.Encode(page.Edges[i].Cut)
+	}
 	conn := &model.UserConnection{
-		Edges:    make([]*model.UserEdge, len(page.Edges)),
-		Nodes:    make([]*model.User, len(page.Edges)),
-		PageInfo: &model.PageInfo{HasNextPage: page.HasNextPage, HasPreviousPage: page.HasPreviousPage},
-		Page:     page,
+		Edges: make([]*model.UserEdge, len(page.Edges)),
+		PageInfo: &model.PageInfo{
+			HasNextPage: page.HasNextPage, HasPreviousPage: page.HasPreviousPage,
+			Edges: len(page.Edges), Cursors: cursors,
+		},
+		Page: page,
 	}
 	for i, e := range page.Edges {
-		u := &model.User{Source: e.Source, U: e.User}
-		conn.Nodes[i] = u
-		conn.Edges[i] = &model.UserEdge{Cursor: r.Cursors.Encode(bind, e.Cut), Node: u}
-	}
-	if n := len(conn.Edges); n > 0 {
-		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
-		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+		conn.Edges[i] = &model.UserEdge{Node: &model.User{Source: e.Source, U: e.User}, Index: i, Cursors: cursors}
 	}
 	return conn, nil
 }
@@ -182,21 +184,6 @@ func (r *Resolver) loaders(ctx context.Context) *loader.Loaders {
 		return l
 	}
 	return loader.New(r.Dir)
-}
-
-// prime hands the users a page listed to the request's loaders, so that
-// looking them up again costs no vendor call.
-func (r *Resolver) prime(ctx context.Context, edges []providers.Edge) {
-	l := r.loaders(ctx)
-	for start := 0; start < len(edges); {
-		end := start
-		var users []driver.User
-		for ; end < len(edges) && edges[end].Source == edges[start].Source; end++ {
-			users = append(users, edges[end].User)
-		}
-		l.Prime(ctx, edges[start].Source.Key, users)
-		start = end
-	}
 }
 
 // linkedAccounts finds the same person's accounts in the other providers

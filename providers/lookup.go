@@ -16,10 +16,6 @@ import (
 // whole-directory vendor, and one read of the whole directory per batch
 // for a paged vendor that cannot filter on the field.
 
-// LookupConcurrency bounds the filtered requests one lookup batch makes at
-// the same time (the provider's cap bounds them across batches).
-const LookupConcurrency = 8
-
 // EmailMatches bounds the users one email may name in a vendor searched
 // one email at a time.
 const EmailMatches = 10
@@ -90,12 +86,13 @@ func (s *Source) UsersByEmail(ctx context.Context, emails []string) (_ [][]drive
 	return out, errs
 }
 
-// each makes one filtered request per key, at most LookupConcurrency at a
-// time.
+// each makes one filtered request per key, as many at a time as the
+// provider's cap allows (SourceOptions.MaxConcurrency, which bounds them
+// across batches too): a batch of as many keys takes one round trip.
 func (s *Source) each(ctx context.Context, keys []string, field driver.Field, limit int) ([][]driver.User, []error) {
 	out := make([][]driver.User, len(keys))
 	errs := make([]error, len(keys))
-	sem := make(chan struct{}, LookupConcurrency)
+	sem := make(chan struct{}, s.opts.MaxConcurrency)
 	var wg sync.WaitGroup
 	for i, k := range keys {
 		wg.Go(func() {

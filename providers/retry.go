@@ -55,7 +55,7 @@ func (o *SourceOptions) retryPolicy() retryPolicy {
 // early when ctx does.
 func retry[T any](ctx context.Context, p retryPolicy, op func(context.Context) (T, error)) (T, error) {
 	for attempt := 1; ; attempt++ {
-		v, err := op(ctx)
+		v, err := op(withAttempt(ctx, attempt))
 		if err == nil || attempt >= p.attempts || ctx.Err() != nil {
 			return v, err
 		}

@@ -7,7 +7,10 @@
 // Every GraphQL request gets fresh loaders (Middleware), so nothing is
 // cached across requests or shared between callers; all the lookups of one
 // provider in one request form one batch; and users the request already
-// listed are primed into the loaders, so they are not fetched again.
+// listed are primed into the loaders, so they are not fetched again. Both
+// cost nothing until the request looks something up: most requests list
+// users and look none up, so a provider's dataloaders are made, and the
+// users listed handed to them, on its first lookup.
 package loader
 
 import (
@@ -30,8 +33,8 @@ import (
 const Wait = 2 * time.Millisecond
 
 // BatchCapacity bounds one batch. It is the largest page of the vendors
-// (Concur's pre-release maximum); lookups one key a request run
-// providers.LookupConcurrency at a time whatever the batch's size.
+// (Concur's pre-release maximum); lookups one key a request run as many at
+// a time as the provider's cap allows, whatever the batch's size.
 const BatchCapacity = 1000
 
 type ctxKey struct{}
@@ -59,10 +62,16 @@ func For(ctx context.Context) *Loaders {
 type Loaders struct {
 	dir     *providers.Directory
 	sources map[string]*source
-	company *dataloader.Loader[string, *driver.Company]
+
+	companyOnce sync.Once
+	company     *dataloader.Loader[string, *driver.Company]
 
 	mu       sync.Mutex
 	reported map[string]bool
+	// listed holds the users the request listed and has not yet handed to
+	// the dataloaders: pages of edges, and users given to Prime.
+	listed [][]providers.Edge
+	primed map[string][]driver.User
 }
 
 // FirstReport reports whether err is the first failure of its provider,
@@ -95,17 +104,40 @@ type source struct {
 
 // New returns fresh loaders over dir.
 func New(dir *providers.Directory) *Loaders {
-	l := &Loaders{dir: dir, sources: map[string]*source{}}
-	for _, s := range dir.Sources() {
-		src := &source{s: s}
-		src.byID = dataloader.NewBatchedLoader(batch(s.UsersByID),
-			dataloader.WithWait[string, *driver.User](Wait), dataloader.WithBatchCapacity[string, *driver.User](BatchCapacity))
-		src.byEmail = dataloader.NewBatchedLoader(batch(s.UsersByEmail),
-			dataloader.WithWait[string, []driver.User](Wait), dataloader.WithBatchCapacity[string, []driver.User](BatchCapacity))
-		l.sources[s.Key] = src
+	return &Loaders{dir: dir}
+}
+
+// source returns the dataloaders of the provider with the key, or nil
+// when there is none, after handing them every user the request has
+// listed so far: a lookup never misses a user listed before it.
+func (l *Loaders) source(ctx context.Context, key string) *source {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sources == nil {
+		l.sources = map[string]*source{}
+		for _, s := range l.dir.Sources() {
+			l.sources[s.Key] = &source{s: s}
+		}
 	}
-	l.company = dataloader.NewBatchedLoader(l.companies, dataloader.WithWait[string, *driver.Company](Wait))
-	return l
+	src := l.sources[key]
+	if src == nil {
+		return nil
+	}
+	if len(l.listed) > 0 || len(l.primed) > 0 {
+		l.primeListed(ctx)
+	}
+	if src.byID == nil {
+		src.init()
+	}
+	return src
+}
+
+func (src *source) init() {
+	s := src.s
+	src.byID = dataloader.NewBatchedLoader(batch(s.UsersByID),
+		dataloader.WithWait[string, *driver.User](Wait), dataloader.WithBatchCapacity[string, *driver.User](BatchCapacity))
+	src.byEmail = dataloader.NewBatchedLoader(batch(s.UsersByEmail),
+		dataloader.WithWait[string, []driver.User](Wait), dataloader.WithBatchCapacity[string, []driver.User](BatchCapacity))
 }
 
 // batch turns a lookup of the portable layer into a batch function.
@@ -123,7 +155,7 @@ func batch[V any](lookup func(context.Context, []string) ([]V, []error)) dataloa
 // User returns the user with a native id in the provider with the key, or
 // nil when there is none.
 func (l *Loaders) User(ctx context.Context, key, id string) (*driver.User, error) {
-	src := l.sources[key]
+	src := l.source(ctx, key)
 	if src == nil {
 		return nil, nil
 	}
@@ -137,8 +169,11 @@ func (l *Loaders) User(ctx context.Context, key, id string) (*driver.User, error
 // some emails fail, the users of the others still come back, with the
 // provider's error.
 func (l *Loaders) ByEmail(ctx context.Context, key string, emails []string) ([]driver.User, error) {
-	src := l.sources[key]
-	if src == nil || len(emails) == 0 {
+	if len(emails) == 0 {
+		return nil, nil
+	}
+	src := l.source(ctx, key)
+	if src == nil {
 		return nil, nil
 	}
 	lists, errs := src.byEmail.LoadMany(ctx, emails)()
@@ -166,30 +201,73 @@ func (l *Loaders) ByEmail(ctx context.Context, key string, emails []string) ([]d
 
 // Company returns the company of the provider with the key.
 func (l *Loaders) Company(ctx context.Context, key string) (*driver.Company, error) {
+	l.companyOnce.Do(func() {
+		l.company = dataloader.NewBatchedLoader(l.companies, dataloader.WithWait[string, *driver.Company](Wait))
+	})
 	c, err := l.company.Load(ctx, key)()
 	forgetTransient(ctx, l.company, key, err)
 	return c, err
 }
 
-// Prime records users the request has listed, so that looking them up by
-// id costs nothing, and, for providers searched one email at a time,
-// neither does looking up their emails: a listed user's email is taken to
-// name that user alone in its directory.
-func (l *Loaders) Prime(ctx context.Context, key string, users []driver.User) {
-	src := l.sources[key]
-	if src == nil {
+// Listed records the users of a page the request listed, so that looking
+// them up by id costs nothing, and, for providers searched one email at a
+// time, neither does looking up their emails: a listed user's email is
+// taken to name that user alone in its directory. The edges must not
+// change after.
+func (l *Loaders) Listed(edges []providers.Edge) {
+	if len(edges) == 0 {
 		return
 	}
-	byEmail := map[string][]driver.User{}
-	for i := range users {
-		u := users[i]
-		src.byID.Prime(ctx, u.ID, &u)
+	l.mu.Lock()
+	l.listed = append(l.listed, edges)
+	l.mu.Unlock()
+}
+
+// Prime records users of the provider with the key as Listed does.
+func (l *Loaders) Prime(ctx context.Context, key string, users []driver.User) {
+	l.mu.Lock()
+	if l.primed == nil {
+		l.primed = map[string][]driver.User{}
+	}
+	l.primed[key] = append(l.primed[key], users...)
+	l.mu.Unlock()
+}
+
+// primeListed hands the users listed so far to their providers'
+// dataloaders. l.mu is held.
+func (l *Loaders) primeListed(ctx context.Context) {
+	byEmail := map[*source]map[string][]driver.User{}
+	prime := func(src *source, u *driver.User) {
+		if src.byID == nil {
+			src.init()
+		}
+		src.byID.Prime(ctx, u.ID, u)
 		if e := providers.NormalizeEmail(u.Email); e != "" && src.s.Searches(driver.FieldEmail) {
-			byEmail[e] = append(byEmail[e], u)
+			if byEmail[src] == nil {
+				byEmail[src] = map[string][]driver.User{}
+			}
+			byEmail[src][e] = append(byEmail[src][e], *u)
 		}
 	}
-	for e, list := range byEmail {
-		src.byEmail.Prime(ctx, e, list)
+	for _, edges := range l.listed {
+		for i := range edges {
+			if src := l.sources[edges[i].Source.Key]; src != nil {
+				prime(src, &edges[i].User)
+			}
+		}
+	}
+	for key, users := range l.primed {
+		if src := l.sources[key]; src != nil {
+			for i := range users {
+				prime(src, &users[i])
+			}
+		}
+	}
+	l.listed, l.primed = nil, nil
+	for src, emails := range byEmail {
+		for e, list := range emails {
+			src.byEmail.Prime(ctx, e, list)
+		}
 	}
 }
 

@@ -122,3 +122,37 @@ func TestPrime(t *testing.T) {
 		t.Errorf("Company = %+v, %v", c, err)
 	}
 }
+
+// TestListed: the users of a page listed before, or between, lookups cost
+// no call to look up, by id or by email; the others are asked for.
+func TestListed(t *testing.T) {
+	users := providertest.Dataset(8)
+	dir, m := newDir(t, driver.PagingOffset, users, nil)
+	page, err := dir.Page(t.Context(), providers.PageRequest{Count: 3})
+	if err != nil || len(page.Edges) != 3 {
+		t.Fatalf("page: %v, %d edges", err, len(page.Edges))
+	}
+	calls := m.Calls()
+	l := loader.New(dir)
+	l.Listed(page.Edges[:2])
+	lookUp := func(u driver.User) {
+		t.Helper()
+		if got, err := l.User(t.Context(), "m", u.ID); err != nil || got == nil || got.ID != u.ID {
+			t.Errorf("User(%q) = %+v, %v", u.ID, got, err)
+		}
+		if got, err := l.ByEmail(t.Context(), "m", []string{providers.NormalizeEmail(u.Email)}); err != nil || len(got) != 1 || got[0].ID != u.ID {
+			t.Errorf("ByEmail(%q) = %+v, %v", u.Email, got, err)
+		}
+	}
+	lookUp(users[0])
+	lookUp(users[1])
+	l.Listed(page.Edges[2:]) // listed after the first lookups
+	lookUp(users[2])
+	if got := m.Calls() - calls; got != 0 {
+		t.Errorf("provider calls for listed users = %d, want 0", got)
+	}
+	lookUp(users[5])
+	if got := m.Calls() - calls; got != 2 {
+		t.Errorf("provider calls for a user not listed = %d, want 2 (by id, by email)", got)
+	}
+}

@@ -23,6 +23,7 @@ func (u *User) IsNode()                    {}
 func (u *User) GetID() string              { return u.ID() }
 func (u *User) ID() string                 { return relay.UserID(u.Source.Key, u.U.ID) }
 func (u *User) NativeID() string           { return u.U.ID }
+func (u *User) Provider() *Provider        { return &Provider{Source: u.Source} }
 func (u *User) Email() *string             { return opt(u.U.Email) }
 func (u *User) FirstName() *string         { return opt(u.U.FirstName) }
 func (u *User) MiddleName() *string        { return opt(u.U.MiddleName) }
@@ -81,10 +82,54 @@ func (p *Provider) Kind() ProviderKind {
 // UserConnection is one page of users.
 type UserConnection struct {
 	Edges    []*UserEdge
-	Nodes    []*User
 	PageInfo *PageInfo
 	// Page is what the directory answered; totalCount asks it for more.
 	Page *providers.Page
+}
+
+// Nodes are the edges' users, in order.
+func (c *UserConnection) Nodes() []*User {
+	nodes := make([]*User, len(c.Edges))
+	for i, e := range c.Edges {
+		nodes[i] = e.Node
+	}
+	return nodes
+}
+
+// CursorFunc makes the cursor of the i-th edge of a page. Cursors cost a
+// MAC each, so they are made only when a query selects them.
+type CursorFunc func(i int) string
+
+// UserEdge is one user of a page, the Index-th.
+type UserEdge struct {
+	Node    *User
+	Index   int
+	Cursors CursorFunc
+}
+
+// Cursor is opaque; bound to the filter the page was asked with.
+func (e *UserEdge) Cursor() string { return e.Cursors(e.Index) }
+
+// PageInfo describes a page of Edges edges.
+type PageInfo struct {
+	HasNextPage     bool
+	HasPreviousPage bool
+	Edges           int
+	Cursors         CursorFunc
+}
+
+// StartCursor is the first edge's cursor; nil for an empty page.
+func (p *PageInfo) StartCursor() *string { return p.cursor(0) }
+
+// EndCursor is the last edge's cursor; nil for an empty page.
+func (p *PageInfo) EndCursor() *string { return p.cursor(p.Edges - 1) }
+
+func (p *PageInfo) cursor(i int) *string {
+	if p.Edges == 0 {
+		return nil
+	}
+	c := p.Cursors(i)
+	return &c
 }
 
 // NewCompany converts a provider's company, nil staying nil.

@@ -34,21 +34,6 @@ type Company struct {
 	Country *string `json:"country,omitempty"`
 }
 
-// Relay's page information.
-type PageInfo struct {
-	// Forwards (first/after): whether users follow this page, exactly; while
-	// a provider is failing, true, since dirgate cannot know what it holds.
-	// Backwards (last/before): true when the page was asked with before.
-	HasNextPage bool `json:"hasNextPage"`
-	// Backwards (last/before): whether users come before this page, exactly.
-	// Forwards (first/after): true when the page was asked with after.
-	HasPreviousPage bool `json:"hasPreviousPage"`
-	// The cursor of the page's first user; null when the page is empty.
-	StartCursor *string `json:"startCursor,omitempty"`
-	// The cursor of the page's last user; null when the page is empty.
-	EndCursor *string `json:"endCursor,omitempty"`
-}
-
 // What a provider learnt from its vendor about how to reach it.
 type ProviderDiscovery struct {
 	// How dirgate pages through the provider's users on the wire: index or cursor.
@@ -119,15 +104,6 @@ type ProviderStatus struct {
 // id, and the providers themselves. There are no mutations: dirgate only
 // reads.
 type Query struct {
-}
-
-// A user of a page, and the cursor of its place.
-type UserEdge struct {
-	// Opaque; bound to the filter the page was asked with. Give it to after
-	// or before to page from this user.
-	Cursor string `json:"cursor"`
-	// The user.
-	Node *User `json:"node"`
 }
 
 // Restricts users. Fields are ANDed; an absent or null field restricts

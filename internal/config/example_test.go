@@ -12,7 +12,13 @@ func TestExampleParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Parse(data, func(k string) string { return "value-of-" + k })
+	dir := t.TempDir()
+	c, err := Parse(data, func(k string) string {
+		if k == "DIRGATE_STATE_DIR" {
+			return dir
+		}
+		return "value-of-" + k
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

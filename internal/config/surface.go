@@ -60,6 +60,10 @@ type Readiness struct {
 	// ProbeInterval is how often a provider that is not up is probed, at
 	// most, while /readyz is being asked.
 	ProbeInterval time.Duration `yaml:"probeInterval"`
+	// MinProvidersUp is, with WhenDegraded "ready", how many providers
+	// must be up for /readyz to answer 200 (default 1; 0: as soon as
+	// dirgate serves).
+	MinProvidersUp *int `yaml:"minProvidersUp"`
 }
 
 // Readiness policies.
@@ -95,6 +99,7 @@ const (
 	DefaultLogFormat       = "json"
 	DefaultLogLevel        = "info"
 	DefaultWhenDegraded    = DegradedReady
+	DefaultMinProvidersUp  = 1
 	DefaultCacheControl    = "no-store"
 	minBodyBytes           = 1024
 )
@@ -111,6 +116,9 @@ func (s *Server) SetDefaults() {
 	setDefault(&s.ShutdownTimeout, DefaultShutdownTimeout)
 	setDefault(&s.Readiness.ProbeInterval, DefaultProbeInterval)
 	setDefault(&s.Readiness.WhenDegraded, DefaultWhenDegraded)
+	if s.Readiness.MinProvidersUp == nil {
+		s.Readiness.MinProvidersUp = new(int(DefaultMinProvidersUp))
+	}
 	setDefault(&s.APQ.CacheSize, DefaultAPQCacheSize)
 	setDefault(&s.Playground.Path, DefaultPlaygroundPath)
 	setDefault(&s.Log.Format, DefaultLogFormat)
@@ -129,9 +137,9 @@ func setDefault[T comparable](v *T, def T) {
 }
 
 // checkSurface fills defaults and checks the production surface's
-// settings. Errors name the key and never quote a value: an API key
-// pasted where its hash belongs must not reach a log.
-func (s *Server) checkSurface() error {
+// settings, reporting each problem to bad with its key. Errors never quote
+// a value: an API key pasted where its hash belongs must not reach a log.
+func (s *Server) checkSurface(bad func(path, format string, args ...any)) {
 	s.SetDefaults()
 	for _, l := range []struct {
 		key string
@@ -145,7 +153,7 @@ func (s *Server) checkSurface() error {
 		{"server.apq.cacheSize", int64(s.APQ.CacheSize), 1},
 	} {
 		if l.v < l.min {
-			return fmt.Errorf("config: %s must be at least %d", l.key, l.min)
+			bad(l.key, "must be at least %d", l.min)
 		}
 	}
 	for _, d := range []struct {
@@ -157,47 +165,47 @@ func (s *Server) checkSurface() error {
 		{"server.readiness.probeInterval", s.Readiness.ProbeInterval},
 	} {
 		if d.v < 0 {
-			return fmt.Errorf("config: %s must not be negative", d.key)
+			bad(d.key, "must not be negative")
 		}
 	}
 	switch s.Auth.Mode {
 	case AuthAPIKey:
 		if len(s.Auth.APIKeys) == 0 {
-			return errors.New("config: server.auth.mode is apikey but server.auth.apiKeys is empty")
+			bad("server.auth.apiKeys", "missing: server.auth.mode is apikey")
 		}
 	case AuthNone:
 		if len(s.Auth.APIKeys) > 0 {
-			return errors.New("config: server.auth.apiKeys is set but server.auth.mode is none")
+			bad("server.auth.apiKeys", "set, but server.auth.mode is none")
 		}
 	case "":
 	default:
-		return errors.New("config: server.auth.mode must be apikey or none")
+		bad("server.auth.mode", "must be apikey or none")
 	}
 	for i, k := range s.Auth.APIKeys {
 		h, err := ParseKeyHash(k)
 		if err != nil {
-			return fmt.Errorf("config: server.auth.apiKeys[%d] %w", i, err)
+			bad(fmt.Sprintf("server.auth.apiKeys[%d]", i), "%v", err)
+			continue
 		}
 		s.Auth.APIKeys[i] = "sha256:" + hex.EncodeToString(h)
 	}
 	if p := s.Playground.Path; !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}?#") || reservedPath(p) {
-		return errors.New("config: server.playground.path must be a path starting with /, other than /query, /schema.graphql, /healthz, /readyz and /metrics")
+		bad("server.playground.path", "must be a path starting with /, other than /query, /schema.graphql, /healthz, /readyz and /metrics")
 	}
 	if w := s.Readiness.WhenDegraded; w != DegradedReady && w != DegradedNotReady {
-		return errors.New("config: server.readiness.whenDegraded must be ready or notReady")
+		bad("server.readiness.whenDegraded", "must be ready or notReady")
 	}
 	if c := s.CacheControl; c != "no-store" && c != "private, no-store" {
-		return errors.New(`config: server.cacheControl must be "no-store" or "private, no-store"`)
+		bad("server.cacheControl", `must be "no-store" or "private, no-store"`)
 	}
 	if f := s.Log.Format; f != "json" && f != "text" {
-		return errors.New("config: server.log.format must be json or text")
+		bad("server.log.format", "must be json or text")
 	}
 	switch s.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		return errors.New("config: server.log.level must be debug, info, warn or error")
+		bad("server.log.level", "must be debug, info, warn or error")
 	}
-	return nil
 }
 
 // reservedPath reports whether p would shadow one of dirgate's own routes.

@@ -26,7 +26,7 @@ func TestSurfaceDefaults(t *testing.T) {
 	if s.RequestTimeout != 30*time.Second || s.ShutdownTimeout != 10*time.Second || s.APQ.CacheSize != 1000 {
 		t.Errorf("requestTimeout %v shutdownTimeout %v apq %d", s.RequestTimeout, s.ShutdownTimeout, s.APQ.CacheSize)
 	}
-	if s.Readiness != (Readiness{WhenDegraded: "ready", ProbeInterval: 30 * time.Second}) || s.Log != (Log{Format: "json", Level: "info"}) {
+	if s.Readiness.WhenDegraded != "ready" || s.Readiness.ProbeInterval != 30*time.Second || *s.Readiness.MinProvidersUp != 1 || s.Log != (Log{Format: "json", Level: "info"}) {
 		t.Errorf("readiness %+v log %+v", s.Readiness, s.Log)
 	}
 	if s.SchemaSDL || s.CacheControl != "no-store" {
@@ -51,7 +51,7 @@ server:
   playground: {enabled: true, path: /play}
   limits: {depth: 5, complexity: 100, tokens: 200, bodyBytes: 4096}
   requestTimeout: 5s
-  readiness: {whenDegraded: notReady, probeInterval: 10s}
+  readiness: {whenDegraded: notReady, probeInterval: 10s, minProvidersUp: 0}
   log: {format: text, level: debug}
   apq: {cacheSize: 10}
   schemaSDL: true
@@ -65,7 +65,7 @@ server:
 		t.Errorf("auth = %+v, want mode apikey and the hash in lower case", s.Auth)
 	}
 	if !s.Introspection || s.Playground != (Playground{Enabled: true, Path: "/play"}) || s.Limits.Depth != 5 || s.Limits.BodyBytes != 4096 ||
-		s.RequestTimeout != 5*time.Second || s.Readiness.WhenDegraded != DegradedNotReady || s.Log.Level != "debug" || s.APQ.CacheSize != 10 ||
+		s.RequestTimeout != 5*time.Second || s.Readiness.WhenDegraded != DegradedNotReady || *s.Readiness.MinProvidersUp != 0 || s.Log.Level != "debug" || s.APQ.CacheSize != 10 ||
 		!s.SchemaSDL || s.CacheControl != "private, no-store" {
 		t.Errorf("server = %+v", s)
 	}
@@ -74,22 +74,22 @@ server:
 func TestSurfaceErrors(t *testing.T) {
 	const plaintextKey = "my-plaintext-api-key"
 	tests := []struct{ name, give, want string }{
-		{"plaintext key", "server:\n  auth:\n    apiKeys: [" + plaintextKey + "]\n", "server.auth.apiKeys[0] must be"},
-		{"short hash", "server:\n  auth:\n    apiKeys: [\"sha256:abcd\"]\n", "server.auth.apiKeys[0] must be"},
-		{"apikey without keys", "server:\n  auth:\n    mode: apikey\n", "server.auth.apiKeys is empty"},
-		{"none with keys", "server:\n  auth:\n    mode: none\n    apiKeys: [\"" + keyHash + "\"]\n", "server.auth.mode is none"},
-		{"unknown mode", "server:\n  auth:\n    mode: basic\n", "server.auth.mode must be"},
-		{"depth", "server:\n  limits:\n    depth: -1\n", "server.limits.depth must be at least 1"},
-		{"body", "server:\n  limits:\n    bodyBytes: 10\n", "server.limits.bodyBytes must be at least 1024"},
-		{"timeout", "server:\n  requestTimeout: -1s\n", "server.requestTimeout must not be negative"},
-		{"degraded", "server:\n  readiness:\n    whenDegraded: maybe\n", "server.readiness.whenDegraded must be"},
-		{"log format", "server:\n  log:\n    format: xml\n", "server.log.format must be"},
-		{"log level", "server:\n  log:\n    level: trace\n", "server.log.level must be"},
-		{"playground path", "server:\n  playground:\n    path: /query\n", "server.playground.path must be"},
-		{"playground on the schema", "server:\n  playground:\n    path: /schema.graphql\n", "server.playground.path must be"},
-		{"cacheControl", "server:\n  cacheControl: public\n", `server.cacheControl must be "no-store" or "private, no-store"`},
-		{"playground relative", "server:\n  playground:\n    path: play\n", "server.playground.path must be"},
-		{"unknown surface key", "server:\n  limits:\n    depht: 3\n", `unknown key "depht"`},
+		{"plaintext key", "server:\n  auth:\n    apiKeys: [" + plaintextKey + "]\n", "server.auth.apiKeys[0]: must be"},
+		{"short hash", "server:\n  auth:\n    apiKeys: [\"sha256:abcd\"]\n", "server.auth.apiKeys[0]: must be"},
+		{"apikey without keys", "server:\n  auth:\n    mode: apikey\n", "server.auth.apiKeys: missing: server.auth.mode is apikey"},
+		{"none with keys", "server:\n  auth:\n    mode: none\n    apiKeys: [\"" + keyHash + "\"]\n", "server.auth.apiKeys: set, but server.auth.mode is none"},
+		{"unknown mode", "server:\n  auth:\n    mode: basic\n", "server.auth.mode: must be"},
+		{"depth", "server:\n  limits:\n    depth: -1\n", "server.limits.depth: must be at least 1"},
+		{"body", "server:\n  limits:\n    bodyBytes: 10\n", "server.limits.bodyBytes: must be at least 1024"},
+		{"timeout", "server:\n  requestTimeout: -1s\n", "server.requestTimeout: must not be negative"},
+		{"degraded", "server:\n  readiness:\n    whenDegraded: maybe\n", "server.readiness.whenDegraded: must be"},
+		{"log format", "server:\n  log:\n    format: xml\n", "server.log.format: must be"},
+		{"log level", "server:\n  log:\n    level: trace\n", "server.log.level: must be"},
+		{"playground path", "server:\n  playground:\n    path: /query\n", "server.playground.path: must be"},
+		{"playground on the schema", "server:\n  playground:\n    path: /schema.graphql\n", "server.playground.path: must be"},
+		{"cacheControl", "server:\n  cacheControl: public\n", `server.cacheControl: must be "no-store" or "private, no-store"`},
+		{"playground relative", "server:\n  playground:\n    path: play\n", "server.playground.path: must be"},
+		{"unknown surface key", "server:\n  limits:\n    depht: 3\n", "line 3: server.limits.depht: unknown key; did you mean depth?"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

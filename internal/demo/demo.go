@@ -1,7 +1,12 @@
 // Package demo runs dirgate with no configuration: it generates a company
 // directory, serves it from each demo kind's emulator (or file) on
-// loopback, and returns a configuration that points the real adapters at
-// them. It knows no kind by code: the kinds table gives each kind's demo.
+// loopback, and describes, as a configuration file, how the real adapters
+// reach them. It knows no kind by code: the kinds table gives each kind's
+// demo, and the file is written from each kind's demo configuration.
+//
+// That file is the demo's one source of truth: the demo runs on it, and
+// dirgate -emulate prints it for a second dirgate. A directory added to
+// the demo appears in both.
 //
 // The company has SAP Concur, read through Identity v4.1 (what Concur
 // tenants have today), getbill, a team chat that provisions its users over
@@ -16,9 +21,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/providers/driver"
@@ -43,9 +53,15 @@ const (
 	ChatFromGetbill = 40
 )
 
-// Demo is the running demo: its emulators and its files.
+// Demo is the running demo: its emulators and its files, and the
+// configuration that uses them.
 type Demo struct {
-	Config  *config.Config
+	// Config is YAML, parsed: the demo's settings (introspection, the
+	// playground, text logs) and its providers.
+	Config *config.Config
+	// YAML is the configuration file Config was read from.
+	YAML    string
+	summary []string
 	servers []*http.Server
 	dir     string
 }
@@ -62,7 +78,7 @@ func Start() (*Demo, error) {
 	d := &Demo{dir: dir}
 	people := Directory()
 	company := &driver.Company{Name: "Acme Demo Corp", Address: "1 Loopback Way", City: "Bellevue", State: "WA", Zip: "98004", Country: "US"}
-	cfg := &config.Config{}
+	var ps []*yaml.Node
 	for _, p := range []struct {
 		key, kind, name string
 		users           []driver.User
@@ -82,24 +98,127 @@ func Start() (*Demo, error) {
 			d.Close()
 			return nil, fmt.Errorf("demo: %s: %w", p.key, err)
 		}
-		pc := config.Provider{
-			Key: p.key, Kind: p.kind, Name: p.name, Settings: settings,
-			MaxConcurrency: config.DefaultMaxConcurrency, MaxResponseBytes: config.DefaultMaxResponseBytes,
-		}
-		if k.Whole {
-			pc.CacheTTL, pc.MaxStale = config.DefaultCacheTTL, config.DefaultMaxStale
-		}
-		cfg.Providers = append(cfg.Providers, pc)
+		node := mapping("key", p.key, "kind", p.kind, "name", p.name)
+		own := yamlOf(reflect.ValueOf(settings))
+		node.Content = append(node.Content, own.Content...)
+		ps = append(ps, node)
+		d.summary = append(d.summary, fmt.Sprintf("%s: %d users, %s", p.name, len(p.users), where(own)))
 	}
-	cfg.Server.Addr = config.DefaultAddr
-	cfg.Server.DefaultPageSize = config.DefaultPageSize
-	cfg.Server.MaxPageSize = config.DefaultMaxPageSize
-	// A demo is for exploring: introspection, the playground and text logs.
-	cfg.Server.Introspection = true
-	cfg.Server.Playground.Enabled = true
-	cfg.Server.Log.Format = "text"
-	d.Config = cfg
+	list := &yaml.Node{Kind: yaml.SequenceNode, Content: ps}
+	var buf strings.Builder
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{scalar("providers"), list}}); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	d.YAML = header + buf.String()
+	if d.Config, err = config.Parse([]byte(d.YAML), func(string) string { return "" }); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("demo: %w", err)
+	}
 	return d, nil
+}
+
+// header is the demo configuration's server part.
+const header = `# dirgate's demo configuration: its vendors are emulators on loopback,
+# and a file, serving synthetic people, with demo credentials that open
+# nothing else. They run as long as the dirgate that started them
+# (dirgate -demo, or dirgate -emulate, which printed this file); their
+# ports change with each start. Copy it, change the server part, and run
+#   dirgate -config demo.yaml
+server:
+  addr: 127.0.0.1:8080
+  introspection: true
+  playground:
+    enabled: true
+    path: /
+  log:
+    format: text
+  # Try the production surface on the emulators:
+  # auth:
+  #   apiKeys: [sha256:...]      # dirgate -gen-key makes a key and this line
+  # limits: {depth: 12, complexity: 50000, tokens: 10000, bodyBytes: 1048576}
+  # maxPageSize: 1000
+  # readiness: {whenDegraded: ready, minProvidersUp: 1}
+  # tracing: {enabled: true}     # OTLP to $OTEL_EXPORTER_OTLP_ENDPOINT
+`
+
+// Summary says what the demo serves, one directory a line.
+func (d *Demo) Summary() []string { return d.summary }
+
+func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
+
+func mapping(kv ...string) *yaml.Node {
+	m := &yaml.Node{Kind: yaml.MappingNode}
+	for _, s := range kv {
+		m.Content = append(m.Content, scalar(s))
+	}
+	return m
+}
+
+// revealer is a secret that gives its text on request (vendorhttp.Secret):
+// the demo's credentials open nothing but its emulators, and the file must
+// hold them.
+type revealer interface{ Reveal() string }
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// yamlOf writes a kind's demo configuration as YAML, by its fields' yaml
+// tags, leaving out what is at its zero value.
+func yamlOf(v reflect.Value) *yaml.Node {
+	if r, ok := v.Interface().(revealer); ok {
+		return scalar(r.Reveal())
+	}
+	switch {
+	case v.Type() == durationType:
+		return scalar(time.Duration(v.Int()).String())
+	case v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface:
+		return yamlOf(v.Elem())
+	case v.Kind() == reflect.Struct:
+		m := &yaml.Node{Kind: yaml.MappingNode}
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if f.IsExported() && opts == "inline" && v.Field(i).Kind() == reflect.Struct {
+				m.Content = append(m.Content, yamlOf(v.Field(i)).Content...) // its keys are the parent's
+				continue
+			}
+			if !f.IsExported() || name == "-" || name == "" || v.Field(i).IsZero() {
+				continue
+			}
+			m.Content = append(m.Content, scalar(name), yamlOf(v.Field(i)))
+		}
+		return m
+	case v.Kind() == reflect.Slice:
+		s := &yaml.Node{Kind: yaml.SequenceNode}
+		for i := range v.Len() {
+			s.Content = append(s.Content, yamlOf(v.Index(i)))
+		}
+		return s
+	case v.Kind() == reflect.Bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v.Bool())}
+	case v.CanInt():
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(v.Int(), 10)}
+	case v.CanUint():
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatUint(v.Uint(), 10)}
+	}
+	return scalar(fmt.Sprint(v.Interface()))
+}
+
+// where says where a directory is, from its configuration: the emulator's
+// address, or the file.
+func where(own *yaml.Node) string {
+	for i := 1; i < len(own.Content); i += 2 {
+		v := own.Content[i].Value
+		if u, err := url.Parse(v); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			return "at " + u.Scheme + "://" + u.Host
+		}
+		if strings.HasPrefix(v, "/") {
+			return "in " + v
+		}
+	}
+	return "on loopback"
 }
 
 // Serve serves h on a loopback port until Close (kinds.DemoEnv).

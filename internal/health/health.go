@@ -3,14 +3,19 @@
 //
 // A provider is up while the portable layer reports it OK (its last call
 // succeeded) or STALE (it serves a cached copy while refreshing fails);
-// it is down while FAILING, and unknown before its first call. dirgate is
+// it is down otherwise: FAILING, or UNKNOWN while it has never been
+// reached. dirgate is
 //
-//   - starting (503) until every provider has been up at least once, that
-//     is, has authenticated and answered once;
 //   - ready (200) while every provider is up;
-//   - degraded while some providers, not all, are down: 200 or 503 as
-//     Options.WhenDegraded says;
-//   - unavailable (503) while every provider is down.
+//   - degraded while some providers, not all, are up;
+//   - starting while none is up and the probe dirgate makes of each at
+//     start-up has not ended for every one;
+//   - unavailable while none is up, every one tried.
+//
+// With Options.DegradedReady, dirgate is ready (200) while at least
+// Options.MinUp providers are up (0: as soon as it serves), so that one
+// vendor down during a deploy does not keep every replica out of the load
+// balancer; without it, only while every provider is up.
 //
 // Asking /readyz starts a probe (one cheap call) of each provider that is
 // not up and has not been probed within Options.ProbeInterval, in the
@@ -59,9 +64,11 @@ func SourceTarget(s *providers.Source) Target {
 
 // Options configure a Checker.
 type Options struct {
-	// DegradedReady makes a degraded dirgate ready (200); otherwise it is
-	// not ready (503).
+	// DegradedReady makes a dirgate with MinUp providers up ready (200)
+	// though others are down; otherwise only every provider up is ready.
 	DegradedReady bool
+	// MinUp is how many providers must be up for DegradedReady.
+	MinUp int
 	// ProbeInterval is the least time between two probes of a provider.
 	ProbeInterval time.Duration
 	// Now is the clock; nil means time.Now.
@@ -86,10 +93,11 @@ type Checker struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
-	mu    sync.Mutex
-	seen  []bool      // up at least once
-	probe []time.Time // when the last probe started
-	busy  []bool      // a probe is running
+	mu     sync.Mutex
+	seen   []bool      // up at least once
+	probe  []time.Time // when the last probe started
+	busy   []bool      // a probe is running
+	probed []bool      // a probe has ended
 }
 
 // New returns a Checker of targets. Close stops its probes.
@@ -103,6 +111,7 @@ func New(targets []Target, opts Options) *Checker {
 	c := &Checker{
 		targets: targets, opts: opts,
 		seen: make([]bool, len(targets)), probe: make([]time.Time, len(targets)), busy: make([]bool, len(targets)),
+		probed: make([]bool, len(targets)),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
@@ -131,6 +140,8 @@ type ProviderReport struct {
 	State providers.State `json:"state"`
 	Up    bool            `json:"up"`
 	// Authenticated: it has been up at least once since dirgate started.
+	// A provider never reached is down, with state UNKNOWN, or FAILING
+	// once a call to it failed.
 	Authenticated bool `json:"authenticated"`
 	// LastError is the latest failure, which may be over.
 	LastError *ErrorReport `json:"lastError,omitempty"`
@@ -147,7 +158,7 @@ type ErrorReport struct {
 // Check reports readiness now. It makes no call.
 func (c *Checker) Check() Report {
 	r := Report{Providers: make([]ProviderReport, len(c.targets))}
-	up, authenticated := 0, 0
+	up, pending := 0, 0
 	c.mu.Lock()
 	for i, t := range c.targets {
 		st := t.Status()
@@ -156,8 +167,9 @@ func (c *Checker) Check() Report {
 			c.seen[i] = true
 			up++
 		}
-		if p.Authenticated = c.seen[i]; p.Authenticated {
-			authenticated++
+		p.Authenticated = c.seen[i]
+		if !p.Authenticated && st.State == providers.StateUnknown && !c.probed[i] {
+			pending++ // its first probe has not ended
 		}
 		if e := st.LastError; e != nil {
 			p.LastError = &ErrorReport{Code: e.Code, Message: e.Error(), At: st.LastErrorAt}
@@ -166,15 +178,16 @@ func (c *Checker) Check() Report {
 	}
 	c.mu.Unlock()
 	switch {
-	case authenticated < len(c.targets):
-		r.Status = Starting
 	case up == len(c.targets):
-		r.Status, r.Ready = Ready, true
-	case up == 0:
-		r.Status = Unavailable
+		r.Status = Ready
+	case up > 0:
+		r.Status = Degraded
+	case pending > 0:
+		r.Status = Starting
 	default:
-		r.Status, r.Ready = Degraded, c.opts.DegradedReady
+		r.Status = Unavailable
 	}
+	r.Ready = up == len(c.targets) || c.opts.DegradedReady && up >= c.opts.MinUp
 	return r
 }
 
@@ -209,7 +222,7 @@ func (c *Checker) ProbeDown() {
 				c.opts.Log.LogAttrs(c.ctx, slog.LevelDebug, "readiness probe failed", slog.String("provider", t.Key), slog.Any("err", err))
 			}
 			c.mu.Lock()
-			c.busy[i] = false
+			c.busy[i], c.probed[i] = false, true
 			c.mu.Unlock()
 		}()
 	}

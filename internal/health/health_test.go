@@ -72,25 +72,43 @@ func readyz(t *testing.T, c *Checker) (int, Report) {
 	return w.Code, r
 }
 
+// TestReadiness: a provider that was never reached is down, not
+// "starting" for ever: with whenDegraded ready, one provider up makes
+// dirgate ready (issue 15, item 9a), and with minProvidersUp 0 it is
+// ready as soon as it serves.
 func TestReadiness(t *testing.T) {
-	for _, degradedReady := range []bool{true, false} {
-		t.Run(fmt.Sprintf("degradedReady=%t", degradedReady), func(t *testing.T) {
+	for _, policy := range []struct {
+		degradedReady bool
+		minUp         int
+	}{{true, 1}, {false, 1}, {true, 0}} {
+		t.Run(fmt.Sprintf("degradedReady=%t,minUp=%d", policy.degradedReady, policy.minUp), func(t *testing.T) {
+			status := func(ready bool) int {
+				if ready {
+					return 200
+				}
+				return 503
+			}
+			noneUp := status(policy.degradedReady && policy.minUp == 0)
+			someUp := status(policy.degradedReady)
 			a, b := &fake{}, &fake{}
 			a.set(providers.StateUnknown, providers.StateOK)
 			b.set(providers.StateUnknown, providers.StateFailing)
 			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-			c := New([]Target{a.target("a"), b.target("b")}, Options{DegradedReady: degradedReady, ProbeInterval: time.Minute, Now: func() time.Time { return now }})
+			c := New([]Target{a.target("a"), b.target("b")}, Options{
+				DegradedReady: policy.degradedReady, MinUp: policy.minUp, ProbeInterval: time.Minute, Now: func() time.Time { return now },
+			})
 			defer c.Close()
 
 			// Nothing called yet: starting; the answer starts probes.
-			if code, r := readyz(t, c); code != 503 || r.Status != Starting {
-				t.Errorf("first: %d %+v, want 503 starting", code, r)
+			if code, r := readyz(t, c); code != noneUp || r.Status != Starting {
+				t.Errorf("first: %d %+v, want %d starting", code, r, noneUp)
 			}
 			c.Wait()
-			// a authenticated, b failed its probe: still starting.
+			// a answered, b was never reached: b is down, and dirgate
+			// degraded, not starting.
 			code, r := readyz(t, c)
-			if code != 503 || r.Status != Starting || !r.Providers[0].Authenticated || r.Providers[1].Authenticated {
-				t.Errorf("b never up: %d %+v, want 503 starting, a authenticated, b not", code, r)
+			if code != someUp || r.Status != Degraded || !r.Providers[0].Up || r.Providers[1].Up || r.Providers[1].Authenticated || r.Providers[1].State != providers.StateFailing {
+				t.Errorf("b never up: %d %+v, want %d degraded, b down", code, r, someUp)
 			}
 			if e := r.Providers[1].LastError; e == nil || e.Code != errcode.ProviderAuthFailed || strings.Contains(e.Message, "secret cause") {
 				t.Errorf("b's last error = %+v, want PROVIDER_AUTH_FAILED without its internal cause", e)
@@ -109,17 +127,13 @@ func TestReadiness(t *testing.T) {
 			}
 			// b fails again: degraded, ready or not by policy.
 			b.set(providers.StateFailing, providers.StateFailing)
-			want := 503
-			if degradedReady {
-				want = 200
+			if code, r := readyz(t, c); code != someUp || r.Status != Degraded || r.Providers[1].Up || !r.Providers[1].Authenticated {
+				t.Errorf("b down: %d %+v, want %d degraded", code, r, someUp)
 			}
-			if code, r := readyz(t, c); code != want || r.Status != Degraded || r.Providers[1].Up || !r.Providers[1].Authenticated {
-				t.Errorf("b down: %d %+v, want %d degraded", code, r, want)
-			}
-			// Both down: unavailable whatever the policy.
+			// Both down: unavailable; ready only when none is required.
 			a.set(providers.StateFailing, providers.StateFailing)
-			if code, r := readyz(t, c); code != 503 || r.Status != Unavailable {
-				t.Errorf("both down: %d %+v, want 503 unavailable", code, r)
+			if code, r := readyz(t, c); code != noneUp || r.Status != Unavailable {
+				t.Errorf("both down: %d %+v, want %d unavailable", code, r, noneUp)
 			}
 			// A stale copy counts as up.
 			a.set(providers.StateStale, providers.StateStale)
@@ -129,6 +143,22 @@ func TestReadiness(t *testing.T) {
 			}
 			c.Wait()
 		})
+	}
+}
+
+// TestNeverReachedIsUnavailable: when no provider can be reached at all,
+// dirgate is unavailable once its start-up probes end, not starting.
+func TestNeverReachedIsUnavailable(t *testing.T) {
+	a := &fake{}
+	a.set(providers.StateUnknown, providers.StateUnknown) // a probe that ends without a call
+	c := New([]Target{a.target("a")}, Options{DegradedReady: true, MinUp: 1, ProbeInterval: time.Minute})
+	defer c.Close()
+	if _, r := readyz(t, c); r.Status != Starting {
+		t.Errorf("before the probe: %+v, want starting", r)
+	}
+	c.Wait()
+	if code, r := readyz(t, c); code != 503 || r.Status != Unavailable || r.Providers[0].Up {
+		t.Errorf("after the probe: %d %+v, want 503 unavailable", code, r)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
@@ -121,11 +122,17 @@ func (m *Metrics) Route(name string, next http.Handler) http.Handler {
 }
 
 // GraphQL returns a gqlgen extension that counts and times every GraphQL
-// response, rejections included, and puts the operation name, outcome and
-// error codes on the request's log line.
-func (m *Metrics) GraphQL() graphql.HandlerExtension { return gqlExtension{m} }
+// response, rejections included, puts the operation name, outcome and
+// error codes on the request's log line, and traces each operation as a
+// span of tracer (see Tracing) around its execution.
+func (m *Metrics) GraphQL(tracer trace.Tracer) graphql.HandlerExtension {
+	return gqlExtension{m, tracer}
+}
 
-type gqlExtension struct{ m *Metrics }
+type gqlExtension struct {
+	m      *Metrics
+	tracer trace.Tracer
+}
 
 var _ interface {
 	graphql.HandlerExtension
@@ -136,6 +143,9 @@ func (gqlExtension) ExtensionName() string                   { return "Metrics" 
 func (gqlExtension) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (e gqlExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	op := e.m.operation(ctx)
+	ctx, span := e.tracer.Start(ctx, spanName(ctx, op), trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
 	resp := next(ctx)
 	if resp == nil {
 		return nil
@@ -152,12 +162,17 @@ func (e gqlExtension) InterceptResponse(ctx context.Context, next graphql.Respon
 		code, _ := err.Extensions["code"].(string)
 		codes = append(codes, code)
 	}
-	op := e.m.operation(ctx)
+	codes = uniqueCodes(codes)
 	e.m.gqlRequests.WithLabelValues(op, outcome).Inc()
 	if r := recordOf(ctx); r != nil {
 		e.m.gqlDuration.WithLabelValues(op, outcome).Observe(time.Since(r.start).Seconds())
 	}
-	setOperation(ctx, op, outcome, codes)
+	traceOperation(ctx, span, op, outcome, codes)
+	traceID := ""
+	if sc := span.SpanContext(); sc.HasTraceID() {
+		traceID = sc.TraceID().String()
+	}
+	setOperation(ctx, op, outcome, codes, traceID)
 	return resp
 }
 
@@ -197,13 +212,18 @@ func (m *Metrics) operation(ctx context.Context) string {
 // so, else "api") and status, counts token renewals, and logs each
 // request at debug level by method, host and path only (vendor query
 // strings can hold personal data, and bodies hold secrets).
-func (m *Metrics) Transport(provider string, isToken func(*http.Request) bool, log *slog.Logger, next http.RoundTripper) http.RoundTripper {
+//
+// Each request is a span of tracer (see Tracing): "vendor call", or
+// "token renewal" for the token endpoint, with the provider, endpoint,
+// method, URL without its query string, status and the portable layer's
+// retry attempt.
+func (m *Metrics) Transport(provider string, isToken func(*http.Request) bool, log *slog.Logger, tracer trace.Tracer, next http.RoundTripper) http.RoundTripper {
 	for _, ep := range []string{"api", "token"} {
 		m.vendorLatency.WithLabelValues(provider, ep)
 	}
 	m.renewals.WithLabelValues(provider, "ok")
 	m.renewals.WithLabelValues(provider, "failed")
-	return &transport{m: m, provider: provider, isToken: isToken, log: log, next: next}
+	return &transport{m: m, provider: provider, isToken: isToken, log: log, tracer: tracer, next: next}
 }
 
 type transport struct {
@@ -211,6 +231,7 @@ type transport struct {
 	provider string
 	isToken  func(*http.Request) bool
 	log      *slog.Logger
+	tracer   trace.Tracer
 	next     http.RoundTripper
 }
 
@@ -219,6 +240,8 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if t.isToken != nil && t.isToken(r) {
 		endpoint = "token"
 	}
+	span := startVendorSpan(t.tracer, t.provider, endpoint, r)
+	defer span.End()
 	start := time.Now()
 	resp, err := t.next.RoundTrip(r)
 	d := time.Since(start)
@@ -226,6 +249,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err == nil {
 		status = strconv.Itoa(resp.StatusCode)
 	}
+	endVendorSpan(span, resp, err)
 	t.m.vendorCalls.WithLabelValues(t.provider, endpoint, status).Inc()
 	t.m.vendorLatency.WithLabelValues(t.provider, endpoint).Observe(d.Seconds())
 	if endpoint == "token" {
@@ -238,7 +262,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	t.log.LogAttrs(r.Context(), slog.LevelDebug, "vendor request",
 		slog.String("provider", t.provider), slog.String("endpoint", endpoint),
 		slog.String("method", r.Method), slog.String("host", r.URL.Host), slog.String("path", r.URL.Path),
-		slog.String("status", status), slog.Duration("duration", d))
+		slog.String("status", status), Millis("duration", d))
 	return resp, err
 }
 

@@ -3,15 +3,19 @@ package obs
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 func value(c prometheus.Counter) float64 {
@@ -71,7 +75,7 @@ func TestRequests(t *testing.T) {
 		if inner["request_id"] != id || line["request_id"] != id {
 			t.Errorf("%s: request ids %v and %v in the log, want %q", tt.name, inner["request_id"], line["request_id"], id)
 		}
-		if line["msg"] != "request" || line["status"] != 418.0 || line["path"] != "/query" || line["method"] != "POST" || line["bytes"] != 4.0 || line["key"] != "abc" || line["duration"] == nil {
+		if line["msg"] != "request" || line["status"] != 418.0 || line["path"] != "/query" || line["method"] != "POST" || line["bytes"] != 4.0 || line["key"] != "abc" || line["duration_ms"] == nil {
 			t.Errorf("%s: request line %v", tt.name, line)
 		}
 		if strings.Contains(logs.String(), "secret=1") {
@@ -105,7 +109,7 @@ func TestTransport(t *testing.T) {
 	m := NewMetrics()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c := &http.Client{Transport: m.Transport("gb", func(r *http.Request) bool { return r.URL.Path == "/token" }, log, http.DefaultTransport)}
+	c := &http.Client{Transport: m.Transport("gb", func(r *http.Request) bool { return r.URL.Path == "/token" }, log, noop.NewTracerProvider().Tracer(""), http.DefaultTransport)}
 	for _, p := range []string{"/users?email=ada@example.com", "/users", "/token"} {
 		resp, err := c.Get(vendor.URL + p)
 		if err != nil {
@@ -124,5 +128,47 @@ func TestTransport(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "ada@example.com") || !strings.Contains(logs.String(), "path=/users") {
 		t.Errorf("vendor request log: %s", logs.String())
+	}
+}
+
+// TestLineBounds: whatever is logged, a line stays within the bounds, and
+// says what it cut.
+func TestLineBounds(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := NewLogger(&buf, "json", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := strings.Repeat("é", 10000) // two bytes a rune: cuts fall on rune boundaries
+	var many []any
+	for i := range 200 {
+		many = append(many, slog.String(fmt.Sprintf("k%d", i), huge))
+	}
+	log.Info(huge, "s", huge, "err", errors.New(huge), "list", slices.Repeat([]string{"CODE"}, 3000), "any", struct{ S string }{huge})
+	log.Info("many", many...)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Errorf("not JSON (a rune cut in two?): %v", err)
+		}
+		if len(l) > MaxLineBytes+MaxAttrs*64 {
+			t.Errorf("a line of %d bytes", len(l))
+		}
+	}
+	var first, second map[string]any
+	json.Unmarshal([]byte(lines[0]), &first)
+	json.Unmarshal([]byte(lines[1]), &second)
+	if s := first["s"].(string); len(s) > MaxValueBytes+32 || !strings.HasSuffix(s, " more bytes)") {
+		t.Errorf("a long string kept %d bytes: …%s", len(s), s[max(0, len(s)-30):])
+	}
+	if l := first["list"].([]any); len(l) != MaxListItems+1 || l[MaxListItems] != "…(2968 more)" {
+		t.Errorf("a long list kept %d items, ending %v", len(l), l[len(l)-1])
+	}
+	if second["attrs_dropped"] != float64(200-MaxAttrs) {
+		t.Errorf("attrs_dropped = %v", second["attrs_dropped"])
 	}
 }

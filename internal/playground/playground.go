@@ -34,77 +34,105 @@ import (
 	"time"
 )
 
-// DefaultQuery is the query of the playground's first tab: a page of users
-// with pageInfo and totalCount, each with its accounts in the other
-// directories (linked by email), and a short guide to filters and cursors.
-// Its variables have defaults, so it runs as it is; the guide says what to
-// put in the variables editor for the next page or another filter. (The
-// first tab cannot start with variables: GraphiQL 3 shows the tab's query
-// but not its variables.)
-const DefaultQuery = `# dirgate: the users of every directory, one API,
-# each with its accounts in the other directories
-# (linkedAccounts, matched by email).
+// DefaultQuery is the query of the playground's first tab, for the
+// configured providers' keys, in order: the first users of each provider
+// (an alias per provider), each with the same person's accounts in the
+// other providers, so that the merge shows at once, whatever directories
+// are configured; and a short guide to paging, filters, and, when callers
+// must authenticate (auth), the API key. Its variable has a default, so it
+// runs as it is. (GraphiQL 3 shows a first tab's query but not its
+// variables.)
+func DefaultQuery(providers []string, auth bool) string {
+	var b strings.Builder
+	b.WriteString(`# dirgate: the users of every directory, one API.
 # Run this query: Ctrl-Enter, or the run button.
+`)
+	if auth {
+		b.WriteString(`#
+# This dirgate wants an API key: type it in Headers
+# below, in place of <your API key>. The playground
+# sends nothing until you do; then it loads the schema
+# (Docs, completion), and again whenever the key changes.
+`)
+	}
+	b.WriteString(`#
+# Below: each directory's first users, and for each,
+# the same person's accounts in the other directories
+# (linkedAccounts, matched by email).
 #
-# Next page: in Variables below, put
-#   {"after": "<pageInfo.endCursor>"}
-# Previous page:
-#   {"first": null, "last": 10,
-#    "before": "<pageInfo.startCursor>"}
-# Cursors are opaque and bound to their filter.
-#
-# Filters are ANDed; strings match the whole
-# value, in any case. Try in Variables:
-#   {"filter": {"lastName": "berg"}}
-#   {"filter": {"providers": ["getbill"],
-#               "active": false}}
+# users walks every directory in one order: drop the
+# providers filter to walk them all. Next page: add
+#   after: "<pageInfo.endCursor>"
+# previous page: last: 5, before: "<pageInfo.startCursor>"
+# (cursors are opaque, and bound to their filter).
+# Filters are ANDed; strings match the whole value,
+# in any case: try filter: {lastName: "berg"}.
 # Ctrl-Space completes; Docs (top left) lists all.
-query Users(
-  $first: Int = 10
-  $after: String
-  $last: Int
-  $before: String
-  $filter: UserFilter = { active: true }
-) {
-  users(
-    first: $first
-    after: $after
-    last: $last
-    before: $before
-    filter: $filter
-  ) {
-    totalCount
-    pageInfo {
-      hasNextPage
-      hasPreviousPage
-      startCursor
-      endCursor
-    }
-    edges {
-      node {
+query Directories($first: Int = 5) {
+`)
+	seen := map[string]bool{}
+	for _, key := range providers {
+		alias := aliasOf(key)
+		for n := 2; seen[alias]; n++ {
+			alias = fmt.Sprintf("%s_%d", aliasOf(key), n)
+		}
+		seen[alias] = true
+		fmt.Fprintf(&b, "  %s: users(first: $first, filter: {providers: [%q]}) {\n    ...Page\n  }\n", alias, key)
+	}
+	b.WriteString(`}
+
+fragment Page on UserConnection {
+  totalCount
+  pageInfo {
+    hasNextPage
+    startCursor
+    endCursor
+  }
+  edges {
+    node {
+      id
+      displayName
+      email
+      active
+      provider {
+        key
+      }
+      linkedAccounts {
         displayName
         email
-        active
         provider {
           key
-        }
-        linkedAccounts {
-          email
-          active
-          provider {
-            key
-          }
         }
       }
     }
   }
 }
-`
+`)
+	return b.String()
+}
+
+// aliasOf makes a GraphQL alias of a provider key ([a-z][a-z0-9_-]*).
+func aliasOf(key string) string {
+	a := strings.Map(func(r rune) rune {
+		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, key)
+	if a == "" || a[0] >= '0' && a[0] <= '9' {
+		a = "p_" + a
+	}
+	return a
+}
+
+// KeyPlaceholder stands for the caller's API key in AuthHeaders; the
+// playground sends no request while the headers hold it, or no key.
+const KeyPlaceholder = "<your API key>"
 
 // AuthHeaders is what the headers editor of each new tab holds when
 // Options.AuthHeader is set: a placeholder for the caller's API key.
 const AuthHeaders = `{
-  "Authorization": "Bearer <your API key>"
+  "Authorization": "Bearer ` + KeyPlaceholder + `"
 }`
 
 // Options configures the playground.
@@ -117,9 +145,14 @@ type Options struct {
 	Title string
 	// AuthHeader says callers must authenticate: each new tab's headers
 	// editor then starts with an Authorization header for the caller's API
-	// key, and shows the headers editor first. The headers editor is there
-	// either way; what is typed into it is never persisted.
+	// key, and shows the headers editor first; the page sends nothing
+	// until a key is typed there, and loads the schema again whenever the
+	// key changes. The headers editor is there either way; what is typed
+	// into it is never persisted.
 	AuthHeader bool
+	// Providers are the configured providers' keys, in order, for the
+	// first tab's query (see DefaultQuery).
+	Providers []string
 }
 
 // New returns the playground's handler. It panics if opts.Endpoint is
@@ -141,7 +174,7 @@ func New(opts Options) http.Handler {
 		assets: loadAssets(),
 		config: pageConfig{
 			Endpoint:     opts.Endpoint,
-			DefaultQuery: DefaultQuery,
+			DefaultQuery: DefaultQuery(opts.Providers, opts.AuthHeader),
 		},
 		title: opts.Title,
 		csp: "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-%s'; " +
@@ -150,6 +183,7 @@ func New(opts Options) http.Handler {
 	}
 	if opts.AuthHeader {
 		h.config.DefaultHeaders = AuthHeaders
+		h.config.KeyPlaceholder = KeyPlaceholder
 	}
 	return h
 }
@@ -197,6 +231,9 @@ type pageConfig struct {
 	Endpoint       string `json:"endpoint"`
 	DefaultQuery   string `json:"defaultQuery"`
 	DefaultHeaders string `json:"defaultHeaders,omitempty"`
+	// KeyPlaceholder, when set, means callers must authenticate: the page
+	// sends nothing while the headers hold no key but this.
+	KeyPlaceholder string `json:"keyPlaceholder,omitempty"`
 }
 
 type handler struct {

@@ -180,7 +180,7 @@ func TestPage(t *testing.T) {
 	if strings.Contains(page, " style=") || strings.Contains(page, "<style") {
 		t.Error("the page has inline styles")
 	}
-	if config.Endpoint != "/query" || config.DefaultQuery != DefaultQuery || config.DefaultHeaders != "" {
+	if config.Endpoint != "/query" || config.DefaultQuery != DefaultQuery(nil, false) || config.DefaultHeaders != "" || config.KeyPlaceholder != "" {
 		t.Errorf("config %+v", config)
 	}
 	if !strings.Contains(page, "<title>dirgate</title>") {
@@ -206,6 +206,27 @@ func TestPage(t *testing.T) {
 	}
 }
 
+// TestDefaultQuery: the first tab's query has an alias per provider, in
+// order, each a valid GraphQL name, and selects ids and linked accounts.
+func TestDefaultQuery(t *testing.T) {
+	q := DefaultQuery([]string{"concur", "getbill-eu", "getbill_eu", "9x"}, false)
+	var aliases []string
+	for _, m := range regexp.MustCompile(`(?m)^  (\w+): users\(first: \$first, filter: \{providers: \["([^"]+)"\]\}\)`).FindAllStringSubmatch(q, -1) {
+		aliases = append(aliases, m[1]+"="+m[2])
+	}
+	if want := []string{"concur=concur", "getbill_eu=getbill-eu", "getbill_eu_2=getbill_eu", "p_9x=9x"}; !slices.Equal(aliases, want) {
+		t.Errorf("aliases %v, want %v", aliases, want)
+	}
+	for _, want := range []string{"      id\n", "      linkedAccounts {\n"} {
+		if !strings.Contains(q, want) {
+			t.Errorf("the query does not select %q:\n%s", want, q)
+		}
+	}
+	if strings.Contains(q, "API key") {
+		t.Error("the guide speaks of an API key without auth")
+	}
+}
+
 func TestAuthHeaderAndEndpoint(t *testing.T) {
 	resp := get(t, New(Options{Endpoint: "https://api.example.com:8443/graphql", Title: "ACME <directory>", AuthHeader: true}), "/")
 	page := body(t, resp)
@@ -217,7 +238,8 @@ func TestAuthHeaderAndEndpoint(t *testing.T) {
 	if err := json.Unmarshal([]byte(m[1]), &config); err != nil {
 		t.Fatal(err)
 	}
-	if config.Endpoint != "https://api.example.com:8443/graphql" || config.DefaultHeaders != AuthHeaders {
+	if config.Endpoint != "https://api.example.com:8443/graphql" || config.DefaultHeaders != AuthHeaders || config.KeyPlaceholder != KeyPlaceholder ||
+		!strings.Contains(config.DefaultQuery, "type it in Headers") {
 		t.Errorf("config %+v", config)
 	}
 	var headers map[string]string

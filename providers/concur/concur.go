@@ -2,7 +2,7 @@ package concur
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -126,7 +126,7 @@ func (c *Client) users(ctx context.Context, query string, limit int) (*driver.Li
 			switch s := r.Status; {
 			case s == http.StatusOK:
 				var derr error
-				page, derr = decodeUsers(r.Body)
+				page, derr = decodeUsers(r.Body, limit)
 				return derr
 			case (s == http.StatusUnauthorized || s == http.StatusForbidden) && !renewed:
 				refused = true
@@ -147,90 +147,162 @@ func (c *Client) users(ctx context.Context, query string, limit int) (*driver.Li
 	}
 }
 
-// Decoding /users/, tolerantly: Concur's docs disagree on types and
-// shapes.
+// Decoding /users/, tolerantly (Concur's docs disagree on types and
+// shapes), in one pass: members as encoding/json matches struct fields,
+// ignoring case, scalars as vendorhttp's tolerant types read them.
 
-type wirePage struct {
-	Total       vendorhttp.Int  `json:"total"`
-	Company     *wireCompanyIn  `json:"company"`
-	CompanyInfo *wireCompanyIn  `json:"companyinfo"`
-	Items       json.RawMessage `json:"Items"`
-}
+// The members of a page, of its company, and of a user.
+var (
+	pageMembers    = []string{"total", "company", "companyinfo", "Items"}
+	companyMembers = []string{"name", "address", "city", "state", "zip", "country"}
+	userMembers    = []string{"ID", "PrimaryEmail", "Emails", "FirstName", "MiddleName", "LastName", "Active",
+		"LoginID", "EmployeeID", "CellPhoneNumber", "OrganizationUnit", "CountryCode"}
+)
 
-type wireCompanyIn struct {
-	Name    vendorhttp.String `json:"name"`
-	Address vendorhttp.String `json:"address"`
-	City    vendorhttp.String `json:"city"`
-	State   vendorhttp.String `json:"state"`
-	Zip     vendorhttp.String `json:"zip"`
-	Country vendorhttp.String `json:"country"`
-}
-
-type wireUserIn struct {
-	ID               vendorhttp.String  `json:"ID"`
-	PrimaryEmail     vendorhttp.String  `json:"PrimaryEmail"`
-	Emails           vendorhttp.Strings `json:"Emails"`
-	FirstName        vendorhttp.String  `json:"FirstName"`
-	MiddleName       vendorhttp.String  `json:"MiddleName"`
-	LastName         vendorhttp.String  `json:"LastName"`
-	Active           vendorhttp.Bool    `json:"Active"`
-	LoginID          vendorhttp.String  `json:"LoginID"`
-	EmployeeID       vendorhttp.String  `json:"EmployeeID"`
-	CellPhoneNumber  vendorhttp.String  `json:"CellPhoneNumber"`
-	OrganizationUnit vendorhttp.String  `json:"OrganizationUnit"`
-	CountryCode      vendorhttp.String  `json:"CountryCode"`
-}
-
-// decodeUsers decodes a 200 answer of /users/. It never quotes the body.
-func decodeUsers(body []byte) (*driver.ListPage, error) {
+// decodeUsers decodes a 200 answer of /users/ to a request for limit
+// users. It never quotes the body.
+func decodeUsers(body []byte, limit int) (*driver.ListPage, error) {
 	bad := func(why string) error { return fmt.Errorf("%w: %s", driver.ErrBadResponse, why) }
-	var w wirePage
-	if err := json.Unmarshal(body, &w); err != nil {
+	r := vendorhttp.NewReader(body)
+	var (
+		total                vendorhttp.Int
+		company, companyInfo *driver.Company
+		users                []driver.User
+		items                bool
+		itemsErr             error // of the last Items: decoded after the rest, as a json.RawMessage would be
+	)
+	err := r.Members(pageMembers, func(i int) error {
+		var err error
+		switch i {
+		case 0:
+			total, err = r.Int()
+		case 1:
+			err = readCompany(r, &company)
+		case 2:
+			err = readCompany(r, &companyInfo)
+		case 3:
+			items, users = true, make([]driver.User, 0, min(max(limit, 0), MaxPageSize))
+			depth := r.Depth()
+			users, itemsErr = readUsers(r, users)
+			if _, ok := errors.AsType[*vendorhttp.TypeError](itemsErr); ok {
+				return r.SkipRest(depth)
+			}
+			if itemsErr != nil {
+				return itemsErr
+			}
+		}
+		return err
+	})
+	if err == nil {
+		err = r.End()
+	}
+	switch {
+	case err != nil:
 		return nil, bad("undecodable JSON")
-	}
-	if len(w.Items) == 0 {
+	case !items:
 		return nil, bad("no Items")
-	}
-	var items []*wireUserIn
-	if err := json.Unmarshal(w.Items, &items); err != nil {
+	case itemsErr == errNoID:
+		return nil, bad("a user without an ID")
+	case itemsErr != nil:
 		return nil, bad("undecodable Items")
 	}
-	page := &driver.ListPage{Total: -1, Users: make([]driver.User, 0, len(items))}
-	if w.Total.Set {
-		if w.Total.N < 0 || w.Total.N > 1<<31 {
+	page := &driver.ListPage{Total: -1, Users: users}
+	if total.Set {
+		if total.N < 0 || total.N > 1<<31 {
 			return nil, bad("a total out of range")
 		}
-		page.Total = int(w.Total.N)
+		page.Total = int(total.N)
 	}
-	if wc := w.Company; wc != nil || w.CompanyInfo != nil {
-		if wc == nil {
-			wc = w.CompanyInfo
-		}
-		page.Company = &driver.Company{
-			Name: string(wc.Name), Address: string(wc.Address), City: string(wc.City),
-			State: string(wc.State), Zip: string(wc.Zip), Country: string(wc.Country),
-		}
+	if company == nil {
+		company = companyInfo
 	}
-	for _, u := range items {
-		if u == nil || strings.TrimSpace(string(u.ID)) == "" {
-			return nil, bad("a user without an ID")
-		}
-		page.Users = append(page.Users, driver.User{
-			ID:               string(u.ID),
-			Email:            string(u.PrimaryEmail),
-			Emails:           userEmails(string(u.PrimaryEmail), u.Emails),
-			FirstName:        string(u.FirstName),
-			MiddleName:       string(u.MiddleName),
-			LastName:         string(u.LastName),
-			Active:           bool(u.Active),
-			LoginID:          string(u.LoginID),
-			EmployeeID:       string(u.EmployeeID),
-			CellPhone:        string(u.CellPhoneNumber),
-			OrganizationUnit: string(u.OrganizationUnit),
-			CountryCode:      string(u.CountryCode),
-		})
-	}
+	page.Company = company
 	return page, nil
+}
+
+// errNoID reports a user without an ID, or null in place of a user.
+var errNoID = errors.New("a user without an ID")
+
+// readCompany reads a company object into *c, as encoding/json decodes
+// into a pointer: null makes it nil, an object fills in what it names.
+func readCompany(r *vendorhttp.Reader, c **driver.Company) error {
+	if r.Kind() == 'n' {
+		*c = nil
+		return r.Skip()
+	}
+	if *c == nil {
+		*c = &driver.Company{}
+	}
+	co := *c
+	return r.Members(companyMembers, func(i int) error {
+		s, err := r.String()
+		*[]*string{&co.Name, &co.Address, &co.City, &co.State, &co.Zip, &co.Country}[i] = s
+		return err
+	})
+}
+
+// readUsers reads the Items array, appending to users. A user without an
+// ID is errNoID, found after the whole array is read (as the users are
+// checked after they are decoded).
+func readUsers(r *vendorhttp.Reader, users []driver.User) ([]driver.User, error) {
+	noID := false
+	err := r.Elements(func() error {
+		if r.Kind() == 'n' {
+			noID = true
+			return r.Skip()
+		}
+		var u driver.User
+		var emails []string
+		err := r.Members(userMembers, func(i int) error {
+			var err error
+			switch i {
+			case 2:
+				emails, err = r.Strings()
+			case 6:
+				u.Active, err = r.Bool()
+			default:
+				var s string
+				s, err = r.String()
+				*userField(&u, i) = s
+			}
+			return err
+		})
+		if strings.TrimSpace(u.ID) == "" {
+			noID = true
+		}
+		u.Emails = userEmails(u.Email, emails)
+		users = append(users, u)
+		return err
+	})
+	if err == nil && noID {
+		err = errNoID
+	}
+	return users, err
+}
+
+// userField is the string field of u that userMembers[i] fills.
+func userField(u *driver.User, i int) *string {
+	switch i {
+	case 0:
+		return &u.ID
+	case 1:
+		return &u.Email
+	case 3:
+		return &u.FirstName
+	case 4:
+		return &u.MiddleName
+	case 5:
+		return &u.LastName
+	case 7:
+		return &u.LoginID
+	case 8:
+		return &u.EmployeeID
+	case 9:
+		return &u.CellPhone
+	case 10:
+		return &u.OrganizationUnit
+	}
+	return &u.CountryCode
 }
 
 // userEmails returns the primary email, then the other values that look

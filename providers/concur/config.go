@@ -1,6 +1,7 @@
 package concur
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/dirgate/dirgate/providers/concur/companyauth"
@@ -30,16 +31,14 @@ type Config struct {
 
 // Check applies the defaults and checks cfg; errors name the key.
 func (cfg *Config) Check() error {
-	if err := cfg.Auth.Check(); err != nil {
-		return err
-	}
+	errs := []error{cfg.Auth.Check()}
 	if cfg.PageSize == 0 {
 		cfg.PageSize = DefaultPageSize
 	}
 	if cfg.PageSize < 1 || cfg.PageSize > MaxPageSize {
-		return fmt.Errorf("pageSize must be between 1 and %d (Concur's maximum: 100, or 1000 on the pre-release API)", MaxPageSize)
+		errs = append(errs, fmt.Errorf("pageSize must be between 1 and %d (Concur's maximum: 100, or 1000 on the pre-release API)", MaxPageSize))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Open builds a Client from dirgate's configuration and shared

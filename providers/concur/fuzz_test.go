@@ -16,7 +16,7 @@ import (
 func FuzzDecodeUsers(f *testing.F) {
 	f.Add([]byte(`{"total":2,"Items":[{"ID":"a","PrimaryEmail":"a@x.example"},{"ID":"b","Active":"true"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		page, err := decodeUsers(body)
+		page, err := decodeUsers(body, 100)
 		if err != nil {
 			if !errors.Is(err, driver.ErrBadResponse) {
 				t.Fatalf("unclassified error %v", err)

@@ -38,26 +38,26 @@ type Config struct {
 
 // Check applies the defaults and checks cfg; errors name the key.
 func (cfg *Config) Check() error {
+	var errs []error
 	cfg.BaseURL = strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/")
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return errors.New("baseURL must be an absolute http or https URL without credentials, query or fragment")
+		errs = append(errs, errors.New("baseURL must be an absolute http or https URL without credentials, query or fragment"))
 	}
 	switch {
+	case !cfg.Token.IsZero() && (cfg.ClientID != "" || !cfg.ClientSecret.IsZero()):
+		errs = append(errs, errors.New("token: set together with clientID/clientSecret: give a token, or client credentials, not both"))
 	case cfg.Token.IsZero() && cfg.ClientID == "" && cfg.ClientSecret.IsZero():
-		return errors.New(`missing required key "token" (or "clientID" and "clientSecret")`)
+		errs = append(errs, errors.New(`missing required key "token" (or "clientID" and "clientSecret")`))
 	case cfg.Token.IsZero() && cfg.ClientID == "":
-		return errors.New(`missing required key "clientID" (with "clientSecret")`)
+		errs = append(errs, errors.New(`missing required key "clientID" (with "clientSecret")`))
 	case cfg.Token.IsZero() && cfg.ClientSecret.IsZero():
-		return errors.New(`missing required key "clientSecret" (with "clientID")`)
+		errs = append(errs, errors.New(`missing required key "clientSecret" (with "clientID")`))
 	}
-	if err := cfg.Token.Check("token"); err != nil {
-		return err
-	}
-	return cfg.ClientSecret.Check("clientSecret")
+	return errors.Join(append(errs, cfg.Token.Check("token"), cfg.ClientSecret.Check("clientSecret"))...)
 }
 
 // Open builds a Client from dirgate's configuration and shared
@@ -301,61 +301,37 @@ func (c *Client) statusError(status int, header http.Header, body []byte) error 
 	return err
 }
 
-// wireUserIn is a user as getbill sends it.
-type wireUserIn struct {
-	ID           vendorhttp.String `json:"id"`
-	Email        vendorhttp.String `json:"email"`
-	FirstName    vendorhttp.String `json:"firstname"`
-	LastName     vendorhttp.String `json:"lastname"`
-	IsActive     json.RawMessage   `json:"is_active"`
-	CreatedAt    vendorhttp.Time   `json:"created_at"`
-	LastActivity vendorhttp.Time   `json:"last_activity"`
-}
-
-// decodePage decodes a 200 answer to a request for page n of size limit.
-// It never quotes the body.
+// decodePage decodes a 200 answer to a request for page n of size limit,
+// in one pass: each member is read once, straight into what is kept, as
+// encoding/json reads getbill's envelope (members matched ignoring case;
+// data, error and pagination as json.RawMessage, the last of repeats
+// winning and decoded after the rest). It never quotes the body.
 func (c *Client) decodePage(header http.Header, body []byte, n, limit int, chained bool) (*driver.ListPage, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", driver.ErrBadResponse, fmt.Sprintf(format, args...))
 	}
-	env, failed, ok := decodeEnvelope(body)
-	switch {
-	case !ok:
+	var a answer
+	switch err := a.read(body); {
+	case err != nil || a.errKind == 0 || a.errKind == '"' || a.errBad:
 		return nil, bad("an answer that is not getbill's JSON envelope (%d bytes, %s)", len(body), contentType(header))
-	case failed && env.Code.N >= 400 && env.Code.N <= 599:
-		return nil, fmt.Errorf("an error envelope on status 200: %w", c.statusError(int(env.Code.N), header, body))
-	case failed:
+	case a.failed && a.code.N >= 400 && a.code.N <= 599:
+		return nil, fmt.Errorf("an error envelope on status 200: %w", c.statusError(int(a.code.N), header, body))
+	case a.failed:
 		return nil, bad("status 200 with an error envelope and no error code")
-	case len(env.Data) == 0:
+	case !a.data:
 		return nil, bad("an answer without data")
-	}
-	var wire []*wireUserIn
-	if err := json.Unmarshal(env.Data, &wire); err != nil {
+	case a.dataErr != nil:
 		return nil, bad("data is not a list of users")
+	case a.userErr != "":
+		return nil, bad("%s", a.userErr)
+	case a.pagErr:
+		return nil, fmt.Errorf("%w: pagination is not an object of counts", driver.ErrBadResponse)
 	}
-	page := &driver.ListPage{Total: -1, Users: make([]driver.User, 0, len(wire))}
-	for i, w := range wire {
-		if w == nil || strings.TrimSpace(string(w.ID)) == "" {
-			return nil, bad("user %d has no id", i)
-		}
-		u := driver.User{
-			ID: strings.TrimSpace(string(w.ID)), Email: strings.TrimSpace(string(w.Email)),
-			FirstName: strings.TrimSpace(string(w.FirstName)), LastName: strings.TrimSpace(string(w.LastName)),
-			CreatedAt: time.Time(w.CreatedAt), LastActivityAt: time.Time(w.LastActivity),
-		}
-		if u.Email != "" {
-			u.Emails = []string{u.Email}
-		}
-		if len(w.IsActive) > 0 {
-			var b vendorhttp.Bool
-			if json.Unmarshal(w.IsActive, &b) != nil {
-				return nil, bad("user %d: is_active is not a boolean", i)
-			}
-			u.Active = bool(b)
-		}
-		page.Users = append(page.Users, u)
+	page := &driver.ListPage{Total: -1, Users: a.users}
+	if page.Users == nil {
+		page.Users = []driver.User{}
 	}
-	p, err := decodePagination(env.Pagination, n)
+	p, err := a.pagination(n)
 	switch {
 	case err != nil:
 		return nil, err
@@ -377,28 +353,168 @@ func (c *Client) decodePage(header http.Header, body []byte, n, limit int, chain
 	return page, nil
 }
 
-type pagination struct{ total, page, limit, pages int }
+// answer is what a 200 answer of the users endpoint says.
+type answer struct {
+	errKind byte // the kind of the last "error" member; 0: none
+	errBad  bool // it does not read as a boolean
+	failed  bool
+	code    vendorhttp.Int
 
-// decodePagination reads a pagination object; nil when there is none.
-// Missing fields are zero, except page, which is then the one asked for.
-func decodePagination(raw json.RawMessage, n int) (*pagination, error) {
-	if len(raw) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+	data    bool // a "data" member; of the last one:
+	users   []driver.User
+	dataErr error  // not a list of users
+	userErr string // the first user without an id or with an unreadable is_active
+
+	pag      bool // a pagination that is not null; of the last one:
+	pagErr   bool // not an object of counts
+	pagCount [4]vendorhttp.Int
+}
+
+// The members of an answer, of its details, of a user and of its
+// pagination.
+var (
+	answerMembers     = []string{"error", "data", "pagination", "code", "details"}
+	detailsMembers    = []string{"retry_after"}
+	userMembers       = []string{"id", "email", "firstname", "lastname", "is_active", "created_at", "last_activity"}
+	paginationMembers = []string{"total", "page", "limit", "pages"}
+)
+
+// read reads body. Its error is a syntax error, or a value of the wrong
+// type where encoding/json would fail the whole envelope (code, details).
+func (a *answer) read(body []byte) error {
+	r := vendorhttp.NewReader(body)
+	err := r.Members(answerMembers, func(i int) error {
+		switch i {
+		case 0:
+			a.errKind = r.Kind()
+			if a.errKind == '"' {
+				return r.Skip()
+			}
+			var err error
+			a.failed, err = r.Bool()
+			a.errBad = isType(err)
+			if a.errBad {
+				return nil
+			}
+			return err
+		case 1:
+			return a.readData(r)
+		case 2:
+			return a.readPagination(r)
+		case 3:
+			var err error
+			a.code, err = r.Int()
+			return err
+		}
+		return r.Members(detailsMembers, func(int) error {
+			_, err := r.String()
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return r.End()
+}
+
+func isType(err error) bool {
+	_, ok := errors.AsType[*vendorhttp.TypeError](err)
+	return ok
+}
+
+// readData reads a data member: a list of users, decoded as encoding/json
+// decodes it into []*wireUser, then checked user by user.
+func (a *answer) readData(r *vendorhttp.Reader) error {
+	a.data, a.users, a.dataErr, a.userErr = true, nil, nil, ""
+	depth := r.Depth()
+	i := 0
+	err := r.Elements(func() error {
+		defer func() { i++ }()
+		if r.Kind() == 'n' {
+			a.userFailed(fmt.Sprintf("user %d has no id", i))
+			return r.Skip()
+		}
+		var u driver.User
+		activeBad := false
+		err := r.Members(userMembers, func(f int) error {
+			var err error
+			switch f {
+			case 4:
+				u.Active, err = r.Bool()
+				if activeBad = isType(err); activeBad {
+					err = nil
+				}
+			case 5:
+				u.CreatedAt, err = r.Time()
+			case 6:
+				u.LastActivityAt, err = r.Time()
+			default:
+				var s string
+				s, err = r.String()
+				*[]*string{&u.ID, &u.Email, &u.FirstName, &u.LastName}[f] = strings.TrimSpace(s)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		switch {
+		case u.ID == "":
+			a.userFailed(fmt.Sprintf("user %d has no id", i))
+		case activeBad:
+			a.userFailed(fmt.Sprintf("user %d: is_active is not a boolean", i))
+		}
+		if u.Email != "" {
+			u.Emails = []string{u.Email}
+		}
+		a.users = append(a.users, u)
+		return nil
+	})
+	if isType(err) {
+		a.dataErr = err
+		return r.SkipRest(depth)
+	}
+	return err
+}
+
+func (a *answer) userFailed(why string) {
+	if a.userErr == "" {
+		a.userErr = why
+	}
+}
+
+// readPagination reads a pagination member: null, or an object of counts.
+func (a *answer) readPagination(r *vendorhttp.Reader) error {
+	a.pag, a.pagErr, a.pagCount = r.Kind() != 'n', false, [4]vendorhttp.Int{}
+	if !a.pag {
+		return r.Skip()
+	}
+	depth := r.Depth()
+	err := r.Members(paginationMembers, func(i int) error {
+		var err error
+		a.pagCount[i], err = r.Int()
+		return err
+	})
+	if isType(err) {
+		a.pagErr = true
+		return r.SkipRest(depth)
+	}
+	return err
+}
+
+// pagination is the answer's pagination; nil when there is none. Missing
+// counts are zero, except page, which is then the one asked for.
+func (a *answer) pagination(n int) (*pagination, error) {
+	if !a.pag {
 		return nil, nil
 	}
-	var v struct{ Total, Page, Limit, Pages vendorhttp.Int }
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, fmt.Errorf("%w: pagination is not an object of counts", driver.ErrBadResponse)
-	}
 	p := &pagination{page: n}
-	for _, f := range []struct {
-		v   vendorhttp.Int
-		out *int
-	}{{v.Total, &p.total}, {v.Page, &p.page}, {v.Limit, &p.limit}, {v.Pages, &p.pages}} {
-		if f.v.Set {
-			if f.v.N < 0 || f.v.N > 1<<31 {
+	for i, out := range []*int{&p.total, &p.page, &p.limit, &p.pages} {
+		if v := a.pagCount[i]; v.Set {
+			if v.N < 0 || v.N > 1<<31 {
 				return nil, fmt.Errorf("%w: pagination holds a count out of range", driver.ErrBadResponse)
 			}
-			*f.out = int(f.v.N)
+			*out = int(v.N)
 		}
 	}
 	if p.pages == 0 && p.limit > 0 {
@@ -406,6 +522,8 @@ func decodePagination(raw json.RawMessage, n int) (*pagination, error) {
 	}
 	return p, nil
 }
+
+type pagination struct{ total, page, limit, pages int }
 
 func contentType(h http.Header) string {
 	ct := h.Get("Content-Type")

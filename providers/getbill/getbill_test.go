@@ -172,13 +172,17 @@ func TestStaticToken(t *testing.T) {
 	}
 }
 
-func TestTokenWinsOverClientCredentials(t *testing.T) {
+// TestTokenWithClientCredentials: a token beside client credentials is a
+// configuration error, not a silent choice of the token (issue 15, item 4).
+func TestTokenWithClientCredentials(t *testing.T) {
 	e := newEmulator(EmulatorOptions{})
 	cfg := creds(serve(t, e))
 	cfg.Token = sec(testToken)
-	list(t, newClient(t, cfg))
-	if tok, users := e.Calls(); tok != 0 || users != 1 {
-		t.Errorf("Calls() = %d, %d, want 0, 1", tok, users)
+	if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "token: set together with clientID/clientSecret") {
+		t.Errorf("New = %v, want an error naming token", err)
+	}
+	if tok, users := e.Calls(); tok != 0 || users != 0 {
+		t.Errorf("Calls() = %d, %d, want none", tok, users)
 	}
 }
 
@@ -576,7 +580,7 @@ func TestNew(t *testing.T) {
 		{"nothing", Config{}, `missing required key "token" (or "clientID" and "clientSecret")`},
 		{"no secret", Config{ClientID: testClientID}, `missing required key "clientSecret"`},
 		{"no id", Config{ClientSecret: sec(testSecret)}, `missing required key "clientID"`},
-		{"token wins", Config{Token: sec(testToken), ClientID: testClientID}, ""},
+		{"token beside client credentials", Config{Token: sec(testToken), ClientID: testClientID}, "token: set together with clientID/clientSecret"},
 		{"a token too short to be real", Config{Token: sec("tok")}, "token is too short"},
 		{"a secret too short to be real", Config{ClientID: testClientID, ClientSecret: sec("t")}, "clientSecret is too short"},
 		{"relative base URL", Config{BaseURL: "getbill.io", Token: sec(testToken)}, "baseURL"},

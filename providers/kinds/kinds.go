@@ -9,7 +9,6 @@ package kinds
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -75,11 +74,12 @@ func All() []Kind {
 
 // Lookup returns the kind with the name.
 func Lookup(name string) (Kind, bool) {
-	i := slices.IndexFunc(All(), func(k Kind) bool { return k.Name == name })
-	if i < 0 {
-		return Kind{}, false
+	for _, k := range All() {
+		if k.Name == name {
+			return k, true
+		}
 	}
-	return All()[i], true
+	return Kind{}, false
 }
 
 // Names lists the kinds' names, for error messages.

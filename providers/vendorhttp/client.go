@@ -1,10 +1,12 @@
 package vendorhttp
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -75,7 +77,14 @@ type Client struct {
 	now                     func() time.Time
 	perUser, floor, ceiling int64
 	bodies                  *BodyBudget
+	// buffers holds the *bytes.Buffer answers are read into: read decodes
+	// an answer and keeps none of its bytes, so its buffer serves a next
+	// one, and a page costs no growing of a fresh buffer.
+	buffers sync.Pool
 }
+
+// maxPooled is the largest answer buffer kept for the next answer.
+const maxPooled = 1 << 20
 
 // New returns a Client.
 func New(opts Options) *Client {
@@ -123,7 +132,9 @@ func (c *Client) Limit(users int) int64 {
 type Response struct {
 	Status int
 	Header http.Header
-	Body   []byte
+	// Body is valid until read returns: it is then read over by another
+	// answer. Decode it; keep no slice of it.
+	Body []byte
 }
 
 // Do sends req (made with ctx) and, when the answer's body fits in limit
@@ -146,14 +157,27 @@ func (c *Client) Do(ctx context.Context, req *http.Request, limit int64, read fu
 	if resp.ContentLength > limit {
 		return fmt.Errorf("%w: an answer of %d bytes, more than the %d this request allows", driver.ErrBadResponse, resp.ContentLength, limit)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
+	buf, _ := c.buffers.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		if buf.Cap() <= maxPooled {
+			buf.Reset()
+			c.buffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1)); err != nil {
 		return TransportError(ctx, fmt.Errorf("reading the answer: %w", err))
 	}
-	if int64(len(body)) > limit {
+	if int64(buf.Len()) > limit {
 		return fmt.Errorf("%w: an answer of more than the %d bytes this request allows", driver.ErrBadResponse, limit)
 	}
-	return read(&Response{Status: resp.StatusCode, Header: resp.Header, Body: body})
+	return read(&Response{Status: resp.StatusCode, Header: resp.Header, Body: buf.Bytes()})
 }
 
 // Token request marking, so that the transport that counts vendor

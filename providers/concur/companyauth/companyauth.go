@@ -60,28 +60,33 @@ type Config struct {
 }
 
 // Check applies the defaults and checks cfg; errors name the key and
-// never quote a value.
+// never quote a value. A token store must be writable: one that is not
+// stops dirgate at start-up, not at the first refresh.
 func (cfg *Config) Check() error {
+	var errs []error
 	if cfg.TokenURL == "" {
 		cfg.TokenURL = DefaultTokenURL
 	}
 	if u, err := url.Parse(cfg.TokenURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return errors.New("tokenURL must be an absolute http or https URL")
+		errs = append(errs, errors.New("tokenURL must be an absolute http or https URL"))
 	}
 	for _, f := range []struct{ key, value string }{
 		{"clientID", cfg.ClientID}, {"clientSecret", cfg.ClientSecret.Reveal()}, {"companyUUID", cfg.CompanyUUID},
 	} {
 		if strings.TrimSpace(f.value) == "" {
-			return fmt.Errorf("missing required key %q", f.key)
+			errs = append(errs, fmt.Errorf("missing required key %q", f.key))
 		}
 	}
 	if cfg.RequestToken.IsZero() && cfg.TokenStore == "" {
-		return errors.New(`missing required key "requestToken" (or a "tokenStore" that holds a refresh token)`)
+		errs = append(errs, errors.New(`missing required key "requestToken" (or a "tokenStore" that holds a refresh token)`))
 	}
-	if err := cfg.ClientSecret.Check("clientSecret"); err != nil {
-		return err
+	errs = append(errs, cfg.ClientSecret.Check("clientSecret"), cfg.RequestToken.Check("requestToken"))
+	if cfg.TokenStore != "" {
+		if err := CheckTokenStore(cfg.TokenStore); err != nil {
+			errs = append(errs, fmt.Errorf("tokenStore: %w", err))
+		}
 	}
-	return cfg.RequestToken.Check("requestToken")
+	return errors.Join(errs...)
 }
 
 // Options are an Auth's shared dependencies; nil means the defaults.

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -25,16 +26,14 @@ type Config struct {
 
 // Check applies the defaults and checks cfg; errors name the key.
 func (cfg *Config) Check() error {
-	if err := cfg.Auth.Check(); err != nil {
-		return err
-	}
+	errs := []error{cfg.Auth.Check()}
 	if cfg.PageSize == 0 {
 		cfg.PageSize = DefaultPageSize
 	}
 	if cfg.PageSize < 1 || cfg.PageSize > MaxCount {
-		return fmt.Errorf("pageSize must be between 1 and %d", MaxCount)
+		errs = append(errs, fmt.Errorf("pageSize must be between 1 and %d", MaxCount))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Options are a Client's shared dependencies; nil means the defaults.
