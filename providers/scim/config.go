@@ -129,7 +129,8 @@ func (cfg *Config) Check() error {
 	}
 	explicit := cfg.Filters != nil
 	if !explicit {
-		cfg.Filters = &defaultFilters
+		f := slices.Clone(defaultFilters)
+		cfg.Filters = &f
 	}
 	for _, f := range *cfg.Filters {
 		if !slices.Contains(pushable, f) {
