@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -38,6 +39,7 @@ import (
 	"github.com/dirgate/dirgate/internal/auth"
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/demo"
+	"github.com/dirgate/dirgate/internal/fleet"
 	"github.com/dirgate/dirgate/internal/health"
 	"github.com/dirgate/dirgate/internal/limits"
 	"github.com/dirgate/dirgate/internal/obs"
@@ -169,7 +171,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	defer h.ready.Close()
+	defer h.Close()
 	if *checkConfig {
 		printChecked(stdout, *configPath, cfg)
 		return nil
@@ -229,9 +231,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // newServer wires the providers named in cfg and returns dirgate's one
 // HTTP handler (see surface.go for auth, limits, health, metrics, logs).
-func newServer(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) (*server, error) {
+func newServer(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) (_ *server, err error) {
 	sf := newSurface(cfg, log, tracer)
 	log = sf.log // with request ids
+	if err := sf.openRedis(cfg); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil && sf.redis != nil {
+			sf.redis.Close()
+		}
+	}()
 	dir, err := newDirectory(cfg, log, sf)
 	if err != nil {
 		return nil, err
@@ -273,7 +283,7 @@ func newServer(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) (*serv
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	return &server{Handler: sf.wrap(withCORS(cfg.Server.CORS.AllowedOrigins, mux)), ready: sf.ready}, nil
+	return &server{Handler: sf.wrap(withCORS(cfg.Server.CORS.AllowedOrigins, mux)), ready: sf.ready, redis: sf.redis}, nil
 }
 
 // withCORS lets the listed origins read dirgate's answers from a browser,
@@ -314,14 +324,23 @@ func newDirectory(cfg *config.Config, log *slog.Logger, sf *surface) (*providers
 			Ceiling: p.MaxResponseBytes,
 			Bodies:  bodies,
 		})}
+		opts := &providers.SourceOptions{
+			Timeout: p.Timeout, MaxConcurrency: p.MaxConcurrency, CacheTTL: p.CacheTTL, MaxStale: p.MaxStale,
+			Now: cfg.Now, Logger: log, Observer: sf.metrics,
+		}
+		if sf.redis != nil { // several replicas: tokens, copies and budgets in Redis
+			env.Tokens = sf.redis.Tokens(p.Key)
+			d := sf.redis.Directory(p.Key, max(p.MaxStale, p.CacheTTL), cfg.Now)
+			opts.Shared = d
+			if k.Whole {
+				opts.Snapshots = d
+			}
+		}
 		drv, err := k.Open(p.Settings, env)
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", p.Key, err)
 		}
-		src, err := providers.NewSource(providers.Info{Key: p.Key, Kind: p.Kind, Name: p.Name}, drv, &providers.SourceOptions{
-			Timeout: p.Timeout, MaxConcurrency: p.MaxConcurrency, CacheTTL: p.CacheTTL, MaxStale: p.MaxStale,
-			Now: cfg.Now, Logger: log, Observer: sf.metrics,
-		})
+		src, err := providers.NewSource(providers.Info{Key: p.Key, Kind: p.Kind, Name: p.Name}, drv, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -425,6 +444,15 @@ func printWelcome(w io.Writer, base, addr string, d *demo.Demo, s *config.Server
 type server struct {
 	http.Handler
 	ready *health.Checker
+	redis *fleet.Redis // nil for a single replica
+}
+
+// Close stops the readiness probes and closes the connection to Redis.
+func (s *server) Close() {
+	s.ready.Close()
+	if s.redis != nil {
+		s.redis.Close()
+	}
 }
 
 // newHandler wires the providers named in cfg and returns dirgate's one
@@ -445,13 +473,38 @@ type surface struct {
 	metrics   *obs.Metrics
 	tracer    trace.Tracer
 	ready     *health.Checker
-	providers []string // keys, in order
+	providers []string     // keys, in order
+	redis     *fleet.Redis // the state shared with other replicas; nil for one
+	apq       graphql.Cache[string]
 }
 
 func newSurface(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) *surface {
 	cfg.Server.SetDefaults() // a configuration built in code has none
 	log = slog.New(obs.Handler(log.Handler()))
-	return &surface{cfg: &cfg.Server, log: log, metrics: obs.NewMetrics(), tracer: tracer}
+	return &surface{cfg: &cfg.Server, log: log, metrics: obs.NewMetrics(), tracer: tracer, apq: limits.PersistedQueries(cfg.Server.APQ.CacheSize)}
+}
+
+// openRedis connects to the state shared with the other replicas, when
+// the configuration has a redis block: persisted queries go there too.
+func (sf *surface) openRedis(cfg *config.Config) error {
+	rc := cfg.Redis
+	if !rc.Configured() {
+		return nil
+	}
+	rc.SetDefaults() // a configuration built in code has none
+	key, err := cfg.SealingKey()
+	if err != nil {
+		return fmt.Errorf("config: redis: %w", err)
+	}
+	r, err := fleet.Open(fleet.Config{URL: rc.URL, KeyPrefix: rc.KeyPrefix, Timeout: rc.Timeout, Key: key},
+		&fleet.Options{Now: cfg.Now, Log: sf.log})
+	if err != nil {
+		return fmt.Errorf("config: redis: %w", err)
+	}
+	sf.redis = r
+	sf.metrics.Registry().MustRegister(r.Collectors()...)
+	sf.apq = r.APQ(sf.apq, fleet.APQOptions{TTL: rc.APQTTL, Size: sf.cfg.APQ.CacheSize, MaxBytes: limits.MaxPersistedQueryBytes})
+	return nil
 }
 
 // watch starts tracking the directory's providers: their readiness and
@@ -469,12 +522,16 @@ func (sf *surface) watch(dir *providers.Directory) {
 			return 0, 0, false
 		})
 	}
-	sf.ready = health.New(targets, health.Options{
+	opts := health.Options{
 		DegradedReady: sf.cfg.Readiness.WhenDegraded == config.DegradedReady,
 		MinUp:         *sf.cfg.Readiness.MinProvidersUp,
 		ProbeInterval: sf.cfg.Readiness.ProbeInterval,
 		Log:           sf.log,
-	})
+	}
+	if sf.redis != nil {
+		opts.Shared = sf.redis
+	}
+	sf.ready = health.New(targets, opts)
 	sf.metrics.Registry().MustRegister(sf.ready.Collectors()...)
 }
 
@@ -485,7 +542,7 @@ func (sf *surface) graphql(gql *handler.Server) {
 	l := sf.cfg.Limits
 	gql.SetParserTokenLimit(l.Tokens)
 	gql.Use(sf.metrics.GraphQL(sf.tracer))
-	gql.Use(graph.PersistedQueries{Cache: limits.PersistedQueries(sf.cfg.APQ.CacheSize)})
+	gql.Use(graph.PersistedQueries{Cache: sf.apq})
 	if sf.cfg.Introspection {
 		gql.Use(extension.Introspection{})
 	} else {
@@ -499,7 +556,11 @@ func (sf *surface) graphql(gql *handler.Server) {
 // query wraps the GraphQL endpoint: callers authenticate first, then the
 // body is bounded, then the request gets its deadline.
 func (sf *surface) query(next http.Handler) (http.Handler, error) {
-	return sf.authed("query", limits.Body(sf.cfg.Limits.BodyBytes, limits.Deadline(sf.cfg.RequestTimeout, next)))
+	h := limits.Body(sf.cfg.Limits.BodyBytes, limits.Deadline(sf.cfg.RequestTimeout, next))
+	if sf.redis != nil {
+		h = sf.redis.Middleware(obs.Annotate, h) // each request's Redis budget
+	}
+	return sf.authed("query", h)
 }
 
 // authed lets only the callers of /query reach h, and counts its requests

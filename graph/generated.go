@@ -95,6 +95,7 @@ type ComplexityRoot struct {
 		RefreshAt   func(childComplexity int) int
 		RetryAt     func(childComplexity int) int
 		ServedUntil func(childComplexity int) int
+		Sharing     func(childComplexity int) int
 		State       func(childComplexity int) int
 	}
 
@@ -406,6 +407,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProviderStatus.ServedUntil(childComplexity), true
+	case "ProviderStatus.sharing":
+		if e.ComplexityRoot.ProviderStatus.Sharing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderStatus.Sharing(childComplexity), true
 	case "ProviderStatus.state":
 		if e.ComplexityRoot.ProviderStatus.State == nil {
 			break
@@ -819,6 +826,8 @@ func (ec *executionContext) childFields_ProviderStatus(ctx context.Context, fiel
 		return ec.fieldContext_ProviderStatus_retryAt(ctx, field)
 	case "rateLimit":
 		return ec.fieldContext_ProviderStatus_rateLimit(ctx, field)
+	case "sharing":
+		return ec.fieldContext_ProviderStatus_sharing(ctx, field)
 	case "discovered":
 		return ec.fieldContext_ProviderStatus_discovered(ctx, field)
 	}
@@ -2047,6 +2056,29 @@ func (ec *executionContext) fieldContext_ProviderStatus_rateLimit(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ProviderStatus_sharing(ctx context.Context, field graphql.CollectedField, obj *model.ProviderStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderStatus_sharing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sharing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProviderSharing) graphql.Marshaler {
+			return ec.marshalOProviderSharing2ᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderSharing(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderStatus_sharing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderStatus", field, false, false, "ProviderSharing")
 }
 
 func (ec *executionContext) _ProviderStatus_discovered(ctx context.Context, field graphql.CollectedField, obj *model.ProviderStatus) (ret graphql.Marshaler) {
@@ -4554,6 +4586,11 @@ func (ec *executionContext) _ProviderStatus(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "sharing":
+			out.Values[i] = ec._ProviderStatus_sharing(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "discovered":
 			out.Values[i] = ec._ProviderStatus_discovered(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -5717,6 +5754,22 @@ func (ec *executionContext) marshalOProviderRateLimit2ᚖgithubᚗcomᚋdirgate�
 		return graphql.Null
 	}
 	return ec._ProviderRateLimit(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOProviderSharing2ᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderSharing(ctx context.Context, v any) (*model.ProviderSharing, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ProviderSharing)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOProviderSharing2ᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderSharing(ctx context.Context, sel ast.SelectionSet, v *model.ProviderSharing) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -45,8 +45,17 @@ type RateLimit struct {
 // maxAnswers bounds the chained answers of one whole-directory read.
 const maxAnswers = 10000
 
-// rateLimit returns the provider's rate budget, if it reports one.
+// rateLimit returns the provider's rate budget, if it reports one: with
+// other replicas, the latest any of them heard.
 func (s *Source) rateLimit() (RateLimit, bool) {
+	if s.opts.Shared != nil {
+		s.mu.Lock()
+		fb := s.fleet
+		s.mu.Unlock()
+		if fb.Known {
+			return fb.Rate, true
+		}
+	}
 	rb, ok := s.p.(driver.RateBudgeter)
 	if !ok {
 		return RateLimit{}, false
@@ -77,17 +86,39 @@ func (s *Source) current(ctx context.Context) *Snapshot {
 	}
 	if sn != nil {
 		s.mu.Lock()
+		arrived := s.snapshot == nil || sn.Fetched.After(s.snapshot.Fetched)
 		s.snapshot = sn
+		if h := &s.health; arrived && s.opts.Shared != nil && h.failing && sn.Fetched.After(h.lastErrAt) {
+			// Another replica refreshed the copy since this one failed.
+			h.attempted, h.failing, h.failures, h.holdUntil = true, false, 0, time.Time{}
+		}
 		s.mu.Unlock()
+		if arrived && s.opts.Shared != nil {
+			// Another replica's copy: read the budget its refresh left.
+			s.sharedBudget(ctx)
+		}
 	}
 	return sn
 }
 
-// snap returns the whole directory: the copy while it is fresh, else a
+// snap returns the whole directory: the copy the request has read already
+// (see request.go), else the cached copy while it is fresh, else a
 // refreshed one, else (the refresh failed or is held back) the stale copy
 // while it is younger than MaxStale, else the failure. Concurrent callers
 // share one refresh, which is not cancelled when one of them gives up.
 func (s *Source) snap(ctx context.Context) (*Snapshot, error) {
+	if sn := requestCopy(ctx, s); sn != nil {
+		return sn, nil
+	}
+	sn, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return keepRequestCopy(ctx, s, sn), nil
+}
+
+// read is snap without the request's copy.
+func (s *Source) read(ctx context.Context) (*Snapshot, error) {
 	sn := s.current(ctx)
 	now := s.now()
 	s.mu.Lock()
@@ -166,6 +197,32 @@ func (s *Source) refresh(ctx context.Context) (any, error) {
 	if done {
 		return out, err
 	}
+	if s.opts.Shared != nil {
+		// The other replicas: one of them may hold the vendor back, or be
+		// refreshing the copy already.
+		if b, ok := s.sharedBudget(ctx); ok {
+			s.mu.Lock()
+			if s.heldElsewhereLocked(b, start) {
+				out, err := s.fallbackLocked(sn, start)
+				s.mu.Unlock()
+				if err != nil {
+					return nil, err
+				}
+				return out, nil
+			}
+			s.mu.Unlock()
+		}
+		release, out, err, done := s.leaseRefresh(ctx, sn)
+		if done {
+			if err != nil {
+				return nil, err
+			}
+			return out, nil
+		}
+		defer release()
+		start = s.now()
+		s.sharedBudget(ctx) // the budget as the last replica left it
+	}
 
 	before, haveBefore := s.rateLimit()
 	var users []driver.User
@@ -193,6 +250,7 @@ func (s *Source) refresh(ctx context.Context) (any, error) {
 		s.health.attempted, s.health.failing, s.health.failures = true, false, 0
 		s.health.holdUntil = time.Time{}
 		s.mu.Unlock()
+		s.recordShared(ctx, end, after, haveAfter)
 		return fresh, nil
 	}
 	e := classify(s.Key, err)
@@ -201,6 +259,7 @@ func (s *Source) refresh(ctx context.Context) (any, error) {
 	out, ferr := s.fallbackLocked(sn, end)
 	retryAt := s.health.holdUntil
 	s.mu.Unlock()
+	s.recordShared(ctx, end, after, haveAfter)
 
 	if log := s.opts.Logger; log != nil {
 		attrs := []slog.Attr{

@@ -56,6 +56,10 @@ type SourceOptions struct {
 	// Snapshots keeps the whole-directory copies; nil keeps them in this
 	// Source's memory.
 	Snapshots SnapshotStore
+	// Shared, with several replicas, shares the right to refresh the copy
+	// and the vendor's budget with the others (see Shared); nil for a
+	// single replica.
+	Shared Shared
 	// Now is the clock of the cache and of Status; nil means time.Now.
 	Now func() time.Time
 	// Logger, when set, gets one warning per failed refresh of a
@@ -92,6 +96,7 @@ type Source struct {
 	comp     *driver.Company
 	health   health // under mu; see status.go
 	snapshot *Snapshot
+	fleet    SharedBudget // under mu: the latest budget heard by any replica
 }
 
 // NewSource puts p behind the portable layer. It checks p's description.

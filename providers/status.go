@@ -50,12 +50,28 @@ type SourceStatus struct {
 	// until then it is holding back, after a rate limit or a failure.
 	RetryAt time.Time
 	// RateLimit is the vendor's rate budget as it last reported it, for a
-	// provider that is a RateBudgeter; nil otherwise.
+	// provider that is a RateBudgeter; nil otherwise. With several
+	// replicas, the latest any of them heard.
 	RateLimit *RateLimit
 	// Discovered is what a provider that is a driver.Discoverer learnt
 	// from its vendor; nil until it has, and for other providers.
 	Discovered *driver.Discovery
+	// Sharing says whether the provider's state (its copy, budget and
+	// tokens) is shared with other replicas now: "" with a single replica.
+	Sharing Sharing
 }
+
+// Sharing is how a provider's state is shared with dirgate's other
+// replicas.
+type Sharing string
+
+const (
+	// SharingShared: the state is shared (Redis answers).
+	SharingShared Sharing = "SHARED"
+	// SharingLocal: it cannot be shared now (Redis is away), and this
+	// replica works from its own state.
+	SharingLocal Sharing = "LOCAL"
+)
 
 // Stale reports whether the data served is a stale copy.
 func (st *SourceStatus) Stale() bool { return st.State == StateStale }
@@ -104,6 +120,12 @@ func (s *Source) Status() SourceStatus {
 	if d, ok := s.p.(driver.Discoverer); ok {
 		if found, ok := d.Discovered(); ok {
 			st.Discovered = &found
+		}
+	}
+	if sh := s.opts.Shared; sh != nil {
+		st.Sharing = SharingLocal
+		if sh.Sharing() {
+			st.Sharing = SharingShared
 		}
 	}
 	s.mu.Lock()

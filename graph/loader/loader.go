@@ -39,10 +39,12 @@ const BatchCapacity = 1000
 
 type ctxKey struct{}
 
-// Middleware gives every request its own Loaders over dir.
+// Middleware gives every request its own Loaders over dir, and makes it
+// read each whole directory at most once (providers.WithRequest).
 func Middleware(dir *providers.Directory, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(With(r.Context(), New(dir))))
+		ctx := providers.WithRequest(r.Context())
+		next.ServeHTTP(w, r.WithContext(With(ctx, New(dir))))
 	})
 }
 

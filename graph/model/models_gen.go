@@ -93,6 +93,12 @@ type ProviderStatus struct {
 	RetryAt *time.Time `json:"retryAt,omitempty"`
 	// The vendor's rate budget as it last reported it; null when it does not report one.
 	RateLimit *ProviderRateLimit `json:"rateLimit,omitempty"`
+	// Whether this provider's state (its cached copy, rate budget and hold,
+	// its tokens) is shared with dirgate's other replicas: null for a single
+	// replica; SHARED while Redis answers; LOCAL while it does not, and this
+	// replica works from its own state (see the README, "Running several
+	// replicas").
+	Sharing *ProviderSharing `json:"sharing,omitempty"`
 	// What dirgate learnt from the vendor about how to reach it, for a provider
 	// that asks: a SCIM provider with paging auto reads the server's
 	// ServiceProviderConfig before its first request. Null until it has, and
@@ -258,6 +264,65 @@ func (e *ProviderKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e ProviderKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a provider's state is shared with dirgate's other replicas.
+type ProviderSharing string
+
+const (
+	// Shared through Redis: one refresh, one rate budget and one token for the whole fleet.
+	ProviderSharingShared ProviderSharing = "SHARED"
+	// Redis is away: this replica serves its own copy (within maxStale), its
+	// own tokens, and refreshes on its own until Redis is back.
+	ProviderSharingLocal ProviderSharing = "LOCAL"
+)
+
+var AllProviderSharing = []ProviderSharing{
+	ProviderSharingShared,
+	ProviderSharingLocal,
+}
+
+func (e ProviderSharing) IsValid() bool {
+	switch e {
+	case ProviderSharingShared, ProviderSharingLocal:
+		return true
+	}
+	return false
+}
+
+func (e ProviderSharing) String() string {
+	return string(e)
+}
+
+func (e *ProviderSharing) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ProviderSharing(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ProviderSharing", str)
+	}
+	return nil
+}
+
+func (e ProviderSharing) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ProviderSharing) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ProviderSharing) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -24,6 +24,10 @@ func NewProviderStatus(st providers.SourceStatus) *ProviderStatus {
 	if e := st.LastError; e != nil {
 		out.LastError = &ProviderFailure{Code: ProviderErrorCode(e.Code), Message: e.Error(), At: st.LastErrorAt}
 	}
+	if st.Sharing != "" {
+		sh := ProviderSharing(st.Sharing)
+		out.Sharing = &sh
+	}
 	if rl := st.RateLimit; rl != nil {
 		out.RateLimit = &ProviderRateLimit{Limit: rl.Limit, Remaining: rl.Remaining, ResetAt: rl.Reset}
 	}

@@ -34,6 +34,7 @@ import (
 type Config struct {
 	Server    Server     `yaml:"server"`
 	Providers []Provider `yaml:"providers"`
+	Redis     Redis      `yaml:"redis"`
 	// Now is the clock of the providers' caches; nil means time.Now. It is
 	// never read from the file: tests set it.
 	Now func() time.Time `yaml:"-"`
@@ -374,6 +375,7 @@ func (c *Config) check(root *yaml.Node, own []*yaml.Node) error {
 	}
 	s.checkSurface(bad)
 	s.Tracing.check(bad)
+	c.checkRedis(bad)
 	for i, o := range s.CORS.AllowedOrigins {
 		if o == "*" {
 			continue

@@ -17,6 +17,11 @@
 // vendor down during a deploy does not keep every replica out of the load
 // balancer; without it, only while every provider is up.
 //
+// With state shared in Redis (several replicas), the report shows Redis's
+// health too. A degraded Redis makes the status "degraded" but never takes
+// dirgate out of the load balancer: every replica sees the same Redis, and
+// each serves from its local state meanwhile.
+//
 // Asking /readyz starts a probe (one cheap call) of each provider that is
 // not up and has not been probed within Options.ProbeInterval, in the
 // background, so that readiness follows a provider that fails and
@@ -36,6 +41,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dirgate/dirgate/internal/errcode"
+	"github.com/dirgate/dirgate/internal/fleet"
 	"github.com/dirgate/dirgate/providers"
 	"github.com/dirgate/dirgate/providers/driver"
 )
@@ -75,6 +81,17 @@ type Options struct {
 	Now func() time.Time
 	// Log gets the outcome of failed probes at debug level.
 	Log *slog.Logger
+	// Shared is the connection to the state shared with other replicas;
+	// nil for a single replica.
+	Shared Shared
+}
+
+// Shared is the connection to the state the replicas share.
+type Shared interface {
+	// Status reports its health without calling it.
+	Status() fleet.Status
+	// Probe tries it again when it is degraded and due to be tried.
+	Probe(ctx context.Context)
 }
 
 // The overall states.
@@ -131,6 +148,9 @@ type Report struct {
 	Status    string           `json:"status"`
 	Ready     bool             `json:"ready"`
 	Providers []ProviderReport `json:"providers"`
+	// Redis is the health of the state shared with other replicas, when
+	// there are.
+	Redis *fleet.Status `json:"redis,omitempty"`
 }
 
 // ProviderReport is one provider's part of a Report.
@@ -188,6 +208,13 @@ func (c *Checker) Check() Report {
 		r.Status = Unavailable
 	}
 	r.Ready = up == len(c.targets) || c.opts.DegradedReady && up >= c.opts.MinUp
+	if c.opts.Shared != nil {
+		st := c.opts.Shared.Status()
+		r.Redis = &st
+		if st.State != fleet.StateOK && r.Status == Ready {
+			r.Status = Degraded // and still ready: see the package doc
+		}
+	}
 	return r
 }
 
@@ -197,6 +224,13 @@ func (c *Checker) ProbeDown() {
 	now := c.opts.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if sh := c.opts.Shared; sh != nil && c.ctx.Err() == nil && sh.Status().State != fleet.StateOK {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			sh.Probe(c.ctx)
+		}()
+	}
 	for i, t := range c.targets {
 		if c.busy[i] || c.ctx.Err() != nil {
 			continue

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/internal/errcode"
+	"github.com/dirgate/dirgate/internal/fleet"
 	"github.com/dirgate/dirgate/providers"
 )
 
@@ -183,5 +184,51 @@ func TestProbeDownSkipsUpAndBusy(t *testing.T) {
 	c.Wait()
 	if down.probeCount() != 1 {
 		t.Errorf("probed after Close")
+	}
+}
+
+// fakeShared is the connection to Redis, as readiness sees it.
+type fakeShared struct {
+	mu     sync.Mutex
+	state  string
+	probes int
+}
+
+func (s *fakeShared) Status() fleet.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fleet.Status{State: s.state}
+}
+
+func (s *fakeShared) Probe(context.Context) {
+	s.mu.Lock()
+	s.probes++
+	s.state = fleet.StateOK
+	s.mu.Unlock()
+}
+
+// TestSharedDegraded: a degraded Redis shows in the report and makes the
+// status degraded, and leaves dirgate ready even under notReady: every
+// replica shares that Redis. Asking /readyz probes it.
+func TestSharedDegraded(t *testing.T) {
+	p := &fake{state: providers.StateOK}
+	sh := &fakeShared{state: fleet.StateDegraded}
+	c := New([]Target{p.target("concur")}, Options{DegradedReady: false, Shared: sh})
+	defer c.Close()
+	r := c.Check()
+	if r.Status != Degraded || !r.Ready || r.Redis == nil || r.Redis.State != fleet.StateDegraded {
+		t.Fatalf("Check = %+v, want degraded, ready, with redis DEGRADED", r)
+	}
+	rec := httptest.NewRecorder()
+	c.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	c.Wait()
+	if rec.Code != 200 || sh.probes != 1 {
+		t.Errorf("/readyz = %d after %d probes of Redis, want 200 and 1", rec.Code, sh.probes)
+	}
+	if r := c.Check(); r.Status != Ready || r.Redis.State != fleet.StateOK {
+		t.Errorf("after the probe: %+v, want ready with redis OK", r)
+	}
+	if r := New([]Target{p.target("concur")}, Options{}).Check(); r.Redis != nil {
+		t.Errorf("a single replica's report shows redis: %+v", r.Redis)
 	}
 }

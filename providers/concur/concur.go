@@ -109,7 +109,8 @@ func filterQuery(f driver.Filter) url.Values {
 // users makes one request to /users/, renewing the access token once if
 // Concur refuses it (401, or the legacy 403).
 func (c *Client) users(ctx context.Context, query string, limit int) (*driver.ListPage, error) {
-	for renewed := false; ; renewed = true {
+	renewals := c.auth.Renewals()
+	for renewed := 0; ; renewed++ {
 		tok, geo, err := c.auth.Token(ctx)
 		if err != nil {
 			return nil, err
@@ -128,7 +129,7 @@ func (c *Client) users(ctx context.Context, query string, limit int) (*driver.Li
 				var derr error
 				page, derr = decodeUsers(r.Body, limit)
 				return derr
-			case (s == http.StatusUnauthorized || s == http.StatusForbidden) && !renewed:
+			case (s == http.StatusUnauthorized || s == http.StatusForbidden) && renewed < renewals:
 				refused = true
 				return nil
 			case s == http.StatusUnauthorized || s == http.StatusForbidden:

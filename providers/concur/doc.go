@@ -8,7 +8,10 @@
 // with the password grant (credtype=authtoken); from then on the refresh
 // grant renews the access token at the geolocation the token service
 // returned. Keep the refresh token across restarts with tokenStore, or
-// every start needs a fresh request token.
+// every start needs a fresh request token. Replicas that share a
+// vendorhttp.SharedTokenStore (Redis) renew through it: one at a time, and
+// the others take the token it stored, access token included, so that a
+// refresh token Concur rotates is never sent twice.
 //
 // Client maps one request to /users/ (offset, limit, and the documented
 // lower-case filters, every filterable field pushed down) onto the

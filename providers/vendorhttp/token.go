@@ -137,6 +137,24 @@ type TokenStore interface {
 	Save(ctx context.Context, data []byte) error
 }
 
+// SharedTokenStore is a TokenStore that several replicas of dirgate share
+// (in Redis). An adapter that finds its store is one renews through it:
+// one replica at a time renews, and stores the result before another may;
+// the others take what it stored, so that a credential the vendor rotates
+// on renewal is never used twice.
+type SharedTokenStore interface {
+	TokenStore
+	// Renew returns what is stored when it is newer than seen (another
+	// replica renewed since this one read seen; with seen nil, anything
+	// stored). Else it calls renew with what is stored (nil when nothing
+	// is) and whether its refresh credential may be used (false when a
+	// renewal that may have used it never finished), on one replica at a
+	// time, stores what renew returns, and returns it. A renewal that
+	// succeeded but could not be stored is returned with no error (the
+	// store reports it).
+	Renew(ctx context.Context, seen []byte, renew func(ctx context.Context, stored []byte, reusable bool) ([]byte, error)) ([]byte, error)
+}
+
 // MemoryStore is a TokenStore in memory: nothing outlives the process.
 type MemoryStore struct {
 	mu   sync.Mutex

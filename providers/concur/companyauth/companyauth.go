@@ -8,7 +8,9 @@
 // A "user lives elsewhere" answer (code 16) is followed once. The refresh
 // token and the geolocation are kept in a token store across restarts;
 // the token cache (vendorhttp.TokenCache) runs one renewal at a time, on a
-// context detached from its callers'.
+// context detached from its callers'. Replicas that share a
+// vendorhttp.SharedTokenStore (Redis) renew through it, one at a time,
+// the others taking the token it stored.
 package companyauth
 
 import (
@@ -106,6 +108,7 @@ type Auth struct {
 	cfg    Config
 	http   *vendorhttp.Client
 	store  vendorhttp.TokenStore
+	shared vendorhttp.SharedTokenStore // store, when replicas share it
 	tokens *vendorhttp.TokenCache
 
 	mu         sync.Mutex // guards the fields below
@@ -113,6 +116,7 @@ type Auth struct {
 	refresh    vendorhttp.Secret
 	refreshExp time.Time // zero: unknown
 	geo        string    // base URL for refreshes and API calls
+	seen       []byte    // with a shared store: what it last gave this replica
 }
 
 // New returns the Auth of cfg, which the caller has checked. It does no
@@ -132,8 +136,20 @@ func New(cfg Config, opts *Options) *Auth {
 			a.store = &vendorhttp.MemoryStore{}
 		}
 	}
+	a.shared, _ = a.store.(vendorhttp.SharedTokenStore)
 	a.tokens = vendorhttp.NewTokenCache(a.renew, vendorhttp.TokenOptions{Timeout: opts.TokenTimeout, Now: a.http.Now})
 	return a
+}
+
+// Renewals is how many times a caller renews an access token Concur
+// refused before it gives up: once; twice with a token store the replicas
+// share, whose first renewal may hand over another replica's token, which
+// Concur may have revoked since.
+func (a *Auth) Renewals() int {
+	if a.shared != nil {
+		return 2
+	}
+	return 1
 }
 
 // Token returns an access token that is not about to expire, and the
@@ -155,11 +171,20 @@ func (a *Auth) Token(ctx context.Context) (vendorhttp.Secret, string, error) {
 func (a *Auth) Invalidate(tok vendorhttp.Secret) { a.tokens.Invalidate(tok) }
 
 // renew gets a new access token: with the refresh token while it lasts,
-// else (or when Concur refuses it) with the request token.
+// else (or when Concur refuses it) with the request token. With a token
+// store that replicas share, through it (see renewShared).
 func (a *Auth) renew(ctx context.Context) (vendorhttp.Token, error) {
+	if a.shared != nil {
+		return a.renewShared(ctx)
+	}
 	if err := a.load(ctx); err != nil {
 		return vendorhttp.Token{}, err
 	}
+	return a.grants(ctx)
+}
+
+// grants makes the token requests of one renewal.
+func (a *Auth) grants(ctx context.Context) (vendorhttp.Token, error) {
 	a.mu.Lock()
 	refresh, refreshExp, geo := a.refresh, a.refreshExp, a.geo
 	a.mu.Unlock()
@@ -379,7 +404,7 @@ func (a *Auth) keep(ctx context.Context, body []byte, tokenURL string) (vendorht
 		RefreshToken: a.refresh.Reveal(), RefreshExpiresAt: a.refreshExp.UTC(), Geolocation: geo,
 	}
 	a.mu.Unlock()
-	if st.RefreshToken != "" {
+	if st.RefreshToken != "" && a.shared == nil { // a shared store stores what renewShared returns
 		b, _ := json.MarshalIndent(st, "", "  ") // cannot fail: strings and a time
 		if err := a.store.Save(ctx, append(b, '\n')); err != nil {
 			// The new refresh token is in memory; without the access token
@@ -390,13 +415,97 @@ func (a *Auth) keep(ctx context.Context, body []byte, tokenURL string) (vendorht
 	return vendorhttp.Token{Value: vendorhttp.NewSecret(v.AccessToken), Expiry: now.Add(ttl)}, nil
 }
 
-// storedToken is what the token store keeps.
+// storedToken is what the token store keeps. A store shared by replicas
+// (sealed in Redis) keeps the access token too, so that the replicas use
+// the one a renewal got instead of each renewing.
 type storedToken struct {
 	ClientID         string    `json:"client_id"`
 	CompanyUUID      string    `json:"company_uuid"`
 	RefreshToken     string    `json:"refresh_token"`
 	RefreshExpiresAt time.Time `json:"refresh_expires_at,omitzero"`
 	Geolocation      string    `json:"geolocation"`
+	AccessToken      string    `json:"access_token,omitempty"`
+	AccessExpiresAt  time.Time `json:"access_expires_at,omitzero"`
+}
+
+// adoptMargin is the least time an access token from the shared store
+// must have left to be used rather than renewed.
+const adoptMargin = 2 * time.Minute
+
+// renewShared renews through a token store that several replicas share.
+// The store runs one renewal at a time across them and stores its result
+// (refresh token, geolocation and access token) before another may
+// start; a replica that finds a newer token stored than the one it had
+// (another replica renewed, or this one just started) takes it instead
+// of renewing. A refresh token that a renewal which never finished may
+// have used is not used again: the request token takes over.
+func (a *Auth) renewShared(ctx context.Context) (vendorhttp.Token, error) {
+	for range 2 {
+		a.mu.Lock()
+		seen := a.seen
+		a.mu.Unlock()
+		var grantErr error
+		data, err := a.shared.Renew(ctx, seen, func(ctx context.Context, stored []byte, reusable bool) ([]byte, error) {
+			a.adopt(stored, reusable)
+			tok, err := a.grants(ctx)
+			if err != nil {
+				grantErr = err
+				return nil, err
+			}
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			b, _ := json.Marshal(storedToken{ // cannot fail: strings and times
+				ClientID: a.cfg.ClientID, CompanyUUID: a.cfg.CompanyUUID,
+				RefreshToken: a.refresh.Reveal(), RefreshExpiresAt: a.refreshExp.UTC(), Geolocation: a.geo,
+				AccessToken: tok.Value.Reveal(), AccessExpiresAt: tok.Expiry.UTC(),
+			})
+			return b, nil
+		})
+		switch {
+		case err != nil && err == grantErr:
+			return vendorhttp.Token{}, err
+		case err != nil:
+			return vendorhttp.Token{}, fmt.Errorf("%w: the token store shared by the replicas: %w", driver.ErrUnavailable, err)
+		}
+		if tok, ok := a.adopt(data, true); ok {
+			return tok, nil
+		}
+		// A token newer than this replica's, but its access token is
+		// spent too: renew that one.
+	}
+	return vendorhttp.Token{}, fmt.Errorf("%w: the shared token store holds no usable token", driver.ErrUnavailable)
+}
+
+// adopt takes a token from the shared store: its refresh token (unless it
+// may not be reused) and geolocation, and its access token while it has
+// adoptMargin left. A foreign or undecodable one is ignored, and replaced
+// by the next renewal.
+func (a *Auth) adopt(data []byte, reusable bool) (vendorhttp.Token, bool) {
+	if len(data) == 0 {
+		return vendorhttp.Token{}, false
+	}
+	a.mu.Lock()
+	a.seen = data // seen, even if unusable: the next renewal replaces it
+	a.mu.Unlock()
+	var st storedToken
+	if json.Unmarshal(data, &st) != nil || st.ClientID != a.cfg.ClientID || st.CompanyUUID != a.cfg.CompanyUUID {
+		return vendorhttp.Token{}, false
+	}
+	geo, ok := vendorhttp.BaseURL(st.Geolocation)
+	if !ok {
+		return vendorhttp.Token{}, false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.geo = geo
+	a.refresh, a.refreshExp = vendorhttp.Secret{}, time.Time{}
+	if reusable && st.RefreshToken != "" {
+		a.refresh, a.refreshExp = vendorhttp.NewSecret(st.RefreshToken), st.RefreshExpiresAt
+	}
+	if st.AccessToken == "" || !a.http.Now().Add(adoptMargin).Before(st.AccessExpiresAt) {
+		return vendorhttp.Token{}, false
+	}
+	return vendorhttp.Token{Value: vendorhttp.NewSecret(st.AccessToken), Expiry: st.AccessExpiresAt}, true
 }
 
 // load reads the token store once. A missing, undecodable or foreign
