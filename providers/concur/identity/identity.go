@@ -28,6 +28,9 @@ type companyAuth interface {
 	// Invalidate drops tok when Concur refused it, so that the next Token
 	// renews it.
 	Invalidate(tok vendorhttp.Secret)
+	// Renewals is how many times to renew a refused token before giving
+	// up (twice with a token store the replicas share).
+	Renewals() int
 }
 
 // Client lists the users of one company through SAP Concur's Identity
@@ -141,10 +144,11 @@ func (c *Client) list(ctx context.Context, req driver.ListRequest) (*driver.List
 	return page, nil
 }
 
-// send makes the request, renewing the access token once if Concur
-// refuses it.
+// send makes the request, renewing the access token if Concur refuses it
+// (once; twice with a token store the replicas share).
 func (c *Client) send(ctx context.Context, filter string, count int, cursor string) (*scim.Page, error) {
-	for renewed := false; ; renewed = true {
+	renewals := c.auth.Renewals()
+	for renewed := 0; ; renewed++ {
 		tok, geo, err := c.auth.Token(ctx)
 		if err != nil {
 			return nil, err
@@ -162,7 +166,7 @@ func (c *Client) send(ctx context.Context, filter string, count int, cursor stri
 				var derr error
 				page, derr = c.mapping.DecodeList(r.Body)
 				return derr
-			case (s == http.StatusUnauthorized || s == http.StatusForbidden) && !renewed:
+			case (s == http.StatusUnauthorized || s == http.StatusForbidden) && renewed < renewals:
 				refused = true
 				return nil
 			case s == http.StatusUnauthorized || s == http.StatusForbidden:
