@@ -14,6 +14,7 @@ import (
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/demo"
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/getbill"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
@@ -61,7 +62,8 @@ func (rp *replay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //
 //	go test -run '^$' -bench Query -benchmem .
 func BenchmarkQuery(b *testing.B) {
-	concurUsers, getbillUsers, _ := demo.Directory()
+	people := demo.Directory()
+	concurUsers, getbillUsers := people.Concur, people.Getbill
 	cs := httptest.NewServer(&replay{seen: map[string]*httptest.ResponseRecorder{}, h: concur.NewEmulator(concur.EmulatorOptions{
 		ClientID: "cid", ClientSecret: "concur-client-secret", CompanyUUID: "company-uuid", RequestToken: "request-token-secret",
 		Users: concurUsers, Company: &driver.Company{Name: "Acme"},
@@ -70,10 +72,7 @@ func BenchmarkQuery(b *testing.B) {
 	gs := httptest.NewServer(getbill.NewEmulator(getbill.EmulatorOptions{ClientID: "gid", ClientSecret: "getbill-client-secret", Users: getbillUsers}))
 	defer gs.Close()
 	cfg := &config.Config{Providers: []config.Provider{
-		{Key: "concur", Kind: "concur", Settings: &concur.Config{
-			TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret("concur-client-secret"),
-			CompanyUUID: "company-uuid", RequestToken: vendorhttp.NewSecret("request-token-secret"), PageSize: 100,
-		}},
+		{Key: "concur", Kind: "concur", Settings: &concur.Config{Auth: companyauth.Config{TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret("concur-client-secret"), CompanyUUID: "company-uuid", RequestToken: vendorhttp.NewSecret("request-token-secret")}, PageSize: 100}},
 		{Key: "getbill", Kind: "getbill", CacheTTL: config.DefaultCacheTTL, MaxStale: config.DefaultMaxStale, Settings: &getbill.Config{
 			BaseURL: gs.URL, ClientID: "gid", ClientSecret: vendorhttp.NewSecret("getbill-client-secret"),
 		}},

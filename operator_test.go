@@ -392,7 +392,7 @@ func TestEmulate(t *testing.T) {
 	}()
 	yaml := stdout.String()
 	urls := regexp.MustCompile(`(?m)^\s+(?:tokenURL|baseURL): (http://\S+)$`).FindAllStringSubmatch(yaml, -1)
-	if len(urls) != 2 || strings.Contains(yaml, "GraphQL:") {
+	if len(urls) != 3 || strings.Contains(yaml, "GraphQL:") { // Concur, getbill, the SCIM chat
 		t.Fatalf("-emulate printed\n%s", yaml)
 	}
 	for _, u := range urls {
@@ -448,7 +448,7 @@ func TestDemoEverywhere(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	base, done := startRun(t, ctx, []string{"-demo", "-addr", "0.0.0.0:0"}, func(string) string { return "" }, stderr)
 	p, errs := (&gateway{url: base}).page(t, map[string]any{"first": 1})
-	if len(errs) > 0 || p.Users.TotalCount != demo.ConcurUsers+demo.GetbillUsers+demo.ContractorUsers {
+	if len(errs) > 0 || p.Users.TotalCount != demo.ConcurUsers+demo.GetbillUsers+demo.ChatUsers+demo.ContractorUsers {
 		t.Errorf("the demo on 0.0.0.0: %+v %+v", p, errs)
 	}
 	// Reached from outside by any name: its people are synthetic, so no

@@ -22,6 +22,7 @@ import (
 	"github.com/dirgate/dirgate/internal/obs"
 	"github.com/dirgate/dirgate/internal/redistest"
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/getbill"
 	"github.com/dirgate/dirgate/providers/providertest"
@@ -99,10 +100,7 @@ func newFleet(t *testing.T, n int, mutate func(*config.Config)) *fleetOf {
 	t.Cleanup(gs.Close)
 	f.config = func() *config.Config {
 		c := &config.Config{Providers: []config.Provider{
-			{Key: "concur", Kind: "concur", Name: "SAP Concur", Settings: &concur.Config{
-				TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret(fleetConcurSecret),
-				CompanyUUID: "company-uuid", RequestToken: vendorhttp.NewSecret(fleetRequestToken), PageSize: 100,
-			}},
+			{Key: "concur", Kind: "concur", Name: "SAP Concur", Settings: &concur.Config{Auth: companyauth.Config{TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret(fleetConcurSecret), CompanyUUID: "company-uuid", RequestToken: vendorhttp.NewSecret(fleetRequestToken)}, PageSize: 100}},
 			{Key: "getbill", Kind: "getbill", Name: "getbill", CacheTTL: time.Minute, MaxStale: 15 * time.Minute, Settings: &getbill.Config{
 				BaseURL: gs.URL, ClientID: "gid", ClientSecret: vendorhttp.NewSecret(fleetGetbillSecret),
 			}},

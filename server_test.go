@@ -22,6 +22,7 @@ import (
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/demo"
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/getbill"
 	"github.com/dirgate/dirgate/providers/providertest"
@@ -83,11 +84,11 @@ func newGatewayWith(t testing.TB, concurUsers, billUsers []driver.User, mutate f
 	t.Cleanup(cs.Close)
 	t.Cleanup(gs.Close)
 	cfg := &config.Config{Providers: []config.Provider{
-		{Key: "concur", Kind: "concur", Name: "SAP Concur", Settings: &concur.Config{
+		{Key: "concur", Kind: "concur", Name: "SAP Concur", Settings: &concur.Config{Auth: companyauth.Config{
 			TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret("concur-client-secret"),
 			CompanyUUID: "company-uuid", RequestToken: vendorhttp.NewSecret("request-token-secret"),
-			TokenStore: filepath.Join(t.TempDir(), "concur.json"), PageSize: 100,
-		}},
+			TokenStore: filepath.Join(t.TempDir(), "concur.json"),
+		}, PageSize: 100}},
 		{Key: "getbill", Kind: "getbill", Name: "getbill", Settings: &getbill.Config{
 			BaseURL: gs.URL, ClientID: "gid", ClientSecret: vendorhttp.NewSecret("getbill-client-secret"),
 		}},
@@ -538,7 +539,7 @@ func TestRunDemo(t *testing.T) {
 	base, done := startRun(t, ctx, []string{"-addr", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
 	g := &gateway{url: base}
 	p, errs := g.page(t, map[string]any{"first": 3})
-	if len(errs) > 0 || len(p.Users.Edges) != 3 || p.Users.TotalCount != demo.ConcurUsers+demo.GetbillUsers+demo.ContractorUsers {
+	if len(errs) > 0 || len(p.Users.Edges) != 3 || p.Users.TotalCount != demo.ConcurUsers+demo.GetbillUsers+demo.ChatUsers+demo.ContractorUsers {
 		t.Errorf("demo: %d users, totalCount %d, errors %+v", len(p.Users.Edges), p.Users.TotalCount, errs)
 	}
 	if resp, err := http.Get(base + "/"); err != nil || resp.StatusCode != 200 {

@@ -67,6 +67,12 @@ type ComplexityRoot struct {
 		Status    func(childComplexity int) int
 	}
 
+	ProviderDiscovery struct {
+		At      func(childComplexity int) int
+		Offered func(childComplexity int) int
+		Paging  func(childComplexity int) int
+	}
+
 	ProviderFailure struct {
 		At      func(childComplexity int) int
 		Code    func(childComplexity int) int
@@ -82,6 +88,7 @@ type ComplexityRoot struct {
 	ProviderStatus struct {
 		AgeSeconds  func(childComplexity int) int
 		Cached      func(childComplexity int) int
+		Discovered  func(childComplexity int) int
 		FetchedAt   func(childComplexity int) int
 		LastError   func(childComplexity int) int
 		RateLimit   func(childComplexity int) int
@@ -289,6 +296,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Provider.Status(childComplexity), true
 
+	case "ProviderDiscovery.at":
+		if e.ComplexityRoot.ProviderDiscovery.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderDiscovery.At(childComplexity), true
+	case "ProviderDiscovery.offered":
+		if e.ComplexityRoot.ProviderDiscovery.Offered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderDiscovery.Offered(childComplexity), true
+	case "ProviderDiscovery.paging":
+		if e.ComplexityRoot.ProviderDiscovery.Paging == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderDiscovery.Paging(childComplexity), true
+
 	case "ProviderFailure.at":
 		if e.ComplexityRoot.ProviderFailure.At == nil {
 			break
@@ -339,6 +365,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProviderStatus.Cached(childComplexity), true
+	case "ProviderStatus.discovered":
+		if e.ComplexityRoot.ProviderStatus.Discovered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProviderStatus.Discovered(childComplexity), true
 	case "ProviderStatus.fetchedAt":
 		if e.ComplexityRoot.ProviderStatus.FetchedAt == nil {
 			break
@@ -738,6 +770,18 @@ func (ec *executionContext) childFields_Provider(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Provider", field.Name)
 }
 
+func (ec *executionContext) childFields_ProviderDiscovery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "paging":
+		return ec.fieldContext_ProviderDiscovery_paging(ctx, field)
+	case "offered":
+		return ec.fieldContext_ProviderDiscovery_offered(ctx, field)
+	case "at":
+		return ec.fieldContext_ProviderDiscovery_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProviderDiscovery", field.Name)
+}
+
 func (ec *executionContext) childFields_ProviderFailure(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "code":
@@ -784,6 +828,8 @@ func (ec *executionContext) childFields_ProviderStatus(ctx context.Context, fiel
 		return ec.fieldContext_ProviderStatus_rateLimit(ctx, field)
 	case "sharing":
 		return ec.fieldContext_ProviderStatus_sharing(ctx, field)
+	case "discovered":
+		return ec.fieldContext_ProviderStatus_discovered(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProviderStatus", field.Name)
 }
@@ -1580,6 +1626,75 @@ func (ec *executionContext) fieldContext_Provider_status(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _ProviderDiscovery_paging(ctx context.Context, field graphql.CollectedField, obj *model.ProviderDiscovery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderDiscovery_paging(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Paging, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderDiscovery_paging(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderDiscovery", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProviderDiscovery_offered(ctx context.Context, field graphql.CollectedField, obj *model.ProviderDiscovery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderDiscovery_offered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderDiscovery_offered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderDiscovery", field, false, false, "String")
+}
+
+func (ec *executionContext) _ProviderDiscovery_at(ctx context.Context, field graphql.CollectedField, obj *model.ProviderDiscovery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderDiscovery_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderDiscovery_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProviderDiscovery", field, false, false, "Time")
+}
+
 func (ec *executionContext) _ProviderFailure_code(ctx context.Context, field graphql.CollectedField, obj *model.ProviderFailure) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1964,6 +2079,38 @@ func (ec *executionContext) _ProviderStatus_sharing(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_ProviderStatus_sharing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProviderStatus", field, false, false, "ProviderSharing")
+}
+
+func (ec *executionContext) _ProviderStatus_discovered(ctx context.Context, field graphql.CollectedField, obj *model.ProviderStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProviderStatus_discovered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discovered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProviderDiscovery) graphql.Marshaler {
+			return ec.marshalOProviderDiscovery2ᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderDiscovery(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProviderStatus_discovered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProviderStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProviderDiscovery(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query_users(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -4254,6 +4401,49 @@ func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var providerDiscoveryImplementors = []string{"ProviderDiscovery"}
+
+func (ec *executionContext) _ProviderDiscovery(ctx context.Context, sel ast.SelectionSet, obj *model.ProviderDiscovery) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, providerDiscoveryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProviderDiscovery")
+		case "paging":
+			out.Values[i] = ec._ProviderDiscovery_paging(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offered":
+			out.Values[i] = ec._ProviderDiscovery_offered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._ProviderDiscovery_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var providerFailureImplementors = []string{"ProviderFailure"}
 
 func (ec *executionContext) _ProviderFailure(ctx context.Context, sel ast.SelectionSet, obj *model.ProviderFailure) graphql.Marshaler {
@@ -4398,6 +4588,11 @@ func (ec *executionContext) _ProviderStatus(ctx context.Context, sel ast.Selecti
 			}
 		case "sharing":
 			out.Values[i] = ec._ProviderStatus_sharing(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "discovered":
+			out.Values[i] = ec._ProviderStatus_discovered(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -5538,6 +5733,13 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋdirgateᚋdirgateᚋgrap
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOProviderDiscovery2ᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderDiscovery(ctx context.Context, sel ast.SelectionSet, v *model.ProviderDiscovery) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ProviderDiscovery(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOProviderFailure2ᚖgithubᚗcomᚋdirgateᚋdirgateᚋgraphᚋmodelᚐProviderFailure(ctx context.Context, sel ast.SelectionSet, v *model.ProviderFailure) graphql.Marshaler {

@@ -53,6 +53,9 @@ type SourceStatus struct {
 	// provider that is a RateBudgeter; nil otherwise. With several
 	// replicas, the latest any of them heard.
 	RateLimit *RateLimit
+	// Discovered is what a provider that is a driver.Discoverer learnt
+	// from its vendor; nil until it has, and for other providers.
+	Discovered *driver.Discovery
 	// Sharing says whether the provider's state (its copy, budget and
 	// tokens) is shared with other replicas now: "" with a single replica.
 	Sharing Sharing
@@ -113,6 +116,11 @@ func (s *Source) Status() SourceStatus {
 	st := SourceStatus{Cached: s.desc.Paging == driver.PagingSnapshot, State: StateUnknown}
 	if rl, ok := s.rateLimit(); ok {
 		st.RateLimit = &rl
+	}
+	if d, ok := s.p.(driver.Discoverer); ok {
+		if found, ok := d.Discovered(); ok {
+			st.Discovered = &found
+		}
 	}
 	if sh := s.opts.Shared; sh != nil {
 		st.Sharing = SharingLocal

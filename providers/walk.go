@@ -562,15 +562,19 @@ func (s *Source) reanchorScan(ctx context.Context, push driver.Filter, from Posi
 	if err != nil {
 		return Position{}, err
 	}
-	for a := len(from.Anchor) - 1; a >= 0; a-- {
-		for i := range page.Users {
-			if anchorOf(&page.Users[i]) == from.Anchor[a] {
-				return Position{Offset: max(from.Offset-(len(from.Anchor)-a-1), 0), Cursor: from.Cursor, Vendor: i + 1, Anchor: from.Anchor[:a+1]}, nil
-			}
+	// Only the last anchor is looked for in that answer: an earlier one
+	// found there proves nothing when the vendor's cursor holds an offset,
+	// since the last anchor may have moved on to the next answer, and
+	// going on after the earlier one would repeat the users between.
+	last := len(from.Anchor) - 1
+	for i := range page.Users {
+		if anchorOf(&page.Users[i]) == from.Anchor[last] {
+			return Position{Offset: from.Offset, Cursor: from.Cursor, Vendor: i + 1, Anchor: from.Anchor}, nil
 		}
 	}
 	// Not in that answer: the vendor's cursor moved with the change (it
-	// holds an offset). Look for the anchors from the start.
+	// holds an offset), or the last anchor is gone. Look for the anchors
+	// from the start.
 	found := map[uint64]Position{}
 	count := 0
 	err = s.scan(ctx, push, Position{}, func(u *driver.User, at Position) bool {

@@ -34,6 +34,16 @@ type Company struct {
 	Country *string `json:"country,omitempty"`
 }
 
+// What a provider learnt from its vendor about how to reach it.
+type ProviderDiscovery struct {
+	// How dirgate pages through the provider's users on the wire: index or cursor.
+	Paging string `json:"paging"`
+	// What the vendor offered, in a few words (paging methods, page size, filters).
+	Offered string `json:"offered"`
+	// When the vendor said it.
+	At time.Time `json:"at"`
+}
+
 // A provider's failure, as clients see it in errors.
 type ProviderFailure struct {
 	// The same code as extensions.code of the error.
@@ -89,6 +99,11 @@ type ProviderStatus struct {
 	// replica works from its own state (see the README, "Running several
 	// replicas").
 	Sharing *ProviderSharing `json:"sharing,omitempty"`
+	// What dirgate learnt from the vendor about how to reach it, for a provider
+	// that asks: a SCIM provider with paging auto reads the server's
+	// ServiceProviderConfig before its first request. Null until it has, and
+	// for other providers.
+	Discovered *ProviderDiscovery `json:"discovered,omitempty"`
 }
 
 // dirgate's queries: the users of every configured provider, lookups by
@@ -192,21 +207,28 @@ type ProviderKind string
 const (
 	// SAP Concur, through its Users Bulk API v3.1 and a company-level token.
 	ProviderKindConcur ProviderKind = "CONCUR"
+	// SAP Concur, through its Identity v4.1 API (SCIM, paged by cursor) and a
+	// company-level token: the API Concur tenants have today.
+	ProviderKindConcurIdentity ProviderKind = "CONCUR_IDENTITY"
 	// getbill.io, through its company users API; its whole directory comes in one answer, which dirgate caches.
 	ProviderKindGetbill ProviderKind = "GETBILL"
 	// A CSV or JSON file of users (contractors kept in a spreadsheet, say), read whole and cached.
 	ProviderKindFile ProviderKind = "FILE"
+	// Any SCIM 2.0 service provider (RFC 7643, RFC 7644, cursor paging of RFC 9865).
+	ProviderKindScim ProviderKind = "SCIM"
 )
 
 var AllProviderKind = []ProviderKind{
 	ProviderKindConcur,
+	ProviderKindConcurIdentity,
 	ProviderKindGetbill,
 	ProviderKindFile,
+	ProviderKindScim,
 }
 
 func (e ProviderKind) IsValid() bool {
 	switch e {
-	case ProviderKindConcur, ProviderKindGetbill, ProviderKindFile:
+	case ProviderKindConcur, ProviderKindConcurIdentity, ProviderKindGetbill, ProviderKindFile, ProviderKindScim:
 		return true
 	}
 	return false

@@ -31,5 +31,8 @@ func NewProviderStatus(st providers.SourceStatus) *ProviderStatus {
 	if rl := st.RateLimit; rl != nil {
 		out.RateLimit = &ProviderRateLimit{Limit: rl.Limit, Remaining: rl.Remaining, ResetAt: rl.Reset}
 	}
+	if d := st.Discovered; d != nil {
+		out.Discovered = &ProviderDiscovery{Paging: d.Paging, Offered: d.Offered, At: d.At}
+	}
 	return out
 }

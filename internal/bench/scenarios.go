@@ -71,7 +71,8 @@ func lookups(seq int) (vars map[string]string, want []string) {
 }
 
 var directory = func() func() (concurIDs, getbillIDs []idUser) {
-	concurUsers, getbillUsers, _ := demo.Directory()
+	people := demo.Directory()
+	concurUsers, getbillUsers := people.Concur, people.Getbill
 	var c, g []idUser
 	for _, u := range concurUsers {
 		c = append(c, idUser{u.ID})

@@ -43,7 +43,8 @@ type vendorURLs struct {
 // latency. It prints their URLs as one JSON line on stdout and serves
 // until its standard input closes (the load command ended).
 func serveEmulators(latency time.Duration) error {
-	concurUsers, getbillUsers, _ := demo.Directory()
+	people := demo.Directory()
+	concurUsers, getbillUsers := people.Concur, people.Getbill
 	company := &driver.Company{Name: "Acme Bench Corp", Address: "1 Loopback Way", City: "Bellevue", State: "WA", Zip: "98004", Country: "US"}
 	newConcur := func(latency time.Duration) http.Handler {
 		return concur.NewEmulator(concur.EmulatorOptions{

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/getbill"
 )
 
@@ -64,8 +65,8 @@ func TestParse(t *testing.T) {
 		t.Errorf("allowedOrigins = %v", got)
 	}
 	cc, ok := c.Providers[0].Settings.(*concur.Config)
-	if !ok || cc.ClientSecret.Reveal() != secrets["CONCUR_CLIENT_SECRET"] || cc.RequestToken.Reveal() != "request-token-true" ||
-		cc.TokenURL != concur.DefaultTokenURL || cc.PageSize != concur.DefaultPageSize {
+	if !ok || cc.Auth.ClientSecret.Reveal() != secrets["CONCUR_CLIENT_SECRET"] || cc.Auth.RequestToken.Reveal() != "request-token-true" ||
+		cc.Auth.TokenURL != companyauth.DefaultTokenURL || cc.PageSize != concur.DefaultPageSize {
 		t.Errorf("concur = %+v (env values must arrive verbatim, defaults filled)", c.Providers[0].Settings)
 	}
 	g, ok := c.Providers[1].Settings.(*getbill.Config)
@@ -86,12 +87,12 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", "serverr: {}\n" + minimal, `config: line 1: serverr: unknown key; did you mean server?`},
 		{"secret in a number", concur + "    pageSize: ${SECRET}\n", `config: line 8: providers[0].pageSize: want a whole number`},
 		{"unknown server key", "server:\n  adr: x\n" + minimal, `config: line 2: server.adr: unknown key; did you mean addr?`},
-		{"key of another kind", minimal + "    tokenStore: /tmp/x\n", `config: line 5: providers[0].tokenStore: not a key of kind getbill (it is a key of kind concur)`},
+		{"key of another kind", minimal + "    tokenStore: /tmp/x\n", `config: line 5: providers[0].tokenStore: not a key of kind getbill (it is a key of kind concur, concur-identity)`},
 		{"unknown provider key", minimal + "    tokn: y\n", `config: line 5: providers[0].tokn: not a key of kind getbill; did you mean token?`},
 		{"no providers", "server: {}\n", `config: line 1: providers: missing: list at least one provider`},
 		{"missing key", "providers:\n  - kind: getbill\n    token: token-xxxxxxxx\n", `config: line 2: providers[0].key: missing (required)`},
-		{"missing kind", "providers:\n  - key: gb\n    token: token-xxxxxxxx\n", `config: line 2: providers[0].kind: missing (required): one of concur, file, getbill`},
-		{"unknown kind", "providers:\n  - key: gb\n    kind: workday\n", `config: line 3: providers[0].kind: must be one of concur, file, getbill`},
+		{"missing kind", "providers:\n  - key: gb\n    token: token-xxxxxxxx\n", `config: line 2: providers[0].kind: missing (required): one of concur, concur-identity, file, getbill, scim`},
+		{"unknown kind", "providers:\n  - key: gb\n    kind: workday\n", `config: line 3: providers[0].kind: must be one of concur, concur-identity, file, getbill, scim`},
 		{"duplicate provider key", minimal + "  - key: gb\n    kind: getbill\n    token: token-yyyyyyyy\n", `config: line 5: providers[1].key: duplicate provider key (also providers[0])`},
 		{"bad provider key", "providers:\n  - key: Bad:Key\n    kind: getbill\n    token: token-xxxxxxxx\n", `config: line 2: providers[0].key: must be lower-case letters`},
 		{"concur without secret", "providers:\n  - key: c\n    kind: concur\n    clientID: a\n    companyUUID: b\n    requestToken: ${RT}\n", `config: line 2: providers[0].clientSecret: missing, but required`},
@@ -317,8 +318,8 @@ func TestEnvInTypedFields(t *testing.T) {
 	}
 	p := c.Providers[0]
 	cc := p.Settings.(*concur.Config)
-	if cc.PageSize != 250 || p.Timeout != 3*time.Second || cc.ClientID != "12345" || cc.ClientSecret.Reveal() != "~~~~~~~~" ||
-		cc.CompanyUUID != "true" || cc.TokenStore != "~" || cc.RequestToken.Reveal() != "12345678" {
+	if cc.PageSize != 250 || p.Timeout != 3*time.Second || cc.Auth.ClientID != "12345" || cc.Auth.ClientSecret.Reveal() != "~~~~~~~~" ||
+		cc.Auth.CompanyUUID != "true" || cc.Auth.TokenStore != "~" || cc.Auth.RequestToken.Reveal() != "12345678" {
 		t.Errorf("provider = %+v, %+v", p, cc)
 	}
 }

@@ -22,7 +22,8 @@ func TestExampleParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Providers) != 3 || c.Providers[0].Kind != "concur" || c.Providers[1].Kind != "getbill" || c.Providers[2].Kind != "file" {
+	if len(c.Providers) != 4 || c.Providers[0].Kind != "concur-identity" || c.Providers[1].Kind != "getbill" ||
+		c.Providers[2].Kind != "scim" || c.Providers[3].Kind != "file" {
 		t.Errorf("providers = %+v", c.Providers)
 	}
 }

@@ -7,6 +7,11 @@
 // That file is the demo's one source of truth: the demo runs on it, and
 // dirgate -emulate prints it for a second dirgate. A directory added to
 // the demo appears in both.
+//
+// The company has SAP Concur, read through Identity v4.1 (what Concur
+// tenants have today), getbill, a team chat that provisions its users over
+// SCIM 2.0, and its contractors in a CSV file; people overlap between
+// them by email, so that linkedAccounts links across all of them.
 package demo
 
 import (
@@ -39,6 +44,13 @@ const (
 	// SharedContractors of the contractors have a Concur account too, and
 	// as many again a getbill account.
 	SharedContractors = 20
+	// ChatUsers are in the team chat's SCIM directory: ChatFromConcur of
+	// them have a Concur account (the first ten Concur users among them;
+	// some of them are in getbill too), ChatFromGetbill a getbill account
+	// and no Concur one.
+	ChatUsers       = 400
+	ChatFromConcur  = 150
+	ChatFromGetbill = 40
 )
 
 // Demo is the running demo: its emulators and its files, and the
@@ -54,8 +66,9 @@ type Demo struct {
 	dir     string
 }
 
-// Start generates the directory and starts each kind's demo: the Concur
-// and getbill emulators on loopback ports, and the contractors' CSV file.
+// Start generates the directory and starts each kind's demo: the
+// emulators of Concur (token service and Identity v4.1), getbill and a
+// SCIM service provider on loopback ports, and the contractors' CSV file.
 // Close stops them.
 func Start() (*Demo, error) {
 	dir, err := os.MkdirTemp("", "dirgate-demo-")
@@ -63,16 +76,17 @@ func Start() (*Demo, error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	d := &Demo{dir: dir}
-	concurUsers, getbillUsers, contractors := Directory()
+	people := Directory()
 	company := &driver.Company{Name: "Acme Demo Corp", Address: "1 Loopback Way", City: "Bellevue", State: "WA", Zip: "98004", Country: "US"}
 	var ps []*yaml.Node
 	for _, p := range []struct {
 		key, kind, name string
 		users           []driver.User
 	}{
-		{"concur", "concur", "SAP Concur (emulated)", concurUsers},
-		{"getbill", "getbill", "getbill (emulated)", getbillUsers},
-		{"contractors", "file", "Contractors (a CSV file)", contractors},
+		{"concur", "concur-identity", "SAP Concur Identity v4.1 (emulated)", people.Concur},
+		{"getbill", "getbill", "getbill (emulated)", people.Getbill},
+		{"chat", "scim", "Team chat, over SCIM 2.0 (emulated)", people.Chat},
+		{"contractors", "file", "Contractors (a CSV file)", people.Contractors},
 	} {
 		k, ok := kinds.Lookup(p.kind)
 		if !ok {
@@ -165,7 +179,11 @@ func yamlOf(v reflect.Value) *yaml.Node {
 		m := &yaml.Node{Kind: yaml.MappingNode}
 		for i := range v.NumField() {
 			f := v.Type().Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if f.IsExported() && opts == "inline" && v.Field(i).Kind() == reflect.Struct {
+				m.Content = append(m.Content, yamlOf(v.Field(i)).Content...) // its keys are the parent's
+				continue
+			}
 			if !f.IsExported() || name == "-" || name == "" || v.Field(i).IsZero() {
 				continue
 			}
@@ -232,12 +250,21 @@ func (d *Demo) Close() {
 	os.RemoveAll(d.dir)
 }
 
+// People are the demo's directories.
+type People struct {
+	Concur, Getbill, Chat, Contractors []driver.User
+}
+
 // Directory generates the demo's people, the same every time: Concur's
 // users and getbill's, SharedUsers of them in both (getbill's copy of the
-// email sometimes in other letter case), about one in twelve inactive; and
-// the contractors kept in a file, SharedContractors of them with a Concur
-// account and as many with a getbill account, by email.
-func Directory() (concurUsers, getbillUsers, contractors []driver.User) {
+// email sometimes in other letter case), about one in twelve inactive; the
+// contractors kept in a file, SharedContractors of them with a Concur
+// account and as many with a getbill account, by email; and the team
+// chat's users, ChatFromConcur of them with a Concur account (their
+// employee id too, as HR provisioned them) and ChatFromGetbill with a
+// getbill one.
+func Directory() People {
+	var concurUsers, getbillUsers, contractors []driver.User
 	rng := rand.New(rand.NewPCG(2026, 11))
 	firsts := []string{"Ada", "Bruno", "Chloé", "Dmitri", "Emeka", "Fatima", "Gustav", "Hana", "Ines", "Jonas", "Keiko", "Liam", "Mei", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoé"}
 	lasts := []string{"Abara", "Berg", "Castillo", "Dubois", "Eriksen", "Fischer", "García", "Horvat", "Ivanova", "Jensen", "Kowalski", "Lindqvist", "Moreau", "Novak", "Okafor", "Petrov", "Quispe", "Rossi", "Sato", "Tanaka", "Urban", "Varga", "Weber", "Xu", "Yilmaz", "Zhang"}
@@ -309,5 +336,38 @@ func Directory() (concurUsers, getbillUsers, contractors []driver.User) {
 		u.CreatedAt = base.Add(time.Duration(rng.IntN(1500*24)) * time.Hour)
 		contractors = append(contractors, u)
 	}
-	return concurUsers, getbillUsers, contractors
+	var chat []driver.User
+	for i := range ChatUsers {
+		var u driver.User
+		switch {
+		case i < ChatFromConcur:
+			n := i // the first ten Concur users, then one in fifteen
+			if i >= 10 {
+				n = 10 + (i-10)*15
+			}
+			c := concurUsers[n]
+			u = driver.User{
+				Email: c.Email, FirstName: c.FirstName, LastName: c.LastName, Active: c.Active,
+				EmployeeID: c.EmployeeID, OrganizationUnit: c.OrganizationUnit, CountryCode: c.CountryCode,
+			}
+			if i%3 == 1 {
+				u.Email = strings.ToUpper(u.Email[:1]) + u.Email[1:]
+			}
+		case i < ChatFromConcur+ChatFromGetbill:
+			g := getbillUsers[SharedUsers+(i-ChatFromConcur)*4]
+			u = driver.User{Email: g.Email, FirstName: g.FirstName, LastName: g.LastName, Active: g.Active}
+		default:
+			u = person(ConcurUsers + GetbillUsers + ContractorUsers + i)
+			u.CountryCode = countries[rng.IntN(len(countries))]
+		}
+		u.ID = fmt.Sprintf("U%010X", rng.Uint64()&(1<<40-1))
+		u.LoginID = strings.ToLower(u.Email)
+		u.Emails = []string{u.Email}
+		if rng.IntN(4) == 0 {
+			u.CellPhone = fmt.Sprintf("+1206555%04d", rng.IntN(10000))
+		}
+		u.CreatedAt = base.Add(time.Duration(rng.IntN(1500*24)) * time.Hour)
+		chat = append(chat, u)
+	}
+	return People{Concur: concurUsers, Getbill: getbillUsers, Chat: chat, Contractors: contractors}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dirgate/dirgate/internal/redistest"
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/providertest"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
@@ -28,10 +29,7 @@ func TestConcurSharedTokens(t *testing.T) {
 	hs := httptest.NewServer(em)
 	defer hs.Close()
 	replica := func() driver.Provider {
-		c, err := concur.New(concur.Config{
-			TokenURL: hs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret("client-secret-1"),
-			CompanyUUID: "company", RequestToken: vendorhttp.NewSecret("request-token-1"),
-		}, &concur.Options{Store: open(t, srv, nil).Tokens("concur")})
+		c, err := concur.New(concur.Config{Auth: companyauth.Config{TokenURL: hs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret("client-secret-1"), CompanyUUID: "company", RequestToken: vendorhttp.NewSecret("request-token-1")}}, &concur.Options{Store: open(t, srv, nil).Tokens("concur")})
 		if err != nil {
 			t.Fatal(err)
 		}

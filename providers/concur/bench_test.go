@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
 )
 
@@ -36,10 +37,7 @@ func BenchmarkUsersFirst1000(b *testing.B) {
 			defer srv.Close()
 			tr := srv.Client().Transport.(*http.Transport).Clone()
 			tr.MaxIdleConnsPerHost = 32 // as server.go's client
-			c, err := New(Config{
-				TokenURL: srv.URL + tokenPath, ClientID: testClientID, ClientSecret: sec(testClientSecret),
-				CompanyUUID: testCompanyUUID, RequestToken: sec(testRequestToken), PageSize: 100,
-			}, &Options{HTTP: httpClient(&http.Client{Transport: tr}, nil)})
+			c, err := New(Config{Auth: companyauth.Config{TokenURL: srv.URL + tokenPath, ClientID: testClientID, ClientSecret: sec(testClientSecret), CompanyUUID: testCompanyUUID, RequestToken: sec(testRequestToken)}, PageSize: 100}, &Options{HTTP: httpClient(&http.Client{Transport: tr}, nil)})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -8,18 +8,15 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
-const (
-	tokenPath = "/oauth2/v0/token"
-	// defaultAccessTTL is assumed when a token answer has no expires_in.
-	defaultAccessTTL = time.Hour
-)
+// tokenPath is where the emulator serves Concur's token endpoint.
+const tokenPath = companyauth.TokenPath
 
 // Options are a Client's shared dependencies; nil means the defaults.
 type Options struct {
@@ -37,18 +34,9 @@ type Options struct {
 // API (GET /users/), with a company-level token. It implements
 // driver.Provider and is safe for concurrent use.
 type Client struct {
-	cfg    Config
-	http   *vendorhttp.Client
-	store  vendorhttp.TokenStore
-	shared vendorhttp.SharedTokenStore // store, when replicas share it
-	tokens *vendorhttp.TokenCache
-
-	mu         sync.Mutex // guards the fields below
-	loaded     bool       // the token store has been read
-	refresh    vendorhttp.Secret
-	refreshExp time.Time // zero: unknown
-	geo        string    // base URL for refreshes and API calls
-	seen       []byte    // with a shared store: what it last gave this replica
+	cfg  Config
+	http *vendorhttp.Client
+	auth *companyauth.Auth
 }
 
 // New returns a Client for cfg, which it checks. It does no I/O: the first
@@ -60,19 +48,11 @@ func New(cfg Config, opts *Options) (*Client, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	c := &Client{cfg: cfg, http: opts.HTTP, store: opts.Store}
+	c := &Client{cfg: cfg, http: opts.HTTP}
 	if c.http == nil {
 		c.http = vendorhttp.New(vendorhttp.Options{})
 	}
-	if c.store == nil {
-		if cfg.TokenStore != "" {
-			c.store = vendorhttp.FileStore{Path: cfg.TokenStore}
-		} else {
-			c.store = &vendorhttp.MemoryStore{}
-		}
-	}
-	c.shared, _ = c.store.(vendorhttp.SharedTokenStore)
-	c.tokens = vendorhttp.NewTokenCache(c.renew, vendorhttp.TokenOptions{Timeout: opts.TokenTimeout, Now: c.http.Now})
+	c.auth = companyauth.New(cfg.Auth, &companyauth.Options{HTTP: c.http, Store: opts.Store, TokenTimeout: opts.TokenTimeout})
 	return c, nil
 }
 
@@ -129,21 +109,12 @@ func filterQuery(f driver.Filter) url.Values {
 // users makes one request to /users/, renewing the access token once if
 // Concur refuses it (401, or the legacy 403).
 func (c *Client) users(ctx context.Context, query string, limit int) (*driver.ListPage, error) {
-	// With a shared store, the first renewal may hand over another
-	// replica's access token, which Concur may have revoked since: one
-	// more renewal then gets a fresh one.
-	renewals := 1
-	if c.shared != nil {
-		renewals = 2
-	}
+	renewals := c.auth.Renewals()
 	for renewed := 0; ; renewed++ {
-		tok, err := c.tokens.Token(ctx)
+		tok, geo, err := c.auth.Token(ctx)
 		if err != nil {
 			return nil, err
 		}
-		c.mu.Lock()
-		geo := c.geo
-		c.mu.Unlock()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, geo+"/users/?"+query, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%w: an unusable geolocation", driver.ErrBadResponse)
@@ -173,7 +144,7 @@ func (c *Client) users(ctx context.Context, query string, limit int) (*driver.Li
 		if err != nil || !refused {
 			return page, err
 		}
-		c.tokens.Invalidate(tok)
+		c.auth.Invalidate(tok)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/providertest"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
@@ -100,10 +101,7 @@ func newFixture(t *testing.T, users []driver.User, mod func(*EmulatorOptions)) *
 }
 
 func (f *fixture) config() Config {
-	return Config{
-		TokenURL: f.srv.URL + tokenPath, ClientID: testClientID, ClientSecret: sec(testClientSecret),
-		CompanyUUID: testCompanyUUID, RequestToken: sec(testRequestToken), TokenStore: f.store,
-	}
+	return Config{Auth: companyauth.Config{TokenURL: f.srv.URL + tokenPath, ClientID: testClientID, ClientSecret: sec(testClientSecret), CompanyUUID: testCompanyUUID, RequestToken: sec(testRequestToken), TokenStore: f.store}}
 }
 
 var sec = vendorhttp.NewSecret
@@ -190,23 +188,23 @@ func listOnce(t *testing.T, c *Client, offset, limit int) *providers.Run {
 }
 
 func TestNewValidates(t *testing.T) {
-	good := Config{ClientID: "id", ClientSecret: sec(testClientSecret), CompanyUUID: "co", RequestToken: sec(testRequestToken)}
+	good := Config{Auth: companyauth.Config{ClientID: "id", ClientSecret: sec(testClientSecret), CompanyUUID: "co", RequestToken: sec(testRequestToken)}}
 	tests := []struct {
 		name string
 		mod  func(*Config)
 		want string // in the error; "" for success
 	}{
 		{"ok", func(*Config) {}, ""},
-		{"no client id", func(c *Config) { c.ClientID = "" }, `"clientID"`},
-		{"no client secret", func(c *Config) { c.ClientSecret = sec(" ") }, `"clientSecret"`},
-		{"a client secret too short to be real", func(c *Config) { c.ClientSecret = sec("t") }, "clientSecret is too short"},
-		{"a request token too short to be real", func(c *Config) { c.RequestToken = sec("rq") }, "requestToken is too short"},
-		{"no company", func(c *Config) { c.CompanyUUID = "" }, `"companyUUID"`},
-		{"no request token", func(c *Config) { c.RequestToken = sec("") }, `"requestToken"`},
-		{"store instead of request token", func(c *Config) { c.RequestToken, c.TokenStore = sec(""), "/tmp/x" }, ""},
+		{"no client id", func(c *Config) { c.Auth.ClientID = "" }, `"clientID"`},
+		{"no client secret", func(c *Config) { c.Auth.ClientSecret = sec(" ") }, `"clientSecret"`},
+		{"a client secret too short to be real", func(c *Config) { c.Auth.ClientSecret = sec("t") }, "clientSecret is too short"},
+		{"a request token too short to be real", func(c *Config) { c.Auth.RequestToken = sec("rq") }, "requestToken is too short"},
+		{"no company", func(c *Config) { c.Auth.CompanyUUID = "" }, `"companyUUID"`},
+		{"no request token", func(c *Config) { c.Auth.RequestToken = sec("") }, `"requestToken"`},
+		{"store instead of request token", func(c *Config) { c.Auth.RequestToken, c.Auth.TokenStore = sec(""), "/tmp/x" }, ""},
 		{"page size too big", func(c *Config) { c.PageSize = 1001 }, "pageSize"},
 		{"negative page size", func(c *Config) { c.PageSize = -1 }, "pageSize"},
-		{"relative token url", func(c *Config) { c.TokenURL = "/oauth2/v0/token" }, "tokenURL"},
+		{"relative token url", func(c *Config) { c.Auth.TokenURL = "/oauth2/v0/token" }, "tokenURL"},
 	}
 	for _, tt := range tests {
 		cfg := good
@@ -219,7 +217,7 @@ func TestNewValidates(t *testing.T) {
 			t.Errorf("%s: New = %v, want an error naming %s", tt.name, err, tt.want)
 		}
 		noSecrets(t, err)
-		if err == nil && (c.cfg.PageSize != DefaultPageSize || c.cfg.TokenURL != DefaultTokenURL || c.Describe().PageSize != DefaultPageSize) {
+		if err == nil && (c.cfg.PageSize != DefaultPageSize || c.cfg.Auth.TokenURL != companyauth.DefaultTokenURL || c.Describe().PageSize != DefaultPageSize) {
 			t.Errorf("%s: defaults not applied: %+v", tt.name, c.cfg)
 		}
 	}
@@ -339,7 +337,7 @@ func TestVendorLargerPagesThanAsked(t *testing.T) {
 		f.emu.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	c := f.client(t, func(c *Config) { c.TokenURL = srv.URL + tokenPath; c.PageSize = 3 })
+	c := f.client(t, func(c *Config) { c.Auth.TokenURL = srv.URL + tokenPath; c.PageSize = 3 })
 	p := list(t, source(t, c, nil), driver.Filter{}, 1, 4)
 	if !reflect.DeepEqual(ids(p.Users), ids(users[1:5])) || p.Next.Offset != 5 {
 		t.Errorf("got %v next %d, want %v next 5", ids(p.Users), p.Next.Offset, ids(users[1:5]))
@@ -659,6 +657,15 @@ func TestOneRenewalForManyCallers(t *testing.T) {
 	}
 }
 
+// storedToken is what the token store keeps, as the file says it.
+type storedToken struct {
+	ClientID         string    `json:"client_id"`
+	CompanyUUID      string    `json:"company_uuid"`
+	RefreshToken     string    `json:"refresh_token"`
+	RefreshExpiresAt time.Time `json:"refresh_expires_at,omitzero"`
+	Geolocation      string    `json:"geolocation"`
+}
+
 func readStore(t *testing.T, name string) storedToken {
 	t.Helper()
 	fi, err := os.Stat(name)
@@ -694,7 +701,7 @@ func TestTokenStore(t *testing.T) {
 
 	// A restart with a request token that no longer works uses the store.
 	f.emu.SetRequestToken("regenerated")
-	c2 := f.client(t, func(c *Config) { c.RequestToken = sec("expired-request-token") })
+	c2 := f.client(t, func(c *Config) { c.Auth.RequestToken = sec("expired-request-token") })
 	if p := listOnce(t, c2, 0, 10); len(p.Users) != 4 {
 		t.Errorf("after restart: %d users, want 4", len(p.Users))
 	}
@@ -703,14 +710,14 @@ func TestTokenStore(t *testing.T) {
 	}
 
 	// No request token at all: the store is enough.
-	c3 := f.client(t, func(c *Config) { c.RequestToken = sec("") })
+	c3 := f.client(t, func(c *Config) { c.Auth.RequestToken = sec("") })
 	listOnce(t, c3, 0, 10)
 
 	// A stored refresh token past its expiry is not used: the (new)
 	// request token is, and its refresh token replaces the stored one.
 	old := readStore(t, f.store)
 	f.clock.Add(old.RefreshExpiresAt.Sub(f.clock.Now()) + time.Second)
-	c4 := f.client(t, func(c *Config) { c.RequestToken = sec("regenerated") })
+	c4 := f.client(t, func(c *Config) { c.Auth.RequestToken = sec("regenerated") })
 	listOnce(t, c4, 0, 10)
 	if g := f.emu.LastTokenRequest().Form.Get("grant_type"); g != "password" {
 		t.Errorf("with an expired stored refresh token, grant = %q, want password", g)
@@ -776,7 +783,7 @@ func TestUserLivesElsewhere(t *testing.T) {
 	glz := NewEmulator(EmulatorOptions{Elsewhere: f.srv.URL})
 	glzSrv := httptest.NewServer(glz)
 	defer glzSrv.Close()
-	c := f.client(t, func(c *Config) { c.TokenURL = glzSrv.URL + tokenPath })
+	c := f.client(t, func(c *Config) { c.Auth.TokenURL = glzSrv.URL + tokenPath })
 	if p := listOnce(t, c, 0, 10); len(p.Users) != 3 {
 		t.Errorf("got %d users, want 3", len(p.Users))
 	}
@@ -802,13 +809,17 @@ func TestUserLivesElsewhere(t *testing.T) {
 	other := NewEmulator(EmulatorOptions{Elsewhere: f.srv.URL})
 	otherSrv := httptest.NewServer(other)
 	defer otherSrv.Close()
-	c.mu.Lock()
-	c.geo = otherSrv.URL
-	c.mu.Unlock()
-	c.tokens = vendorhttp.NewTokenCache(c.renew, vendorhttp.TokenOptions{Now: f.clock.Now}) // forget the access token
-	listOnce(t, c, 0, 10)
-	if n, _ := other.Calls(); n != 1 || c.geo != f.srv.URL {
-		t.Errorf("refresh at the wrong data center: %d calls there, geolocation now %q; want 1, %q", n, c.geo, f.srv.URL)
+	// A restart whose store names that data center: the refresh goes
+	// there first.
+	st := readStore(t, f.store)
+	st.Geolocation = otherSrv.URL
+	b, _ := json.Marshal(st)
+	if err := os.WriteFile(f.store, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	listOnce(t, f.client(t, nil), 0, 10)
+	if n, _ := other.Calls(); n != 1 || readStore(t, f.store).Geolocation != f.srv.URL {
+		t.Errorf("refresh at the wrong data center: %d calls there, geolocation now %q; want 1, %q", n, readStore(t, f.store).Geolocation, f.srv.URL)
 	}
 }
 
@@ -825,7 +836,7 @@ func TestShortPageMidway(t *testing.T) {
 		f.emu.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	c := f.client(t, func(c *Config) { c.TokenURL = srv.URL + tokenPath; c.PageSize = 10 })
+	c := f.client(t, func(c *Config) { c.Auth.TokenURL = srv.URL + tokenPath; c.PageSize = 10 })
 	src := source(t, c, nil)
 	list(t, src, driver.Filter{}, 0, 1) // learn the total
 	p := list(t, src, driver.Filter{}, 0, 50)
@@ -888,8 +899,7 @@ func TestTokenErrorAdvice(t *testing.T) {
 			fmt.Fprintf(w, `{"error":"invalid_grant","error_description":"no good: %s / %s","code":%d}`,
 				r.PostForm.Get("client_secret"), r.PostForm.Get("password"), tt.code)
 		}))
-		c, err := New(Config{TokenURL: srv.URL + tokenPath, ClientID: testClientID, ClientSecret: sec(testClientSecret),
-			CompanyUUID: testCompanyUUID, RequestToken: sec(testRequestToken)}, nil)
+		c, err := New(Config{Auth: companyauth.Config{TokenURL: srv.URL + tokenPath, ClientID: testClientID, ClientSecret: sec(testClientSecret), CompanyUUID: testCompanyUUID, RequestToken: sec(testRequestToken)}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -972,16 +982,16 @@ func TestTokenEndpointErrors(t *testing.T) {
 		mod  func(*Config)
 		want string
 	}{
-		{"wrong secret", func(c *Config) { c.ClientSecret = sec("wrong-secret-value") }, "code 64"},
-		{"unknown client", func(c *Config) { c.ClientID = "other-client" }, "code 61"},
-		{"wrong request token", func(c *Config) { c.RequestToken = sec("wrong-request-token") }, "a new company request token is needed"},
+		{"wrong secret", func(c *Config) { c.Auth.ClientSecret = sec("wrong-secret-value") }, "code 64"},
+		{"unknown client", func(c *Config) { c.Auth.ClientID = "other-client" }, "code 61"},
+		{"wrong request token", func(c *Config) { c.Auth.RequestToken = sec("wrong-request-token") }, "a new company request token is needed"},
 	} {
-		c := f.client(t, func(c *Config) { c.TokenStore = ""; tt.mod(c) })
+		c := f.client(t, func(c *Config) { c.Auth.TokenStore = ""; tt.mod(c) })
 		_, err := c.ListUsers(t.Context(), driver.ListRequest{Limit: 1})
 		if !errors.Is(err, driver.ErrAuth) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want ErrAuth mentioning %q", tt.name, err, tt.want)
 		}
-		noSecrets(t, err, c.cfg.ClientSecret.Reveal(), c.cfg.RequestToken.Reveal())
+		noSecrets(t, err, c.cfg.Auth.ClientSecret.Reveal(), c.cfg.Auth.RequestToken.Reveal())
 	}
 
 	// The token service failing is unavailability.
@@ -989,7 +999,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		http.Error(w, "maintenance", http.StatusServiceUnavailable)
 	}))
 	defer down.Close()
-	c := f.client(t, func(c *Config) { c.TokenURL = down.URL + tokenPath; c.TokenStore = "" })
+	c := f.client(t, func(c *Config) { c.Auth.TokenURL = down.URL + tokenPath; c.Auth.TokenStore = "" })
 	if _, err := c.ListUsers(t.Context(), driver.ListRequest{Limit: 1}); !errors.Is(err, driver.ErrUnavailable) {
 		t.Errorf("token 503: err = %v, want ErrUnavailable", err)
 	}
@@ -1048,10 +1058,7 @@ func TestErrorsHideEchoedCredentials(t *testing.T) {
 		ClientID: testClientID, ClientSecret: testClientSecret, CompanyUUID: testCompanyUUID,
 		RequestToken: testRequestToken, Geolocation: echo.URL,
 	})
-	c, err := New(Config{
-		TokenURL: echo.URL + tokenPath, ClientID: testClientID, ClientSecret: sec(testClientSecret),
-		CompanyUUID: testCompanyUUID, RequestToken: sec(testRequestToken),
-	}, nil)
+	c, err := New(Config{Auth: companyauth.Config{TokenURL: echo.URL + tokenPath, ClientID: testClientID, ClientSecret: sec(testClientSecret), CompanyUUID: testCompanyUUID, RequestToken: sec(testRequestToken)}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1085,7 +1092,8 @@ func TestTolerantDecoding(t *testing.T) {
 		fmt.Fprint(w, body)
 	}))
 	defer srv.Close()
-	c, err := New(Config{TokenURL: srv.URL + tokenPath, ClientID: "id", ClientSecret: sec(testClientSecret), CompanyUUID: "co", RequestToken: sec(testRequestToken)}, nil)
+	store := &vendorhttp.MemoryStore{}
+	c, err := New(Config{Auth: companyauth.Config{TokenURL: srv.URL + tokenPath, ClientID: "id", ClientSecret: sec(testClientSecret), CompanyUUID: "co", RequestToken: sec(testRequestToken)}}, &Options{Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1104,9 +1112,13 @@ func TestTolerantDecoding(t *testing.T) {
 	if p.Total != 2 || !reflect.DeepEqual(p.Company, wantCo) {
 		t.Errorf("Total, Company = %d, %+v, want 2, %+v", p.Total, p.Company, wantCo)
 	}
-	// No geolocation: API calls go to the token URL's host.
-	if c.geo != srv.URL || !c.refreshExp.Equal(time.Unix(1900000000, 0)) {
-		t.Errorf("geo, refresh expiry = %s, %v", c.geo, c.refreshExp)
+	// No geolocation: API calls go to the token URL's host (they did),
+	// and it is kept as the geolocation; the refresh expiry came as a
+	// string.
+	var st storedToken
+	if b, err := store.Load(t.Context()); err != nil || json.Unmarshal(b, &st) != nil ||
+		st.Geolocation != srv.URL || !st.RefreshExpiresAt.Equal(time.Unix(1900000000, 0)) {
+		t.Errorf("stored geolocation, refresh expiry = %s, %v", st.Geolocation, st.RefreshExpiresAt)
 	}
 
 	// Nulls where numbers and arrays belong: no users, no total.
@@ -1121,7 +1133,7 @@ func TestTolerantDecoding(t *testing.T) {
 			}
 			fmt.Fprint(w, body)
 		}))
-		c, err := New(Config{TokenURL: srv.URL + tokenPath, ClientID: "id", ClientSecret: sec(testClientSecret), CompanyUUID: "co", RequestToken: sec(testRequestToken)}, nil)
+		c, err := New(Config{Auth: companyauth.Config{TokenURL: srv.URL + tokenPath, ClientID: "id", ClientSecret: sec(testClientSecret), CompanyUUID: "co", RequestToken: sec(testRequestToken)}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1134,7 +1146,7 @@ func TestTolerantDecoding(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	c, err := New(Config{ClientID: "id", ClientSecret: sec(testClientSecret), CompanyUUID: "co", RequestToken: sec(testRequestToken)}, nil)
+	c, err := New(Config{Auth: companyauth.Config{ClientID: "id", ClientSecret: sec(testClientSecret), CompanyUUID: "co", RequestToken: sec(testRequestToken)}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1168,7 +1180,7 @@ func (h *harness) MakeProvider(_ context.Context, users []driver.User, company *
 	srv := httptest.NewServer(h.vendor)
 	h.t.Cleanup(srv.Close)
 	cfg := f.config()
-	cfg.TokenURL, cfg.PageSize = srv.URL+tokenPath, 7
+	cfg.Auth.TokenURL, cfg.PageSize = srv.URL+tokenPath, 7
 	return New(cfg, &Options{HTTP: httpClient(srv.Client(), nil)})
 }
 

@@ -3,16 +3,11 @@ package concur
 import (
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
-
-// DefaultTokenURL is where third-party partners must request company
-// tokens since March 2025 (the Global Landing Zone).
-const DefaultTokenURL = "https://glz.api.concursolutions.com/oauth2/v0/token"
 
 // Page sizes: the default (Concur's GA maximum), and the largest PageSize
 // accepts (the pre-release doc's maximum).
@@ -24,22 +19,10 @@ const (
 // Config is the configuration of a Concur Users Bulk v3.1 provider: its
 // keys under providers[] in dirgate's configuration, decoded strictly.
 type Config struct {
-	// TokenURL is the token endpoint of the password grant. Refresh grants
-	// and API calls go to the geolocation the token service returns.
-	TokenURL string `yaml:"tokenURL"`
-	// ClientID and ClientSecret are the app's credentials (App
-	// Management).
-	ClientID     string            `yaml:"clientID"`
-	ClientSecret vendorhttp.Secret `yaml:"clientSecret"`
-	// CompanyUUID and RequestToken come from the Company Request Token
-	// tool or an App Center connection. The request token is valid for 24
-	// hours; after the first login the refresh token takes over.
-	CompanyUUID  string            `yaml:"companyUUID"`
-	RequestToken vendorhttp.Secret `yaml:"requestToken"`
-	// TokenStore is a file where the refresh token, its expiry and the
-	// geolocation are kept across restarts (JSON, mode 0600). Without it
-	// every start needs a valid request token.
-	TokenStore string `yaml:"tokenStore"`
+	// Auth is the company's authentication (tokenURL, clientID,
+	// clientSecret, companyUUID, requestToken, tokenStore): the same keys
+	// as the concur-identity kind's.
+	Auth companyauth.Config `yaml:",inline"`
 	// PageSize is the number of users each request asks for, 1 to
 	// MaxPageSize. If Concur answers with fewer (it echoes a smaller limit,
 	// or refuses one above 100), dirgate asks for that many from then on.
@@ -48,31 +31,9 @@ type Config struct {
 
 // Check applies the defaults and checks cfg; errors name the key.
 func (cfg *Config) Check() error {
-	var errs []error
-	if cfg.TokenURL == "" {
-		cfg.TokenURL = DefaultTokenURL
-	}
+	errs := []error{cfg.Auth.Check()}
 	if cfg.PageSize == 0 {
 		cfg.PageSize = DefaultPageSize
-	}
-	if u, err := url.Parse(cfg.TokenURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		errs = append(errs, errors.New("tokenURL must be an absolute http or https URL"))
-	}
-	for _, f := range []struct{ key, value string }{
-		{"clientID", cfg.ClientID}, {"clientSecret", cfg.ClientSecret.Reveal()}, {"companyUUID", cfg.CompanyUUID},
-	} {
-		if strings.TrimSpace(f.value) == "" {
-			errs = append(errs, fmt.Errorf("missing required key %q", f.key))
-		}
-	}
-	if cfg.RequestToken.IsZero() && cfg.TokenStore == "" {
-		errs = append(errs, errors.New(`missing required key "requestToken" (or a "tokenStore" that holds a refresh token)`))
-	}
-	errs = append(errs, cfg.ClientSecret.Check("clientSecret"), cfg.RequestToken.Check("requestToken"))
-	if cfg.TokenStore != "" {
-		if err := CheckTokenStore(cfg.TokenStore); err != nil {
-			errs = append(errs, fmt.Errorf("tokenStore: %w", err))
-		}
 	}
 	if cfg.PageSize < 1 || cfg.PageSize > MaxPageSize {
 		errs = append(errs, fmt.Errorf("pageSize must be between 1 and %d (Concur's maximum: 100, or 1000 on the pre-release API)", MaxPageSize))

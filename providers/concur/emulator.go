@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
@@ -798,6 +799,14 @@ const (
 	demoRequestToken = "demo-request-token"
 )
 
+// DemoAuth is the company authentication of the demo's emulator at base.
+func DemoAuth(base string) companyauth.Config {
+	return companyauth.Config{
+		TokenURL: base + tokenPath, ClientID: demoClientID, ClientSecret: vendorhttp.NewSecret(demoClientSecret),
+		CompanyUUID: demoCompany, RequestToken: vendorhttp.NewSecret(demoRequestToken),
+	}
+}
+
 // Demo returns an emulator of users for the no-configuration demo, and
 // the configuration of a provider that talks to it at base.
 func Demo(base string, users []driver.User, company *driver.Company) (*Config, http.Handler) {
@@ -805,8 +814,5 @@ func Demo(base string, users []driver.User, company *driver.Company) (*Config, h
 		ClientID: demoClientID, ClientSecret: demoClientSecret, CompanyUUID: demoCompany,
 		RequestToken: demoRequestToken, Users: users, Company: company,
 	})
-	return &Config{
-		TokenURL: base + tokenPath, ClientID: demoClientID, ClientSecret: vendorhttp.NewSecret(demoClientSecret),
-		CompanyUUID: demoCompany, RequestToken: vendorhttp.NewSecret(demoRequestToken), PageSize: DefaultPageSize,
-	}, e
+	return &Config{Auth: DemoAuth(base), PageSize: DefaultPageSize}, e
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
@@ -90,11 +91,7 @@ func inBubble(t *testing.T, users []driver.User, emu func(*EmulatorOptions), cfg
 	if wrap != nil {
 		rt = wrap(rt)
 	}
-	config := Config{
-		TokenURL: "https://glz.concur.test" + tokenPath, ClientID: testClientID, ClientSecret: sec(testClientSecret),
-		CompanyUUID: testCompanyUUID, RequestToken: sec(testRequestToken),
-		TokenStore: filepath.Join(t.TempDir(), "concur-token.json"),
-	}
+	config := Config{Auth: companyauth.Config{TokenURL: "https://glz.concur.test" + tokenPath, ClientID: testClientID, ClientSecret: sec(testClientSecret), CompanyUUID: testCompanyUUID, RequestToken: sec(testRequestToken), TokenStore: filepath.Join(t.TempDir(), "concur-token.json")}}
 	if cfg != nil {
 		cfg(&config)
 	}

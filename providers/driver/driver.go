@@ -163,3 +163,24 @@ type RateBudgeter interface {
 	// until the vendor has said.
 	RateLimit() (limit, remaining int, reset time.Time, ok bool)
 }
+
+// Discoverer is implemented by a Provider that learns how to reach its
+// vendor by asking it: a SCIM provider with paging auto reads the server's
+// /ServiceProviderConfig before its first request. The portable layer
+// finds it by type assertion and shows what was found in the provider's
+// status.
+type Discoverer interface {
+	// Discovered returns what the vendor said and what the provider chose;
+	// ok is false until the vendor has said.
+	Discovered() (d Discovery, ok bool)
+}
+
+// Discovery is what a Discoverer learnt from its vendor.
+type Discovery struct {
+	// Paging is how the provider pages on the wire: "index" or "cursor".
+	Paging string
+	// Offered is what the vendor offered, in a few words, for people.
+	Offered string
+	// At is when the vendor said it.
+	At time.Time
+}

@@ -13,9 +13,11 @@ import (
 	"sync/atomic"
 
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/concur/identity"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/file"
 	"github.com/dirgate/dirgate/providers/getbill"
+	"github.com/dirgate/dirgate/providers/scim"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
@@ -63,8 +65,10 @@ type Kind struct {
 func All() []Kind {
 	return []Kind{
 		kind("concur", "CONCUR", false, concur.Open, served(concur.Demo)),
+		kind("concur-identity", "CONCUR_IDENTITY", false, identity.Open, served(identity.Demo)),
 		kind("file", "FILE", true, file.Open, written(file.Demo)),
 		kind("getbill", "GETBILL", true, getbill.Open, served(getbill.Demo)),
+		kind("scim", "SCIM", false, scim.Open, served(scim.Demo)),
 	}
 }
 

@@ -60,6 +60,7 @@ func TestConformance(t *testing.T) {
 	}{
 		{"offset", memory.Options{Paging: driver.PagingOffset, MaxPageSize: 7}},
 		{"cursor", memory.Options{Paging: driver.PagingCursor, MaxPageSize: 7}},
+		{"cursor, pages of 5", memory.Options{Paging: driver.PagingCursor, MaxPageSize: 5}},
 		{"snapshot", memory.Options{Paging: driver.PagingSnapshot}},
 		{"snapshot in chained answers", memory.Options{Paging: driver.PagingSnapshot, MaxPageSize: 9}},
 		{"offset, filtering on email, active and id only", memory.Options{Paging: driver.PagingOffset, MaxPageSize: 7, Filters: &emailActiveID}},
