@@ -28,6 +28,7 @@ import (
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/limits"
 	"github.com/dirgate/dirgate/providers/concur"
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/getbill"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
@@ -47,9 +48,9 @@ var searchFor = flag.Duration("search", 0, "run TestWorstCaseSearch for this lon
 func preExecution(tb testing.TB, mutate func(*config.Config)) func(ctx context.Context, query string, vars map[string]any) gqlerror.List {
 	tb.Helper()
 	cfg := &config.Config{Providers: []config.Provider{
-		{Key: "concur", Kind: "concur", Settings: &concur.Config{TokenURL: "http://127.0.0.1:9/oauth2/v0/token", ClientID: "c",
+		{Key: "concur", Kind: "concur", Settings: &concur.Config{Auth: companyauth.Config{TokenURL: "http://127.0.0.1:9/oauth2/v0/token", ClientID: "c",
 			ClientSecret: vendorhttp.NewSecret("client-secret"), CompanyUUID: "u", RequestToken: vendorhttp.NewSecret("request-token"),
-			TokenStore: filepath.Join(tb.TempDir(), "concur.json"), PageSize: 100}},
+			TokenStore: filepath.Join(tb.TempDir(), "concur.json")}, PageSize: 100}},
 		{Key: "getbill", Kind: "getbill", Settings: &getbill.Config{BaseURL: "http://127.0.0.1:9", Token: vendorhttp.NewSecret("getbill-token")}},
 	}}
 	cfg.Server.DefaultPageSize, cfg.Server.MaxPageSize = 50, 1000

@@ -243,7 +243,8 @@ func Run(ctx context.Context, o Options, log io.Writer) (*Report, error) {
 		}
 	}
 
-	cu, gu, _ := demo.Directory()
+	people := demo.Directory()
+	cu, gu := people.Concur, people.Getbill
 	v := &vendors{
 		concur: concur.NewEmulator(concur.EmulatorOptions{ClientID: "soak", ClientSecret: "soak-concur-secret",
 			CompanyUUID: "soak-company", RequestToken: "soak-request-token", Users: cu, Latency: 5 * time.Millisecond}),
