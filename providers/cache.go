@@ -42,9 +42,6 @@ type RateLimit struct {
 	Reset            time.Time
 }
 
-// maxAnswers bounds the chained answers of one whole-directory read.
-const maxAnswers = 10000
-
 // rateLimit returns the provider's rate budget, if it reports one: with
 // other replicas, the latest any of them heard.
 func (s *Source) rateLimit() (RateLimit, bool) {
@@ -287,15 +284,7 @@ func (s *Source) readAll(ctx context.Context) ([]driver.User, *driver.Company, e
 	var users []driver.User
 	var company *driver.Company
 	seen := map[string]bool{}
-	cursor := ""
-	for n := 0; ; n++ {
-		if n >= maxAnswers {
-			return nil, nil, badResponse(s.Key, "more than %d chained answers", maxAnswers)
-		}
-		page, err := s.call(ctx, driver.ListRequest{Cursor: cursor})
-		if err != nil {
-			return nil, nil, err
-		}
+	err := s.chain(ctx, driver.Filter{}, "", 0, func(page *driver.ListPage, _ string) bool {
 		if page.Company != nil {
 			company = page.Company
 		}
@@ -305,14 +294,12 @@ func (s *Source) readAll(ctx context.Context) ([]driver.User, *driver.Company, e
 				users = append(users, u)
 			}
 		}
-		if page.NextCursor == "" {
-			return users, company, nil
-		}
-		if page.NextCursor == cursor {
-			return nil, nil, badResponse(s.Key, "an answer that names itself as the next one")
-		}
-		cursor = page.NextCursor
+		return true
+	})
+	if err != nil {
+		return nil, nil, err
 	}
+	return users, company, nil
 }
 
 // maxHold is the longest dirgate holds back from calling a vendor,

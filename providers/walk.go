@@ -44,8 +44,11 @@ func (s *Source) List(ctx context.Context, f driver.Filter, from Position, n int
 	if n < 0 {
 		return nil, fmt.Errorf("negative count %d", n)
 	}
-	if !s.canMatch(f) || from.IsEnd() {
-		return &Run{Start: from, Next: from, Total: s.noneTotal(f)}, nil
+	if !s.canMatch(f) {
+		return &Run{Start: from, Next: from, Total: 0}, nil
+	}
+	if from.IsEnd() {
+		return &Run{Start: from, Next: from, Total: -1}, nil
 	}
 	called = true
 	push, local := f.Only(s.desc.Filters), f.Without(s.desc.Filters)
@@ -129,14 +132,6 @@ func (s *Source) canMatch(f driver.Filter) bool {
 	return f.Fields()&^s.desc.Fields == 0
 }
 
-// noneTotal is the total of a run that asked nothing of the vendor.
-func (s *Source) noneTotal(f driver.Filter) int {
-	if !s.canMatch(f) {
-		return 0
-	}
-	return -1
-}
-
 // changed is the DIRECTORY_CHANGED error.
 func (s *Source) changed() *Error {
 	return &Error{Provider: s.Key, Code: errcode.DirectoryChanged, Err: ErrDirectoryChanged}
@@ -183,14 +178,19 @@ func locate(users []driver.User, p Position) (int, []uint64, bool) {
 	if len(p.Anchor) == 0 || p.Offset <= 0 {
 		return min(max(p.Offset, 0), len(users)), p.Anchor, true
 	}
-	last := p.Anchor[len(p.Anchor)-1]
-	if p.Offset <= len(users) && anchorOf(&users[p.Offset-1]) == last {
+	if p.Offset <= len(users) && anchorOf(&users[p.Offset-1]) == lastAnchor(p) {
 		return p.Offset, p.Anchor, true
 	}
-	for a := len(p.Anchor) - 1; a >= 0; a-- {
+	return findAnchor(users, p.Anchor)
+}
+
+// findAnchor returns the index in users just after the latest of anchors
+// found there, with the anchors up to it; ok is false when none is there.
+func findAnchor(users []driver.User, anchors []uint64) (int, []uint64, bool) {
+	for a := len(anchors) - 1; a >= 0; a-- {
 		for i := range users {
-			if anchorOf(&users[i]) == p.Anchor[a] {
-				return i + 1, p.Anchor[:a+1], true
+			if anchorOf(&users[i]) == anchors[a] {
+				return i + 1, anchors[:a+1], true
 			}
 		}
 	}
@@ -227,11 +227,10 @@ func (s *Source) backSnapshot(ctx context.Context, f driver.Filter, to Position,
 			return nil, s.changed()
 		}
 	}
-	lo := max(floor, hi-n, 0)
-	lo = min(lo, hi)
-	start := Position{Offset: lo, Anchor: anchorsAfter(nil, users, lo-1)}
-	if lo == 0 {
-		start.Anchor = nil
+	lo := min(max(floor, hi-n, 0), hi)
+	start := Position{Offset: lo}
+	if lo > 0 {
+		start.Anchor = anchorsAfter(nil, users, lo-1)
 	}
 	run := s.newRun(start, users[lo:hi:hi], func(int) Position { return Position{} })
 	run.More, run.Total, run.Company = lo > max(floor, 0), len(users), sn.Company
@@ -272,18 +271,15 @@ func (s *Source) fetchChunks(ctx context.Context, push driver.Filter, chunks []c
 	for i := range chunks {
 		ctxs[i], cancels[i] = context.WithCancel(ctx)
 	}
-	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i, c := range chunks {
 		wg.Go(func() {
 			page, err := s.call(ctxs[i], driver.ListRequest{Filter: push, Offset: c.offset, Limit: c.limit})
 			out[i] = chunkResult{page, err}
 			if err != nil {
-				mu.Lock()
-				for j := i + 1; j < len(chunks); j++ {
-					cancels[j]()
+				for _, cancel := range cancels[i+1:] {
+					cancel() // safe from several goroutines at once
 				}
-				mu.Unlock()
 			}
 		})
 	}
@@ -369,14 +365,11 @@ func (s *Source) reanchor(ctx context.Context, push driver.Filter, p Position) (
 	if err != nil {
 		return 0, nil, err
 	}
-	for a := len(p.Anchor) - 1; a >= 0; a-- {
-		for i := range users {
-			if anchorOf(&users[i]) == p.Anchor[a] {
-				return lo + i + 1, p.Anchor[:a+1], nil
-			}
-		}
+	i, anchors, ok := findAnchor(users, p.Anchor)
+	if !ok {
+		return 0, nil, s.changed()
 	}
-	return 0, nil, s.changed()
+	return lo + i, anchors, nil
 }
 
 func lastAnchor(p Position) uint64 { return p.Anchor[len(p.Anchor)-1] }
@@ -422,10 +415,7 @@ func (s *Source) listOffset(ctx context.Context, push driver.Filter, from Positi
 	run := s.newRun(from, users, func(i int) Position { return Position{Vendor: v + i + 1} })
 	run.Total = total
 	run.More = total < 0 || v+len(users) < total
-	if err != nil {
-		return run, err
-	}
-	return run, nil
+	return run, err
 }
 
 // backOffset lists the users before to of an offset vendor that applies
@@ -482,28 +472,16 @@ func (s *Source) backOffset(ctx context.Context, push driver.Filter, to Position
 // cursor vendor, from.Cursor and from.Vendor.
 func (s *Source) scan(ctx context.Context, push driver.Filter, from Position, yield func(*driver.User, Position) bool) error {
 	if s.desc.Paging == driver.PagingCursor {
-		cursor, skip := from.Cursor, from.Vendor
-		for answers := 0; ; answers++ {
-			if answers >= maxAnswers {
-				return badResponse(s.Key, "more than %d chained answers", maxAnswers)
-			}
-			page, err := s.call(ctx, driver.ListRequest{Filter: push, Cursor: cursor, Limit: s.pageSize()})
-			if err != nil {
-				return err
-			}
+		skip := from.Vendor
+		return s.chain(ctx, push, from.Cursor, s.pageSize(), func(page *driver.ListPage, cursor string) bool {
 			for i := skip; i < len(page.Users); i++ {
 				if !yield(&page.Users[i], Position{Cursor: cursor, Vendor: i + 1}) {
-					return nil
+					return false
 				}
 			}
-			if page.NextCursor == "" {
-				return nil
-			}
-			if page.NextCursor == cursor {
-				return badResponse(s.Key, "an answer that names itself as the next one")
-			}
-			cursor, skip = page.NextCursor, 0
-		}
+			skip = 0
+			return true
+		})
 	}
 	off, batch := from.Vendor, s.pageSize()
 	for {
@@ -523,6 +501,33 @@ func (s *Source) scan(ctx context.Context, push driver.Filter, from Position, yi
 		// Read further ahead each time, up to what the provider's cap runs
 		// at once.
 		batch = min(batch*2, s.pageSize()*s.opts.MaxConcurrency)
+	}
+}
+
+// maxAnswers bounds the chained answers of one read.
+const maxAnswers = 10000
+
+// chain reads a cursor or snapshot vendor's chained answers matching push,
+// from the one cursor names on, handing each to yield with the cursor that
+// named it, until yield returns false or the last answer has been handed.
+// An answer that names itself as the next, or more than maxAnswers of
+// them, is a bad response.
+func (s *Source) chain(ctx context.Context, push driver.Filter, cursor string, limit int, yield func(page *driver.ListPage, cursor string) bool) error {
+	for answers := 0; ; answers++ {
+		if answers >= maxAnswers {
+			return badResponse(s.Key, "more than %d chained answers", maxAnswers)
+		}
+		page, err := s.call(ctx, driver.ListRequest{Filter: push, Cursor: cursor, Limit: limit})
+		if err != nil {
+			return err
+		}
+		if !yield(page, cursor) || page.NextCursor == "" {
+			return nil
+		}
+		if page.NextCursor == cursor {
+			return badResponse(s.Key, "an answer that names itself as the next one")
+		}
+		cursor = page.NextCursor
 	}
 }
 
