@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
@@ -317,9 +317,6 @@ func TestProviderCap(t *testing.T) {
 		if waiting != 3 || v.peak != 3 {
 			t.Errorf("%d requests in flight while 20 pages of 10 requests wait, peak %d; want 3", waiting, v.peak)
 		}
-		if s2 := mustSource(t, providers.Info{Key: "d"}, v, nil); s2 == nil {
-			t.Fatal("no source")
-		}
 	})
 }
 
@@ -361,78 +358,151 @@ func TestCallBudget(t *testing.T) {
 
 // TestReanchorOffset: a walk over an offset vendor whose directory changes
 // before the walk's place, forwards and backwards, gives every user that
-// was there all along exactly once, in order.
+// was there all along exactly once, in order: when the vendor applies the
+// whole filter (the users come from offset ranges) and when dirgate
+// applies it (the users come from a scan). The changes move the place's
+// offset, as the 20 repeated and 20 skipped users showed. A place
+// that moved further than the window dirgate looks in (a vendor page on
+// each side) is DIRECTORY_CHANGED, never a silent repeat or skip; a
+// backward scan, which reads from the start, finds it anywhere.
 func TestReanchorOffset(t *testing.T) {
-	for _, backward := range []bool{false, true} {
-		t.Run(fmt.Sprintf("backward=%t", backward), func(t *testing.T) {
-			v := &offsetVendor{users: letters(200), max: 10}
-			s := mustSource(t, providers.Info{Key: "c"}, v, nil)
-			dir, err := providers.NewDirectory(s)
-			if err != nil {
-				t.Fatal(err)
+	inserted := func(n int) []driver.User {
+		out := make([]driver.User, n)
+		for i := range out {
+			out[i] = driver.User{ID: fmt.Sprintf("new%02d", i), Active: true}
+		}
+		return out
+	}
+	for _, change := range []struct {
+		name string
+		at   func(users []driver.User, at int) []driver.User // at: the place's index in users
+		far  bool                                            // beyond the window
+	}{
+		{"20 deleted before", func(u []driver.User, at int) []driver.User { return slices.Delete(u, at-40, at-20) }, false},
+		{"20 inserted before", func(u []driver.User, at int) []driver.User { return slices.Insert(u, at-30, inserted(20)...) }, false},
+		{"20 deleted and 20 inserted before", func(u []driver.User, at int) []driver.User {
+			return slices.Insert(slices.Delete(u, at-40, at-20), 10, inserted(20)...)
+		}, false},
+		{"50 deleted before, beyond the window", func(u []driver.User, at int) []driver.User { return slices.Delete(u, at-55, at-5) }, true},
+	} {
+		for _, filtered := range []bool{false, true} {
+			for _, backward := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/filtered=%t/backward=%t", change.name, filtered, backward), func(t *testing.T) {
+					// A backward scan reads from the start: it finds the
+					// place wherever it went.
+					mustChange := change.far && !(filtered && backward)
+					reanchorWalk(t, change.at, mustChange, filtered, backward)
+				})
 			}
-			var cut *providers.Cut
-			seen := map[string]int{}
-			var order []string
-			original := slices.Clone(v.users)
-			for page := 0; ; page++ {
-				if page == 4 {
-					// 20 users deleted before the place, 20 inserted.
-					v.mu.Lock()
-					at := 60
-					if backward {
-						at = 140
-					}
-					u := slices.Delete(slices.Clone(v.users), at-40, at-20)
-					ins := make([]driver.User, 20)
-					for i := range ins {
-						ins[i].ID = fmt.Sprintf("new%02d", i)
-					}
-					v.users = slices.Insert(u, 10, ins...)
-					v.mu.Unlock()
-				}
-				req := providers.PageRequest{Count: 15, Backward: backward}
-				if backward {
-					req.Before = cut
-				} else {
-					req.After = cut
-				}
-				p, err := dir.Page(t.Context(), req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(p.Failed) > 0 {
-					t.Fatalf("page %d: %v", page, p.Failed[0])
-				}
-				for _, e := range p.Edges {
-					seen[e.User.ID]++
-					order = append(order, e.User.ID)
-				}
-				more := p.HasNextPage
-				if backward {
-					more = p.HasPreviousPage
-				}
-				if !more {
-					break
-				}
-				if backward {
-					cut = &p.Edges[0].Cut
-				} else {
-					cut = &p.Edges[len(p.Edges)-1].Cut
-				}
-			}
-			for _, u := range original {
-				if slices.ContainsFunc(v.users, func(c driver.User) bool { return c.ID == u.ID }) && seen[u.ID] != 1 {
-					t.Errorf("%s seen %d times, want 1", u.ID, seen[u.ID])
-				}
-			}
-			for id, n := range seen {
-				if n > 1 {
-					t.Errorf("%s seen %d times", id, n)
-				}
-			}
-		})
+		}
 	}
 }
 
-var _ = time.Second
+// reanchorWalk walks 200 users (the active ones, every other, when
+// filtered: the offset vendor filters on nothing, so dirgate applies it)
+// in pages of 15, over vendor requests of up to 30, and changes the
+// directory before the walk's place after 4 pages.
+func reanchorWalk(t *testing.T, change func([]driver.User, int) []driver.User, mustChange, filtered, backward bool) {
+	v := &offsetVendor{users: letters(200), max: 30}
+	var f driver.Filter
+	if filtered {
+		for i := range v.users {
+			v.users[i].Active = i%2 == 0
+		}
+		f = driver.Filter{}.With(driver.FieldActive, "true")
+	}
+	original := slices.Clone(v.users)
+	s := mustSource(t, providers.Info{Key: "c"}, v, nil)
+	dir, err := providers.NewDirectory(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cut *providers.Cut
+	var got []string // in directory order
+	changed := false
+	for page := 0; ; page++ {
+		if page > 40 {
+			t.Fatal("no end")
+		}
+		if page == 4 {
+			// The place: the index of the first user after it, in the
+			// walk's direction.
+			last := got[len(got)-1]
+			if backward {
+				last = got[0]
+			}
+			at := slices.IndexFunc(v.users, func(u driver.User) bool { return u.ID == last })
+			if !backward {
+				at++
+			}
+			v.mu.Lock()
+			v.users = change(slices.Clone(v.users), at)
+			v.mu.Unlock()
+		}
+		req := providers.PageRequest{Filter: f, Count: 15, Backward: backward}
+		if backward {
+			req.Before = cut
+		} else {
+			req.After = cut
+		}
+		p, err := dir.Page(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Failed) > 0 {
+			if !mustChange || p.Failed[0].Code != errcode.DirectoryChanged || len(p.Edges) > 0 {
+				t.Fatalf("page %d: %v, %d users", page, p.Failed[0], len(p.Edges))
+			}
+			changed = true
+			break
+		}
+		var ids []string
+		for _, e := range p.Edges {
+			ids = append(ids, e.User.ID)
+		}
+		more := p.HasNextPage
+		if backward {
+			got, more = append(ids, got...), p.HasPreviousPage
+		} else {
+			got = append(got, ids...)
+		}
+		if !more {
+			break
+		}
+		if backward {
+			cut = &p.Edges[0].Cut
+		} else {
+			cut = &p.Edges[len(p.Edges)-1].Cut
+		}
+	}
+	if mustChange != changed {
+		t.Fatalf("DIRECTORY_CHANGED: %t, want %t", changed, mustChange)
+	}
+	// Every user there all along (and matching), once, in order (up to
+	// the change that stopped the walk); the others at most once.
+	stayed := func(id string) bool {
+		return slices.ContainsFunc(v.users, func(u driver.User) bool { return u.ID == id })
+	}
+	var want, have []string
+	for _, u := range original {
+		if stayed(u.ID) && (!filtered || u.Active) {
+			want = append(want, u.ID)
+		}
+	}
+	seen := map[string]bool{}
+	for _, id := range got {
+		if seen[id] {
+			t.Errorf("%s came twice", id)
+		}
+		seen[id] = true
+		if !strings.HasPrefix(id, "new") && stayed(id) {
+			have = append(have, id)
+		}
+	}
+	if changed {
+		return
+	}
+	if !slices.Equal(have, want) {
+		t.Errorf("the users there all along came as %v, want %v", have, want)
+	}
+}
