@@ -77,13 +77,16 @@ func (v *offsetVendor) ListUsers(ctx context.Context, req driver.ListRequest) (*
 		limit = min(limit, v.per)
 	}
 	limit += v.ignore
-	lo := min(req.Offset, len(v.users))
-	hi := min(lo+limit, len(v.users))
-	total := len(v.users)
+	v.mu.Lock()
+	users := v.users
+	v.mu.Unlock()
+	lo := min(req.Offset, len(users))
+	hi := min(lo+limit, len(users))
+	total := len(users)
 	if v.total != nil {
 		total = v.total(total)
 	}
-	return &driver.ListPage{Users: slices.Clone(v.users[lo:hi]), Total: total}, nil
+	return &driver.ListPage{Users: slices.Clone(users[lo:hi]), Total: total}, nil
 }
 
 func (v *offsetVendor) requests() ([]driver.ListRequest, []bool) {
@@ -373,25 +376,53 @@ func TestReanchorOffset(t *testing.T) {
 		}
 		return out
 	}
+	once := func(change func(users []driver.User, at int) []driver.User) func(*offsetVendor, int) {
+		return func(v *offsetVendor, at int) {
+			v.mu.Lock()
+			v.users = change(slices.Clone(v.users), at)
+			v.mu.Unlock()
+		}
+	}
+	// churn deletes a user before the place at every request from now on:
+	// the place moves again between dirgate finding it and reading after
+	// it.
+	churn := func(v *offsetVendor, at int) {
+		v.fail = func(int, driver.ListRequest) error {
+			v.mu.Lock()
+			v.users = slices.Delete(slices.Clone(v.users), 0, 1)
+			v.mu.Unlock()
+			return nil
+		}
+	}
 	for _, change := range []struct {
-		name string
-		at   func(users []driver.User, at int) []driver.User // at: the place's index in users
-		far  bool                                            // beyond the window
+		name  string
+		do    func(v *offsetVendor, at int) // at: the place's index in the vendor's users
+		far   bool                          // beyond what re-anchoring finds
+		churn bool
 	}{
-		{"20 deleted before", func(u []driver.User, at int) []driver.User { return slices.Delete(u, at-40, at-20) }, false},
-		{"20 inserted before", func(u []driver.User, at int) []driver.User { return slices.Insert(u, at-30, inserted(20)...) }, false},
-		{"20 deleted and 20 inserted before", func(u []driver.User, at int) []driver.User {
+		{"20 deleted before", once(func(u []driver.User, at int) []driver.User { return slices.Delete(u, at-40, at-20) }), false, false},
+		{"20 inserted before", once(func(u []driver.User, at int) []driver.User { return slices.Insert(u, at-30, inserted(20)...) }), false, false},
+		{"20 deleted and 20 inserted before", once(func(u []driver.User, at int) []driver.User {
 			return slices.Insert(slices.Delete(u, at-40, at-20), 10, inserted(20)...)
-		}, false},
-		{"50 deleted before, beyond the window", func(u []driver.User, at int) []driver.User { return slices.Delete(u, at-55, at-5) }, true},
+		}), false, false},
+		{"50 deleted before, beyond the window", once(func(u []driver.User, at int) []driver.User { return slices.Delete(u, at-55, at-5) }), true, false},
+		{"one deleted before at every request", churn, true, true},
 	} {
 		for _, filtered := range []bool{false, true} {
 			for _, backward := range []bool{false, true} {
+				// A backward scan reads from the start: it finds the
+				// place wherever it went, and has no re-read after
+				// re-anchoring for churn to fall between. (Churn while
+				// one page is read, across its vendor requests, is not
+				// what anchors catch: they check where each page
+				// starts.)
+				scanBack := filtered && backward
+				if scanBack && change.churn {
+					continue
+				}
+				mustChange := change.far && !scanBack
 				t.Run(fmt.Sprintf("%s/filtered=%t/backward=%t", change.name, filtered, backward), func(t *testing.T) {
-					// A backward scan reads from the start: it finds the
-					// place wherever it went.
-					mustChange := change.far && !(filtered && backward)
-					reanchorWalk(t, change.at, mustChange, filtered, backward)
+					reanchorWalk(t, change.do, mustChange, filtered, backward)
 				})
 			}
 		}
@@ -402,7 +433,7 @@ func TestReanchorOffset(t *testing.T) {
 // filtered: the offset vendor filters on nothing, so dirgate applies it)
 // in pages of 15, over vendor requests of up to 30, and changes the
 // directory before the walk's place after 4 pages.
-func reanchorWalk(t *testing.T, change func([]driver.User, int) []driver.User, mustChange, filtered, backward bool) {
+func reanchorWalk(t *testing.T, change func(*offsetVendor, int), mustChange, filtered, backward bool) {
 	v := &offsetVendor{users: letters(200), max: 30}
 	var f driver.Filter
 	if filtered {
@@ -435,9 +466,7 @@ func reanchorWalk(t *testing.T, change func([]driver.User, int) []driver.User, m
 			if !backward {
 				at++
 			}
-			v.mu.Lock()
-			v.users = change(slices.Clone(v.users), at)
-			v.mu.Unlock()
+			change(v, at)
 		}
 		req := providers.PageRequest{Filter: f, Count: 15, Backward: backward}
 		if backward {
