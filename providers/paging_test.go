@@ -1,10 +1,12 @@
 package providers_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -357,6 +359,96 @@ func TestCallBudget(t *testing.T) {
 			t.Errorf("state %s: a spent budget says nothing about the vendor", st.State)
 		}
 	})
+}
+
+// chainVendor answers one user an answer, each naming the next with
+// next(cursor) ("": the last).
+type chainVendor struct {
+	paging driver.Paging
+	next   func(cursor string) string
+	calls  atomic.Int64
+}
+
+func (v *chainVendor) Describe() driver.Description {
+	return driver.Description{Paging: v.paging, MaxPageSize: 10}
+}
+
+func (v *chainVendor) ListUsers(_ context.Context, req driver.ListRequest) (*driver.ListPage, error) {
+	v.calls.Add(1)
+	return &driver.ListPage{Users: []driver.User{{ID: "u" + req.Cursor}}, Total: -1, NextCursor: v.next(req.Cursor)}, nil
+}
+
+// TestChainedAnswers: an answer that names itself as the next one, or
+// answers chained without end, are a bad response after a bounded number
+// of vendor requests, for a cursor vendor's scan and a whole-directory
+// read alike.
+func TestChainedAnswers(t *testing.T) {
+	for _, paging := range []driver.Paging{driver.PagingCursor, driver.PagingSnapshot} {
+		for _, tt := range []struct {
+			name  string
+			next  func(string) string
+			calls int64
+		}{
+			{"names itself", func(c string) string { return cmp.Or(c, "a") }, 2},
+			{"never ends", func(c string) string { n, _ := strconv.Atoi(c); return strconv.Itoa(n + 1) }, 10000},
+		} {
+			t.Run(fmt.Sprintf("%s/%s", paging, tt.name), func(t *testing.T) {
+				v := &chainVendor{paging: paging, next: tt.next}
+				s := mustSource(t, providers.Info{Key: "c"}, v, nil)
+				_, err := s.Total(t.Context(), driver.Filter{})
+				var pe *providers.Error
+				if !errors.As(err, &pe) || pe.Code != errcode.ProviderBadResponse {
+					t.Errorf("err = %v, want PROVIDER_BAD_RESPONSE", err)
+				}
+				if n := v.calls.Load(); n != tt.calls {
+					t.Errorf("%d vendor requests, want %d", n, tt.calls)
+				}
+			})
+		}
+	}
+}
+
+// idOnly is an offset vendor that holds nothing but ids.
+type idOnly struct{ offsetVendor }
+
+func (*idOnly) Describe() driver.Description {
+	return driver.Description{Paging: driver.PagingOffset, Totals: true, MaxPageSize: 10, Fields: driver.Fields(driver.FieldID)}
+}
+
+// TestRunsWithoutVendorRequests: a filter on a field the vendor does not
+// hold matches none of its users, and nothing lies after the end: both
+// are answered without a vendor request. A negative count is an error.
+func TestRunsWithoutVendorRequests(t *testing.T) {
+	v := &idOnly{offsetVendor{users: letters(10)}}
+	s := mustSource(t, providers.Info{Key: "c"}, v, nil)
+	email := driver.Filter{}.With(driver.FieldEmail, "a@example.com")
+	end := providers.Position{Offset: providers.End}
+	for _, tt := range []struct {
+		name  string
+		op    func() (*providers.Run, error)
+		total int
+	}{
+		{"List on a field not held", func() (*providers.Run, error) { return s.List(t.Context(), email, providers.Position{}, 5) }, 0},
+		{"Back on a field not held", func() (*providers.Run, error) { return s.Back(t.Context(), email, end, 5, 0) }, 0},
+		{"List after the end", func() (*providers.Run, error) { return s.List(t.Context(), driver.Filter{}, end, 5) }, -1},
+	} {
+		run, err := tt.op()
+		if err != nil || len(run.Users) != 0 || run.More || run.Total != tt.total {
+			t.Errorf("%s: %+v, %v; want no users, no more, total %d", tt.name, run, err, tt.total)
+		}
+	}
+	if n, err := s.Total(t.Context(), email); n != 0 || err != nil {
+		t.Errorf("Total on a field not held = %d, %v; want 0", n, err)
+	}
+	if reqs, _ := v.requests(); len(reqs) != 0 {
+		t.Errorf("%d vendor requests, want none", len(reqs))
+	}
+	if _, err := s.List(t.Context(), driver.Filter{}, providers.Position{}, -1); err == nil {
+		t.Error("List accepted a negative count")
+	}
+	if _, err := s.Back(t.Context(), driver.Filter{}, end, -1, 0); err == nil {
+		t.Error("Back accepted a negative count")
+	}
 }
 
 // TestReanchorOffset: a walk over an offset vendor whose directory changes
