@@ -9,7 +9,7 @@
 // the directory changes under them.
 //
 // The suite is itself tested against adapters with planted defects (see
-// broken_test.go), each of which it must reject.
+// suite_test.go), each of which it must reject.
 package providertest
 
 import (
@@ -324,15 +324,26 @@ func (s *suite) testFilters(t *testing.T) {
 	}
 }
 
+// testFilteredPaging walks filtered users in pages: active users, which
+// most vendors filter themselves, and users of one last name, which a
+// vendor that filters on less leaves to the portable layer.
 func (s *suite) testFilteredPaging(t *testing.T) {
 	e := s.setup(t, Dataset(53), &TestCompany)
-	active := driver.Filter{}.With(driver.FieldActive, "true")
-	expect := e.expect(active)
-	if d := Diff(e.walk(active, 4), expect); d != "" {
-		t.Errorf("active users in pages of 4: %s", d)
-	}
-	if d := Diff(e.walkBack(active, 4), expect); d != "" {
-		t.Errorf("active users backwards in pages of 4: %s", d)
+	for _, tt := range []struct {
+		name   string
+		filter driver.Filter
+		n      int
+	}{
+		{"active users", driver.Filter{}.With(driver.FieldActive, "true"), 4},
+		{"users named " + e.users[0].LastName, driver.Filter{}.With(driver.FieldLastName, e.users[0].LastName), 3},
+	} {
+		expect := e.expect(tt.filter)
+		if d := Diff(e.walk(tt.filter, tt.n), expect); d != "" {
+			t.Errorf("%s in pages of %d: %s", tt.name, tt.n, d)
+		}
+		if d := Diff(e.walkBack(tt.filter, tt.n), expect); d != "" {
+			t.Errorf("%s backwards in pages of %d: %s", tt.name, tt.n, d)
+		}
 	}
 }
 
