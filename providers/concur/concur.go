@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
@@ -18,17 +17,9 @@ import (
 // tokenPath is where the emulator serves Concur's token endpoint.
 const tokenPath = companyauth.TokenPath
 
-// Options are a Client's shared dependencies; nil means the defaults.
-type Options struct {
-	// HTTP makes every request; nil means a vendorhttp.Client of its own.
-	HTTP *vendorhttp.Client
-	// Store keeps the refresh token across restarts; nil means a file at
-	// Config.TokenStore, or memory when that is empty.
-	Store vendorhttp.TokenStore
-	// TokenTimeout bounds one token renewal; zero means
-	// vendorhttp.DefaultTokenTimeout.
-	TokenTimeout time.Duration
-}
+// Options are a Client's shared dependencies, those of its company
+// authentication; nil means the defaults.
+type Options = companyauth.Options
 
 // Client lists the users of one company through Concur's Users Bulk v3.1
 // API (GET /users/), with a company-level token. It implements
@@ -45,15 +36,14 @@ func New(cfg Config, opts *Options) (*Client, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, fmt.Errorf("concur: %w", err)
 	}
-	if opts == nil {
-		opts = &Options{}
+	var o Options
+	if opts != nil {
+		o = *opts
 	}
-	c := &Client{cfg: cfg, http: opts.HTTP}
-	if c.http == nil {
-		c.http = vendorhttp.New(vendorhttp.Options{})
+	if o.HTTP == nil {
+		o.HTTP = vendorhttp.New(vendorhttp.Options{})
 	}
-	c.auth = companyauth.New(cfg.Auth, &companyauth.Options{HTTP: c.http, Store: opts.Store, TokenTimeout: opts.TokenTimeout})
-	return c, nil
+	return &Client{cfg: cfg, http: o.HTTP, auth: companyauth.New(cfg.Auth, &o)}, nil
 }
 
 // Describe says that Concur pages by offset, with totals, and filters on
@@ -106,46 +96,31 @@ func filterQuery(f driver.Filter) url.Values {
 	return q
 }
 
-// users makes one request to /users/, renewing the access token once if
-// Concur refuses it (401, or the legacy 403).
+// users makes one request to /users/ (Concur's company auth renews a
+// refused token).
 func (c *Client) users(ctx context.Context, query string, limit int) (*driver.ListPage, error) {
-	renewals := c.auth.Renewals()
-	for renewed := 0; ; renewed++ {
-		tok, geo, err := c.auth.Token(ctx)
-		if err != nil {
-			return nil, err
-		}
+	var page *driver.ListPage
+	err := c.auth.Do(ctx, c.http.Limit(limit), func(geo string) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, geo+"/users/?"+query, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%w: an unusable geolocation", driver.ErrBadResponse)
 		}
-		req.Header.Set("Authorization", "Bearer "+tok.Reveal())
 		req.Header.Set("Accept", "application/json")
-		var page *driver.ListPage
-		refused := false
-		err = c.http.Do(ctx, req, c.http.Limit(limit), func(r *vendorhttp.Response) error {
-			switch s := r.Status; {
-			case s == http.StatusOK:
-				var derr error
-				page, derr = decodeUsers(r.Body, limit)
-				return derr
-			case (s == http.StatusUnauthorized || s == http.StatusForbidden) && renewed < renewals:
-				refused = true
-				return nil
-			case s == http.StatusUnauthorized || s == http.StatusForbidden:
-				return fmt.Errorf("%w: HTTP %d with a fresh access token", driver.ErrAuth, s)
-			case s == http.StatusBadRequest && limit > DefaultPageSize:
-				// Concur refuses limits above its maximum as invalid
-				// query params.
-				return &driver.PageSizeError{Max: DefaultPageSize}
-			}
-			return vendorhttp.StatusError(r.Status, r.Header, c.http.Now())
-		})
-		if err != nil || !refused {
-			return page, err
+		return req, nil
+	}, func(r *vendorhttp.Response) error {
+		switch s := r.Status; {
+		case s == http.StatusOK:
+			var err error
+			page, err = decodeUsers(r.Body, limit)
+			return err
+		case s == http.StatusBadRequest && limit > DefaultPageSize:
+			// Concur refuses limits above its maximum as invalid query
+			// params.
+			return &driver.PageSizeError{Max: DefaultPageSize}
 		}
-		c.auth.Invalidate(tok)
-	}
+		return vendorhttp.StatusError(r.Status, r.Header, c.http.Now())
+	})
+	return page, err
 }
 
 // Decoding /users/, tolerantly (Concur's docs disagree on types and

@@ -120,7 +120,7 @@ type Auth struct {
 }
 
 // New returns the Auth of cfg, which the caller has checked. It does no
-// I/O: the first token is fetched by the first call to Token.
+// I/O: the first token is fetched by the first call to Do.
 func New(cfg Config, opts *Options) *Auth {
 	if opts == nil {
 		opts = &Options{}
@@ -141,22 +141,53 @@ func New(cfg Config, opts *Options) *Auth {
 	return a
 }
 
-// Renewals is how many times a caller renews an access token Concur
-// refused before it gives up: once; twice with a token store the replicas
-// share, whose first renewal may hand over another replica's token, which
-// Concur may have revoked since.
-func (a *Auth) Renewals() int {
+// Do makes one request of the company's API: it sends the request build
+// makes for the geolocation (the base URL of the company's APIs) with an
+// access token, and hands the answer to read, as vendorhttp.Client.Do
+// does (limit bounds its body). When Concur refuses the token (401, or
+// the legacy 403), Do drops it, renews it and sends the request again:
+// once; twice with a token store the replicas share, whose first renewal
+// may hand over another replica's token, which Concur may have revoked
+// since. A refusal after that is a driver.ErrAuth; so are Concur's
+// refusals of the company's credentials when it renews.
+func (a *Auth) Do(ctx context.Context, limit int64, build func(geo string) (*http.Request, error), read func(*vendorhttp.Response) error) error {
+	renewals := 1
 	if a.shared != nil {
-		return 2
+		renewals = 2
 	}
-	return 1
+	for renewed := 0; ; renewed++ {
+		tok, geo, err := a.token(ctx)
+		if err != nil {
+			return err
+		}
+		req, err := build(geo)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.Reveal())
+		refused := false
+		err = a.http.Do(ctx, req, limit, func(r *vendorhttp.Response) error {
+			switch s := r.Status; {
+			case s != http.StatusUnauthorized && s != http.StatusForbidden:
+				return read(r)
+			case renewed < renewals:
+				refused = true
+				return nil
+			default:
+				return fmt.Errorf("%w: HTTP %d with a fresh access token", driver.ErrAuth, s)
+			}
+		})
+		if err != nil || !refused {
+			return err
+		}
+		a.tokens.Invalidate(tok)
+	}
 }
 
-// Token returns an access token that is not about to expire, and the
-// geolocation (base URL) to call the company's APIs at; renewing the
-// token when needed. Its errors wrap driver.ErrAuth when Concur refuses
-// the company's credentials.
-func (a *Auth) Token(ctx context.Context) (vendorhttp.Secret, string, error) {
+// token returns an access token that is not about to expire, and the
+// geolocation to call the company's APIs at; renewing the token when
+// needed.
+func (a *Auth) token(ctx context.Context) (vendorhttp.Secret, string, error) {
 	tok, err := a.tokens.Token(ctx)
 	if err != nil {
 		return vendorhttp.Secret{}, "", fmt.Errorf("token: %w", err)
@@ -165,10 +196,6 @@ func (a *Auth) Token(ctx context.Context) (vendorhttp.Secret, string, error) {
 	defer a.mu.Unlock()
 	return tok, a.geo, nil
 }
-
-// Invalidate drops tok, which Concur refused, so that the next Token
-// renews it.
-func (a *Auth) Invalidate(tok vendorhttp.Secret) { a.tokens.Invalidate(tok) }
 
 // renew gets a new access token: with the refresh token while it lasts,
 // else (or when Concur refuses it) with the request token. With a token

@@ -36,14 +36,9 @@ func (cfg *Config) Check() error {
 	return errors.Join(errs...)
 }
 
-// Options are a Client's shared dependencies; nil means the defaults.
-type Options struct {
-	// HTTP makes every request; nil means a vendorhttp.Client of its own.
-	HTTP *vendorhttp.Client
-	// Store keeps the refresh token across restarts; nil means a file at
-	// tokenStore, or memory when that is empty.
-	Store vendorhttp.TokenStore
-}
+// Options are a Client's shared dependencies, those of its company
+// authentication; nil means the defaults.
+type Options = companyauth.Options
 
 // New returns a Client for cfg, which it checks. It does no I/O: the first
 // token is fetched on the first call.
@@ -51,15 +46,14 @@ func New(cfg Config, opts *Options) (*Client, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, fmt.Errorf("concur identity: %w", err)
 	}
-	if opts == nil {
-		opts = &Options{}
+	var o Options
+	if opts != nil {
+		o = *opts
 	}
-	hc := opts.HTTP
-	if hc == nil {
-		hc = vendorhttp.New(vendorhttp.Options{})
+	if o.HTTP == nil {
+		o.HTTP = vendorhttp.New(vendorhttp.Options{})
 	}
-	auth := companyauth.New(cfg.Auth, &companyauth.Options{HTTP: hc, Store: opts.Store})
-	return newClient(auth, hc, cfg.PageSize), nil
+	return &Client{auth: companyauth.New(cfg.Auth, &o), http: o.HTTP, pageSize: cfg.PageSize, mapping: concurMapping()}, nil
 }
 
 // Open builds a Client from dirgate's configuration and shared

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/scim"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
@@ -19,33 +20,14 @@ import (
 // Identity v4.1's maximum.
 const DefaultPageSize = MaxCount
 
-// companyAuth is Concur's company authentication, shared with the Users
-// Bulk v3.1 kind.
-type companyAuth interface {
-	// Token returns a company access token and the geolocation (base URL)
-	// to use it at.
-	Token(ctx context.Context) (vendorhttp.Secret, string, error)
-	// Invalidate drops tok when Concur refused it, so that the next Token
-	// renews it.
-	Invalidate(tok vendorhttp.Secret)
-	// Renewals is how many times to renew a refused token before giving
-	// up (twice with a token store the replicas share).
-	Renewals() int
-}
-
 // Client lists the users of one company through SAP Concur's Identity
 // v4.1 API, with a company-level token. It implements driver.Provider and
 // is safe for concurrent use.
 type Client struct {
-	auth     companyAuth
+	auth     *companyauth.Auth
 	http     *vendorhttp.Client
 	pageSize int
 	mapping  *scim.Mapping
-}
-
-// newClient returns a Client over auth.
-func newClient(auth companyAuth, hc *vendorhttp.Client, pageSize int) *Client {
-	return &Client{auth: auth, http: hc, pageSize: pageSize, mapping: concurMapping()}
 }
 
 // concurMapping maps a Concur identity onto User. It is the SCIM default
@@ -144,41 +126,20 @@ func (c *Client) list(ctx context.Context, req driver.ListRequest) (*driver.List
 	return page, nil
 }
 
-// send makes the request, renewing the access token if Concur refuses it
-// (once; twice with a token store the replicas share).
+// send makes the request (Concur's company auth renews a refused token).
 func (c *Client) send(ctx context.Context, filter string, count int, cursor string) (*scim.Page, error) {
-	renewals := c.auth.Renewals()
-	for renewed := 0; ; renewed++ {
-		tok, geo, err := c.auth.Token(ctx)
-		if err != nil {
-			return nil, err
+	var page *scim.Page
+	err := c.auth.Do(ctx, c.http.Limit(count), func(geo string) (*http.Request, error) {
+		return c.request(ctx, geo, filter, count, cursor)
+	}, func(r *vendorhttp.Response) error {
+		if r.Status == http.StatusOK {
+			var err error
+			page, err = c.mapping.DecodeList(r.Body)
+			return err
 		}
-		req, err := c.request(ctx, geo, filter, count, cursor)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok.Reveal())
-		var page *scim.Page
-		refused := false
-		err = c.http.Do(ctx, req, c.http.Limit(count), func(r *vendorhttp.Response) error {
-			switch s := r.Status; {
-			case s == http.StatusOK:
-				var derr error
-				page, derr = c.mapping.DecodeList(r.Body)
-				return derr
-			case (s == http.StatusUnauthorized || s == http.StatusForbidden) && renewed < renewals:
-				refused = true
-				return nil
-			case s == http.StatusUnauthorized || s == http.StatusForbidden:
-				return fmt.Errorf("%w: HTTP %d with a fresh access token", driver.ErrAuth, s)
-			}
-			return scim.Classify(r.Status, r.Header, c.http.Now(), r.Body)
-		})
-		if err != nil || !refused {
-			return page, err
-		}
-		c.auth.Invalidate(tok)
-	}
+		return scim.Classify(r.Status, r.Header, c.http.Now(), r.Body)
+	})
+	return page, err
 }
 
 // request builds GET /Users, or POST /Users/.search with a filter.
