@@ -14,9 +14,6 @@ import (
 	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
-// tokenPath is where the emulator serves Concur's token endpoint.
-const tokenPath = companyauth.TokenPath
-
 // Options are a Client's shared dependencies, those of its company
 // authentication; nil means the defaults.
 type Options = companyauth.Options

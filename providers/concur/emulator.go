@@ -23,6 +23,9 @@ import (
 	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
+// tokenPath is where the emulator serves Concur's token endpoint.
+const tokenPath = companyauth.TokenPath
+
 // EmulatorOptions configure an Emulator. ClientID, ClientSecret, CompanyUUID
 // and RequestToken are the credentials it accepts; the other fields have
 // defaults.
