@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 // MappedFields are the User fields whose SCIM attribute a Mapping chooses,
@@ -155,6 +157,31 @@ func (m *Mapping) FilterTerm(field, value string) (t Term, ok bool) {
 		return Term{}, false
 	}
 	return Term{Path: s.path.String(), Sub: []Term{where, {Path: s.after, Value: value}}}, true
+}
+
+// Filter builds the SCIM filter for f, whose fields must all be among
+// pushed (the fields the provider has the server filter on): the terms of
+// FilterTerm joined with "and" by Build. It is "" for no filter.
+func (m *Mapping) Filter(f driver.Filter, pushed driver.FieldSet) (string, error) {
+	if f.IsZero() {
+		return "", nil
+	}
+	var terms []Term
+	for field, v := range f.All() {
+		if !pushed.Has(field) {
+			return "", fmt.Errorf("%w: asked to filter on %s, which this provider does not push down", driver.ErrBadResponse, field)
+		}
+		t, ok := m.FilterTerm(field.String(), v)
+		if !ok {
+			return "", fmt.Errorf("%w: no attribute to filter %s on", driver.ErrBadResponse, field)
+		}
+		terms = append(terms, t)
+	}
+	s, err := Build(terms...)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", driver.ErrBadResponse, err)
+	}
+	return s, nil
 }
 
 // selector picks one value out of a resource.

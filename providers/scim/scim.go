@@ -141,7 +141,7 @@ func (c *Client) list(ctx context.Context, req driver.ListRequest) (*driver.List
 		}
 		wire = d.Paging
 	}
-	filter, err := c.filter(req.Filter)
+	filter, err := c.mapping.Filter(req.Filter, c.filters)
 	if err != nil {
 		return nil, err
 	}
@@ -266,29 +266,6 @@ type query struct {
 	count  int
 	start  int     // index paging: the 1-based startIndex; 0: none
 	cursor *string // cursor paging: the server's cursor, "" for the first page; nil: none
-}
-
-// filter builds the SCIM filter for f, whose fields are all pushed down.
-func (c *Client) filter(f driver.Filter) (string, error) {
-	if f.IsZero() {
-		return "", nil
-	}
-	var terms []Term
-	for field, v := range f.All() {
-		if !c.filters.Has(field) {
-			return "", fmt.Errorf("%w: asked to filter on %s, which this provider does not push down", driver.ErrBadResponse, field)
-		}
-		t, ok := c.mapping.FilterTerm(field.String(), v)
-		if !ok {
-			return "", fmt.Errorf("%w: no attribute to filter %s on", driver.ErrBadResponse, field)
-		}
-		terms = append(terms, t)
-	}
-	s, err := Build(terms...)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", driver.ErrBadResponse, err)
-	}
-	return s, nil
 }
 
 // send makes the request, with a token, renewing an issued token once if

@@ -94,20 +94,9 @@ func (c *Client) list(ctx context.Context, req driver.ListRequest) (*driver.List
 		}
 		count, cursor = cn, tok
 	}
-	var terms []scim.Term
-	for field, v := range req.Filter.All() {
-		t, ok := c.mapping.FilterTerm(field.String(), v)
-		if !ok || !filterFields.Has(field) {
-			return nil, fmt.Errorf("%w: asked to filter on %s, which Identity v4.1 does not", driver.ErrBadResponse, field)
-		}
-		terms = append(terms, t)
-	}
-	filter := ""
-	if len(terms) > 0 {
-		var err error
-		if filter, err = scim.Build(terms...); err != nil {
-			return nil, fmt.Errorf("%w: %w", driver.ErrBadResponse, err)
-		}
+	filter, err := c.mapping.Filter(req.Filter, filterFields)
+	if err != nil {
+		return nil, err
 	}
 	p, err := c.send(ctx, filter, count, cursor)
 	if err != nil {
