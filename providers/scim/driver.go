@@ -4,6 +4,3 @@ import "github.com/dirgate/dirgate/providers/driver"
 
 // User is the driver's User, which this package maps SCIM onto.
 type User = driver.User
-
-// errBadResponse is the sentinel of answers dirgate cannot read.
-var errBadResponse = driver.ErrBadResponse

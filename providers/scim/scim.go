@@ -182,7 +182,6 @@ func (c *Client) list(ctx context.Context, req driver.ListRequest) (*driver.List
 		return nil, err
 	}
 	page := &driver.ListPage{Users: p.Users, Total: p.TotalResults}
-	seen := len(p.Users)
 	switch {
 	case c.cfg.Paging == PagingIndex:
 		if err := checkIndex(q, p); err != nil {
@@ -198,7 +197,7 @@ func (c *Client) list(ctx context.Context, req driver.ListRequest) (*driver.List
 		if err := checkIndex(q, p); err != nil {
 			return nil, err
 		}
-		seen = q.start - 1 + len(p.Users)
+		seen := q.start - 1 + len(p.Users)
 		page.Total = plausibleTotal(p, q.start-1, q.start == 1)
 		// Go on until an empty page, unless the total says this is the
 		// end; a total equal to the page might count only the page.

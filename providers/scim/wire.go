@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/dirgate/dirgate/providers/driver"
 )
 
 // Page is one decoded ListResponse (RFC 7644 §3.4.2, RFC 9865 §2).
@@ -48,7 +50,7 @@ func (m *Mapping) DecodeList(body []byte) (*Page, error) {
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(text(v)))
 		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%w: %s is not a whole number", errBadResponse, c.name)
+			return nil, fmt.Errorf("%w: %s is not a whole number", driver.ErrBadResponse, c.name)
 		}
 		*c.into = n
 	}
@@ -56,22 +58,22 @@ func (m *Mapping) DecodeList(body []byte) (*Page, error) {
 	if v, ok := lookup(top, "Resources"); ok && v != nil {
 		list, ok := v.([]any)
 		if !ok {
-			return nil, fmt.Errorf("%w: Resources is not a list", errBadResponse)
+			return nil, fmt.Errorf("%w: Resources is not a list", driver.ErrBadResponse)
 		}
 		p.Users = make([]User, 0, len(list))
 		for i, r := range list {
 			res, ok := r.(object)
 			if !ok {
-				return nil, fmt.Errorf("%w: resource %d is not an object", errBadResponse, i)
+				return nil, fmt.Errorf("%w: resource %d is not an object", driver.ErrBadResponse, i)
 			}
 			u, err := m.decodeUser(res)
 			if err != nil {
-				return nil, fmt.Errorf("%w: resource %d: %v", errBadResponse, i, err)
+				return nil, fmt.Errorf("%w: resource %d: %v", driver.ErrBadResponse, i, err)
 			}
 			p.Users = append(p.Users, u)
 		}
 	} else if _, isErr := lookup(top, "status"); isErr && p.TotalResults < 0 {
-		return nil, fmt.Errorf("%w: an error object where a ListResponse was due", errBadResponse)
+		return nil, fmt.Errorf("%w: an error object where a ListResponse was due", driver.ErrBadResponse)
 	}
 	return p, nil
 }
@@ -82,10 +84,10 @@ func decodeObject(body []byte) (object, error) {
 	dec.UseNumber()
 	var top object
 	if err := dec.Decode(&top); err != nil || top == nil {
-		return nil, fmt.Errorf("%w: not a JSON object", errBadResponse)
+		return nil, fmt.Errorf("%w: not a JSON object", driver.ErrBadResponse)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("%w: data after the JSON object", errBadResponse)
+		return nil, fmt.Errorf("%w: data after the JSON object", driver.ErrBadResponse)
 	}
 	return top, nil
 }
