@@ -92,6 +92,7 @@ type Page struct {
 // UnknownProviderError reports a provider key that is not configured.
 type UnknownProviderError struct{ Key string }
 
+// Error names the key.
 func (e *UnknownProviderError) Error() string { return fmt.Sprintf("unknown provider %q", e.Key) }
 
 // Resolve returns the providers a query with these keys walks, in

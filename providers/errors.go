@@ -18,6 +18,8 @@ type Error struct {
 	Err        error
 }
 
+// Error is the message clients see: the provider's key and what its code
+// means, never the cause.
 func (e *Error) Error() string {
 	switch e.Code {
 	case errcode.ProviderRateLimited:

@@ -30,6 +30,7 @@ type RateLimitError struct {
 	RetryAfter time.Duration // zero when the vendor did not say
 }
 
+// Error says the provider is rate limited, and for how long when known.
 func (e *RateLimitError) Error() string {
 	if e.RetryAfter > 0 {
 		return fmt.Sprintf("provider rate limited; retry after %s", e.RetryAfter)
@@ -57,6 +58,7 @@ type TemporaryError struct {
 	Err error
 }
 
+// Error is the cause's text (ErrUnavailable's without one).
 func (e *TemporaryError) Error() string {
 	if e.Err == nil {
 		return ErrUnavailable.Error()
@@ -80,6 +82,7 @@ type PageSizeError struct {
 	Max int
 }
 
+// Error says how many users the vendor takes a request.
 func (e *PageSizeError) Error() string {
 	return fmt.Sprintf("the vendor takes at most %d users a request", e.Max)
 }

@@ -25,6 +25,7 @@ type Error struct {
 	Detail string
 }
 
+// Error is the status and the scimType, never the detail.
 func (e *Error) Error() string {
 	s := fmt.Sprintf("HTTP %d", e.Status)
 	if e.ScimType != "" {

@@ -128,6 +128,7 @@ type FilterError struct {
 	Reason string
 }
 
+// Error says where the filter went wrong and why.
 func (e *FilterError) Error() string {
 	return fmt.Sprintf("invalid filter at byte %d: %s", e.Pos, e.Reason)
 }

@@ -37,6 +37,7 @@ func NewReader(body []byte) *Reader {
 // A TypeError reports a value of another type than the one read.
 type TypeError struct{ Want string }
 
+// Error names the type that was wanted.
 func (e *TypeError) Error() string { return "want " + e.Want }
 
 func errType(want string) error { return &TypeError{Want: want} }
