@@ -113,8 +113,6 @@ func ids(users []driver.User) []string {
 	return out
 }
 
-var temporary503 = &driver.TemporaryError{Err: fmt.Errorf("%w: HTTP 503", driver.ErrUnavailable)}
-
 // TestKeepsProgress: a page that takes several vendor requests retries
 // each request on its own, so a walk whose requests fail more often than
 // one request has attempts still completes, and no user is fetched twice.
@@ -129,7 +127,7 @@ func TestKeepsProgress(t *testing.T) {
 			defer mu.Unlock()
 			if req.Offset > 0 && !tried[req.Offset] {
 				tried[req.Offset] = true // the first attempt at each offset fails
-				return temporary503
+				return temporary
 			}
 			return nil
 		}}
@@ -333,7 +331,7 @@ func TestCallBudget(t *testing.T) {
 		var first atomic.Bool
 		v := &offsetVendor{users: letters(100), max: 10, fail: func(_ int, req driver.ListRequest) error {
 			if req.Offset == 0 && !first.Swap(true) {
-				return temporary503 // retried: spends a second unit
+				return temporary // retried: spends a second unit
 			}
 			return nil
 		}}

@@ -33,10 +33,9 @@ type toyVendor struct {
 }
 
 type toyAnswer struct {
-	Total   int               `json:"total"`
-	Company *driver.Company   `json:"company,omitempty"`
-	Users   []map[string]any  `json:"users"`
-	Extra   map[string]string `json:"-"`
+	Total   int              `json:"total"`
+	Company *driver.Company  `json:"company,omitempty"`
+	Users   []map[string]any `json:"users"`
 }
 
 func (v *toyVendor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
