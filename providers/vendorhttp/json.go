@@ -55,21 +55,29 @@ func (i *Int) UnmarshalJSON(b []byte) error {
 	if err := s.UnmarshalJSON(b); err != nil {
 		return err
 	}
-	v := strings.TrimSpace(string(s))
+	n, ok := parseInt(string(s))
+	if !ok {
+		return fmt.Errorf("want an integer")
+	}
+	*i = n
+	return nil
+}
+
+// parseInt reads text as Int does; ok is false when it is no integer.
+func parseInt(s string) (_ Int, ok bool) {
+	v := strings.TrimSpace(s)
 	if v == "" {
-		*i = Int{}
-		return nil
+		return Int{}, true
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
 		f, ferr := strconv.ParseFloat(v, 64)
 		if ferr != nil || math.IsNaN(f) || math.Abs(f) > 1<<53 || f != math.Trunc(f) {
-			return fmt.Errorf("want an integer")
+			return Int{}, false
 		}
 		n = int64(f)
 	}
-	*i = Int{N: n, Set: true}
-	return nil
+	return Int{N: n, Set: true}, true
 }
 
 // Bool is a JSON boolean, or a string or number that reads as one (true,
@@ -82,17 +90,22 @@ func (v *Bool) UnmarshalJSON(b []byte) error {
 	if err := s.UnmarshalJSON(b); err != nil {
 		return err
 	}
-	t := strings.TrimSpace(string(s))
-	if t == "" {
-		*v = false
-		return nil
-	}
-	p, err := strconv.ParseBool(t)
-	if err != nil {
+	p, ok := parseBool(string(s))
+	if !ok {
 		return fmt.Errorf("want a boolean")
 	}
 	*v = Bool(p)
 	return nil
+}
+
+// parseBool reads text as Bool does; ok is false when it is no boolean.
+func parseBool(s string) (_, ok bool) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return false, true
+	}
+	b, err := strconv.ParseBool(t)
+	return b, err == nil
 }
 
 // Time is an RFC 3339 timestamp or a near variant, as UTC; anything
@@ -109,13 +122,19 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	if s.UnmarshalJSON(b) != nil || s == "" {
 		return nil
 	}
+	*t = Time(parseTime(string(s)))
+	return nil
+}
+
+// parseTime reads text as Time does.
+func parseTime(s string) time.Time {
+	s = strings.TrimSpace(s)
 	for _, layout := range timeLayouts {
-		if v, err := time.Parse(layout, strings.TrimSpace(string(s))); err == nil {
-			*t = Time(v.UTC())
-			return nil
+		if v, err := time.Parse(layout, s); err == nil {
+			return v.UTC()
 		}
 	}
-	return nil
+	return time.Time{}
 }
 
 // Strings is a list of strings sent as a JSON array, as an object (its

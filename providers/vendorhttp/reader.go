@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -198,19 +197,11 @@ func (r *Reader) Int() (Int, error) {
 	if err != nil {
 		return Int{}, err
 	}
-	v := strings.TrimSpace(s)
-	if v == "" {
-		return Int{}, nil
+	n, ok := parseInt(s)
+	if !ok {
+		return Int{}, errType("an integer")
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		f, ferr := strconv.ParseFloat(v, 64)
-		if ferr != nil || math.IsNaN(f) || math.Abs(f) > 1<<53 || f != math.Trunc(f) {
-			return Int{}, errType("an integer")
-		}
-		n = int64(f)
-	}
-	return Int{N: n, Set: true}, nil
+	return n, nil
 }
 
 // Bool reads a value as Bool does: a boolean, or a string or number that
@@ -220,12 +211,8 @@ func (r *Reader) Bool() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	t := strings.TrimSpace(s)
-	if t == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(t)
-	if err != nil {
+	b, ok := parseBool(s)
+	if !ok {
 		return false, errType("a boolean")
 	}
 	return b, nil
@@ -243,16 +230,6 @@ func (r *Reader) Time() (time.Time, error) {
 		return time.Time{}, err
 	}
 	return parseTime(s), nil
-}
-
-func parseTime(s string) time.Time {
-	s = strings.TrimSpace(s)
-	for _, layout := range timeLayouts {
-		if v, err := time.Parse(layout, s); err == nil {
-			return v.UTC()
-		}
-	}
-	return time.Time{}
 }
 
 // Strings reads a value as Strings does: an array of strings, an object
