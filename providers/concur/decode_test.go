@@ -1,7 +1,6 @@
 package concur
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/dirgate/dirgate/providers/driver"
+	"github.com/dirgate/dirgate/providers/providertest"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
@@ -110,7 +108,7 @@ func FuzzDecodeUsersAsJSON(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if repeatsMember(body) {
+		if providertest.RepeatsMember(body) {
 			return
 		}
 		want, wantErr := decodeUsersJSON(body)
@@ -160,34 +158,4 @@ var decodeSeeds = []string{
 	`{"Items":[]} trailing`,
 	`{"Items":[{"ID":"a"}]`,
 	`[]`, `null`, `""`, ``,
-}
-
-// repeatsMember reports whether an object of body names a member twice,
-// ignoring letter case.
-func repeatsMember(body []byte) bool {
-	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	var objects [][]string // the names of each object open
-	for {
-		kind, n := dec.StackIndex(dec.StackDepth())
-		name := kind == '{' && n%2 == 0
-		tok, err := dec.ReadToken()
-		if err != nil {
-			return false
-		}
-		switch {
-		case name:
-			top := &objects[len(objects)-1]
-			s := tok.String()
-			for _, o := range *top {
-				if strings.EqualFold(o, s) {
-					return true
-				}
-			}
-			*top = append(*top, s)
-		case tok.Kind() == '{':
-			objects = append(objects, nil)
-		case tok.Kind() == '}':
-			objects = objects[:len(objects)-1]
-		}
-	}
 }

@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/dirgate/dirgate/providers/driver"
+	"github.com/dirgate/dirgate/providers/providertest"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
@@ -158,7 +157,7 @@ func FuzzDecodePageAsJSON(f *testing.F) {
 		f.Add([]byte(seed), 2, true)
 	}
 	f.Fuzz(func(t *testing.T, body []byte, n int, chained bool) {
-		if n < 1 || n > 1<<20 || repeatsMember(body) {
+		if n < 1 || n > 1<<20 || providertest.RepeatsMember(body) {
 			return
 		}
 		c, err := New(Config{Token: vendorhttp.NewSecret(testToken)}, nil)
@@ -174,34 +173,4 @@ func FuzzDecodePageAsJSON(f *testing.F) {
 			t.Fatalf("decodePage(%q) =\n%+v\nencoding/json decoded\n%+v", body, got, want)
 		}
 	})
-}
-
-// repeatsMember reports whether an object of body names a member twice,
-// ignoring letter case.
-func repeatsMember(body []byte) bool {
-	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	var objects [][]string // the names of each object open
-	for {
-		kind, n := dec.StackIndex(dec.StackDepth())
-		name := kind == '{' && n%2 == 0
-		tok, err := dec.ReadToken()
-		if err != nil {
-			return false
-		}
-		switch {
-		case name:
-			top := &objects[len(objects)-1]
-			s := tok.String()
-			for _, o := range *top {
-				if strings.EqualFold(o, s) {
-					return true
-				}
-			}
-			*top = append(*top, s)
-		case tok.Kind() == '{':
-			objects = append(objects, nil)
-		case tok.Kind() == '}':
-			objects = objects[:len(objects)-1]
-		}
-	}
 }
