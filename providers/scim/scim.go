@@ -267,43 +267,46 @@ type query struct {
 	cursor *string // cursor paging: the server's cursor, "" for the first page; nil: none
 }
 
-// send makes the request, with a token, renewing an issued token once if
-// the server refuses it.
+// send makes the list request of q.
 func (c *Client) send(ctx context.Context, q query) (*Page, error) {
+	var page *Page
+	err := c.do(ctx, c.http.Limit(q.count), func() (*http.Request, error) { return c.request(ctx, q) }, func(body []byte) (err error) {
+		page, err = c.mapping.DecodeList(body)
+		return err
+	})
+	return page, err
+}
+
+// do sends the request build makes, with a token, renewing an issued
+// token once if the server refuses it, and hands the body of a 200 answer
+// to ok; it classifies the other answers.
+func (c *Client) do(ctx context.Context, limit int64, build func() (*http.Request, error), ok func(body []byte) error) error {
 	for renewed := false; ; renewed = true {
 		tok, err := c.token(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		req, err := c.request(ctx, q)
+		req, err := build()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		req.Header.Set("Authorization", "Bearer "+tok.Reveal())
-		var page *Page
 		refused := false
-		err = c.http.Do(ctx, req, c.http.Limit(q.count), func(r *vendorhttp.Response) error {
+		err = c.http.Do(ctx, req, limit, func(r *vendorhttp.Response) error {
 			switch s := r.Status; {
 			case s == http.StatusOK:
-				var derr error
-				page, derr = c.mapping.DecodeList(r.Body)
-				return derr
+				return ok(r.Body)
 			case s == http.StatusUnauthorized && c.tokens != nil && !renewed:
 				refused = true
 				return nil
 			}
-			return c.failure(r)
+			return Classify(r.Status, r.Header, c.http.Now(), r.Body)
 		})
 		if err != nil || !refused {
-			return page, err
+			return err
 		}
 		c.tokens.Invalidate(tok)
 	}
-}
-
-// failure classifies an answer that is not a success.
-func (c *Client) failure(r *vendorhttp.Response) error {
-	return Classify(r.Status, r.Header, c.http.Now(), r.Body)
 }
 
 // request builds the HTTP request of q.
@@ -465,36 +468,19 @@ func (c *Client) discover(ctx context.Context) (discovery, error) {
 
 // serviceProviderConfig reads {baseURL}/ServiceProviderConfig.
 func (c *Client) serviceProviderConfig(ctx context.Context) (*ServiceProviderConfig, error) {
-	for renewed := false; ; renewed = true {
-		tok, err := c.token(ctx)
-		if err != nil {
-			return nil, err
-		}
+	var cfg *ServiceProviderConfig
+	err := c.do(ctx, c.http.Limit(1), func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.BaseURL+"/ServiceProviderConfig", nil)
 		if err != nil {
 			return nil, fmt.Errorf("%w: an unusable baseURL", driver.ErrBadResponse)
 		}
-		req.Header.Set("Authorization", "Bearer "+tok.Reveal())
 		req.Header.Set("Accept", scimContentType+", application/json")
-		var cfg *ServiceProviderConfig
-		refused := false
-		err = c.http.Do(ctx, req, c.http.Limit(1), func(r *vendorhttp.Response) error {
-			switch {
-			case r.Status == http.StatusOK:
-				var derr error
-				cfg, derr = DecodeServiceProviderConfig(r.Body)
-				return derr
-			case r.Status == http.StatusUnauthorized && c.tokens != nil && !renewed:
-				refused = true
-				return nil
-			}
-			return c.failure(r)
-		})
-		if err != nil || !refused {
-			return cfg, err
-		}
-		c.tokens.Invalidate(tok)
-	}
+		return req, nil
+	}, func(body []byte) (err error) {
+		cfg, err = DecodeServiceProviderConfig(body)
+		return err
+	})
+	return cfg, err
 }
 
 var (
