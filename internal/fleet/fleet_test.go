@@ -15,8 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/internal/fleet"
 	"github.com/dirgate/dirgate/internal/redistest"
+	"github.com/dirgate/dirgate/providers"
 )
 
 var testKey = bytes.Repeat([]byte{7}, fleet.KeySize)
@@ -337,12 +339,15 @@ func TestRates(t *testing.T) {
 	if _, ok, err := b.Load(ctx, "getbill"); ok || err != nil {
 		t.Fatalf("Load of nothing = %v, %v", ok, err)
 	}
-	want := fleet.Rate{Limit: 1000, Remaining: 961, Known: true, Reset: t0.Add(time.Hour), HoldUntil: t0.Add(30 * time.Second), Code: "PROVIDER_RATE_LIMITED", At: t0}
+	want := providers.SharedBudget{
+		Rate:  providers.RateLimit{Limit: 1000, Remaining: 961, Reset: t0.Add(time.Hour)},
+		Known: true, HoldUntil: t0.Add(30 * time.Second), Code: errcode.ProviderRateLimited, At: t0,
+	}
 	a.Record(ctx, "getbill", want)
-	a.Record(ctx, "getbill", fleet.Rate{Limit: 1000, Remaining: 999, Known: true, At: t0.Add(-time.Minute)}) // older: ignored
+	a.Record(ctx, "getbill", providers.SharedBudget{Rate: providers.RateLimit{Limit: 1000, Remaining: 999}, Known: true, At: t0.Add(-time.Minute)}) // older: ignored
 	got, ok, err := b.Load(ctx, "getbill")
-	if !ok || err != nil || got.Limit != 1000 || got.Remaining != 961 || !got.Known ||
-		!got.Reset.Equal(want.Reset) || !got.HoldUntil.Equal(want.HoldUntil) || !got.At.Equal(t0) || got.Code != want.Code {
+	if !ok || err != nil || got.Rate.Limit != 1000 || got.Rate.Remaining != 961 || !got.Known ||
+		!got.Rate.Reset.Equal(want.Rate.Reset) || !got.HoldUntil.Equal(want.HoldUntil) || !got.At.Equal(t0) || got.Code != want.Code {
 		t.Errorf("Load = %+v, %v, %v; want %+v", got, ok, err, want)
 	}
 }
@@ -426,7 +431,7 @@ func TestDegradedAndBack(t *testing.T) {
 	r := open(t, srv, c)
 	rates := r.Rates()
 	ctx := t.Context()
-	rec := fleet.Rate{Limit: 10, Remaining: 5, Known: true, At: c.Now()}
+	rec := providers.SharedBudget{Rate: providers.RateLimit{Limit: 10, Remaining: 5}, Known: true, At: c.Now()}
 	if err := rates.Record(ctx, "getbill", rec); err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +471,7 @@ func TestDegradedAndBack(t *testing.T) {
 	if st := r.Status(); st.State != fleet.StateOK || !st.Since.Equal(c.Now()) {
 		t.Fatalf("after Redis came back: %+v, want OK since now", st)
 	}
-	if got, ok, err := rates.Load(ctx, "getbill"); !ok || err != nil || got.Remaining != 5 {
+	if got, ok, err := rates.Load(ctx, "getbill"); !ok || err != nil || got.Rate.Remaining != 5 {
 		t.Errorf("Load after recovery = %+v, %v, %v; want the record Redis saved", got, ok, err)
 	}
 }
@@ -479,7 +484,7 @@ func TestBudgetBoundsARequestsWait(t *testing.T) {
 	rates := r.Rates()
 	other := openWith(t, srv, c, bound).Rates() // a second connection, not degraded by the first's failures
 	for _, s := range []fleet.Rates{rates, other} {
-		if err := s.Record(t.Context(), "getbill", fleet.Rate{At: c.Now()}); err != nil {
+		if err := s.Record(t.Context(), "getbill", providers.SharedBudget{At: c.Now()}); err != nil {
 			t.Fatal(err) // connected
 		}
 	}

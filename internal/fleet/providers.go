@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dirgate/dirgate/internal/errcode"
 	"github.com/dirgate/dirgate/providers"
 	"github.com/dirgate/dirgate/providers/driver"
 	"github.com/dirgate/dirgate/providers/vendorhttp"
@@ -121,22 +120,13 @@ func (d *Directory) Lease(ctx context.Context, ttl time.Duration) (func(), bool)
 
 // Budget implements providers.Shared.
 func (d *Directory) Budget(ctx context.Context) (providers.SharedBudget, bool) {
-	r, ok, err := d.r.Rates().Load(ctx, d.key)
-	if err != nil || !ok {
-		return providers.SharedBudget{}, false
-	}
-	return providers.SharedBudget{
-		Rate:  providers.RateLimit{Limit: r.Limit, Remaining: r.Remaining, Reset: r.Reset},
-		Known: r.Known, HoldUntil: r.HoldUntil, Code: errcode.Code(r.Code), At: r.At,
-	}, true
+	b, ok, err := d.r.Rates().Load(ctx, d.key)
+	return b, ok && err == nil
 }
 
 // Record implements providers.Shared.
 func (d *Directory) Record(ctx context.Context, b providers.SharedBudget) {
-	d.r.Rates().Record(ctx, d.key, Rate{
-		Limit: b.Rate.Limit, Remaining: b.Rate.Remaining, Reset: b.Rate.Reset, Known: b.Known,
-		HoldUntil: b.HoldUntil, Code: string(b.Code), At: b.At,
-	})
+	d.r.Rates().Record(ctx, d.key, b)
 }
 
 // Sharing implements providers.Shared.

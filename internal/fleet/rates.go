@@ -6,36 +6,21 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/dirgate/dirgate/internal/errcode"
+	"github.com/dirgate/dirgate/providers"
 )
 
-// Rate is what a vendor last said about its rate budget, and how long it
-// asked to be left alone, as one replica heard it.
-type Rate struct {
-	// Limit and Remaining are the calls per window and the calls left
-	// (X-RateLimit-Limit and -Remaining); Known is false when the vendor
-	// has not said.
-	Limit, Remaining int
-	Known            bool
-	// Reset is when the window resets (X-RateLimit-Reset).
-	Reset time.Time
-	// HoldUntil is when a replica may call the vendor again: after a 429,
-	// its retry-after; after other failures, the back-off. Code is the
-	// error code of the failure that set it.
-	HoldUntil time.Time
-	Code      string
-	// At is when the vendor said it: the newest record wins.
-	At time.Time
-}
-
-// Rates records the vendors' rate budgets for the fleet, so that the
-// budget rule counts the calls of every replica, and a retry-after that
-// one replica heard holds them all back.
+// Rates records the vendors' rate budgets and holds for the fleet (see
+// providers.SharedBudget), so that the budget rule counts the calls of
+// every replica, and a retry-after that one replica heard holds them all
+// back.
 type Rates interface {
 	// Load returns the latest record of name; ok is false when there is
 	// none.
-	Load(ctx context.Context, name string) (r Rate, ok bool, err error)
-	// Record stores r unless a record made later (by At) is stored.
-	Record(ctx context.Context, name string, r Rate) error
+	Load(ctx context.Context, name string) (b providers.SharedBudget, ok bool, err error)
+	// Record stores b unless a record made later (by At) is stored.
+	Record(ctx context.Context, name string, b providers.SharedBudget) error
 }
 
 // redisRates is Rates in Redis: a hash per name, in plain text (budgets
@@ -56,14 +41,14 @@ redis.call('PEXPIRE', KEYS[1], ARGV[7])
 return 1
 `)
 
-func (s redisRates) Load(ctx context.Context, name string) (Rate, bool, error) {
+func (s redisRates) Load(ctx context.Context, name string) (providers.SharedBudget, bool, error) {
 	var vals []any
 	err := s.r.do(ctx, "rate", func(ctx context.Context) (err error) {
 		vals, err = s.r.rdb.HMGet(ctx, s.r.key("rate", name), "at", "limit", "remaining", "known", "reset", "hold", "code").Result()
 		return err
 	})
 	if err != nil || vals[0] == nil {
-		return Rate{}, false, err
+		return providers.SharedBudget{}, false, err
 	}
 	n := func(i int) int64 {
 		v, _ := vals[i].(string)
@@ -77,26 +62,27 @@ func (s redisRates) Load(ctx context.Context, name string) (Rate, bool, error) {
 		return time.Time{}
 	}
 	code, _ := vals[6].(string)
-	return Rate{
-		At: t(0), Limit: int(n(1)), Remaining: int(n(2)), Known: n(3) == 1, Reset: t(4), HoldUntil: t(5), Code: code,
+	return providers.SharedBudget{
+		Rate:  providers.RateLimit{Limit: int(n(1)), Remaining: int(n(2)), Reset: t(4)},
+		Known: n(3) == 1, HoldUntil: t(5), Code: errcode.Code(code), At: t(0),
 	}, true, nil
 }
 
-func (s redisRates) Record(ctx context.Context, name string, r Rate) error {
+func (s redisRates) Record(ctx context.Context, name string, b providers.SharedBudget) error {
 	keep := rateKeep
-	end := r.Reset
-	if r.HoldUntil.After(end) {
-		end = r.HoldUntil
+	end := b.Rate.Reset
+	if b.HoldUntil.After(end) {
+		end = b.HoldUntil
 	}
-	if end.After(r.At) {
-		keep += end.Sub(r.At)
+	if end.After(b.At) {
+		keep += end.Sub(b.At)
 	}
 	known := 0
-	if r.Known {
+	if b.Known {
 		known = 1
 	}
 	return s.r.do(ctx, "rate", func(ctx context.Context) error {
 		return recordRateScript.Run(ctx, s.r.rdb, []string{s.r.key("rate", name)},
-			nanos(r.At), r.Limit, r.Remaining, known, nanos(r.Reset), nanos(r.HoldUntil), keep.Milliseconds(), r.Code).Err()
+			nanos(b.At), b.Rate.Limit, b.Rate.Remaining, known, nanos(b.Rate.Reset), nanos(b.HoldUntil), keep.Milliseconds(), string(b.Code)).Err()
 	})
 }
