@@ -73,9 +73,11 @@ func CallsLeft(ctx context.Context) (int, bool) {
 // PageCalls estimates the vendor requests a page of n users of the merged
 // connection makes to this provider: its part of the page, in vendor
 // pages of PageSize, and one request for its total (which hasNextPage and
-// totalCount may need when the page did not reach it). A whole-directory
-// provider's copy is shared by every request and refreshed at most once
-// per cacheTTL however many ask, so it counts nothing here.
+// totalCount may need when the page did not reach it). A filter the
+// vendor cannot apply may take more vendor pages to fill the page; those
+// are left to the budget. A whole-directory provider's copy is shared by
+// every request and refreshed at most once per cacheTTL however many ask,
+// so it counts nothing here.
 func (s *Source) PageCalls(n int) int {
 	size := s.PageSize()
 	if size <= 0 {
@@ -86,8 +88,11 @@ func (s *Source) PageCalls(n int) int {
 
 // LookupCalls estimates the vendor requests looking up keys users of this
 // provider by field f (ids, emails) makes: one per key for a provider
-// searched one value at a time, none for a whole-directory provider (a
-// read of its shared copy), and none for one that cannot be searched by f.
+// searched one value at a time, and none for a whole-directory provider
+// (a read of its shared copy). A paged provider that cannot be searched by
+// f reads its whole directory once per batch (see UsersByID), which no
+// estimate knows before the read: it counts none here, and is left to the
+// budget.
 func (s *Source) LookupCalls(f driver.Field, keys int) int {
 	if !s.Searches(f) {
 		return 0
