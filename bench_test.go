@@ -98,7 +98,7 @@ func BenchmarkQuery(b *testing.B) {
 			body, _ := json.Marshal(map[string]string{"query": tt.query})
 			var rec *httptest.ResponseRecorder
 			for b.Loop() {
-				req := httptest.NewRequest(http.MethodPost, "/query", bytes.NewReader(body))
+				req := httptest.NewRequest(http.MethodPost, "http://localhost/query", bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				rec = httptest.NewRecorder()
 				h.ServeHTTP(rec, req)
