@@ -78,10 +78,7 @@ func BenchmarkQuery(b *testing.B) {
 		}},
 	}}
 	cfg.Server.DefaultPageSize, cfg.Server.MaxPageSize = config.DefaultPageSize, config.DefaultMaxPageSize
-	h, err := newHandler(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
+	h := newHandler(b, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	const fields = `nativeId firstName lastName email active`
 	for _, tt := range []struct {
 		name, query string

@@ -140,7 +140,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *addr != "" {
 		cfg.Server.Addr = *addr
 	}
-	cfg.Server.SetDefaults()
 	openDemo := d != nil && !config.IsLoopback(cfg.Server.Addr)
 	switch {
 	case openDemo && !*demoFlag:
@@ -254,7 +253,7 @@ func newHTTPServer(s *config.Server, h http.Handler, log *slog.Logger) (*http.Se
 }
 
 // newServer wires the providers named in cfg and returns dirgate's one
-// HTTP handler (see surface.go for auth, limits, health, metrics, logs).
+// HTTP handler (see surface for auth, limits, health, metrics, logs).
 func newServer(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) (_ *server, err error) {
 	sf := newSurface(cfg, log, tracer)
 	log = sf.log // with request ids
@@ -478,16 +477,6 @@ func (s *server) Close() {
 	if s.redis != nil {
 		s.redis.Close()
 	}
-}
-
-// newHandler wires the providers named in cfg and returns dirgate's one
-// HTTP handler.
-func newHandler(cfg *config.Config, log *slog.Logger) (http.Handler, error) {
-	s, err := newServer(cfg, log, obs.NoTracing().Tracer())
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
 }
 
 // surface is what a platform team sees of dirgate besides the GraphQL
