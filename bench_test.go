@@ -78,27 +78,29 @@ func BenchmarkQuery(b *testing.B) {
 		}},
 	}}
 	cfg.Server.DefaultPageSize, cfg.Server.MaxPageSize = config.DefaultPageSize, config.DefaultMaxPageSize
-	h, err := newHandler(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
+	h := newHandler(b, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	const fields = `nativeId firstName lastName email active`
 	for _, tt := range []struct {
 		name, query string
 		users       int
+		vars        map[string]any
 	}{
-		{"users100", `{ users(first: 100, filter: {providers: ["concur"]}) { edges { node { ` + fields + ` } } } }`, 100},
+		{"users100", `{ users(first: 100, filter: {providers: ["concur"]}) { edges { node { ` + fields + ` } } } }`, 100, nil},
 		{"users100-all-fields", `{ users(first: 100, filter: {providers: ["concur"]}) { edges { node {
 			id nativeId provider { id key kind name } email emails firstName middleName lastName displayName active
 			loginId employeeId cellPhone organizationUnit countryCode createdAt lastActivityAt
-			company { name address city state zip country } linkedAccounts { id } } } } }`, 100},
-		{"users20-cached", `{ users(first: 20, filter: {providers: ["getbill"]}) { edges { node { ` + fields + ` } } } }`, 20},
+			company { name address city state zip country } linkedAccounts { id } } } } }`, 100, nil},
+		{"users20-cached", `{ users(first: 20, filter: {providers: ["getbill"]}) { edges { node { ` + fields + ` } } } }`, 20, nil},
+		// The largest body a request may have (server.limits.bodyBytes), in
+		// one variable: what reading and decoding it costs.
+		{"body-1MiB", `query($email: String) { users(first: 20, filter: {providers: ["getbill"], email: $email}) { edges { node { ` + fields + ` } } } }`, 0,
+			map[string]any{"email": strings.Repeat("x", config.DefaultBodyBytes-200)}},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
-			body, _ := json.Marshal(map[string]string{"query": tt.query})
+			body, _ := json.Marshal(map[string]any{"query": tt.query, "variables": tt.vars})
 			var rec *httptest.ResponseRecorder
 			for b.Loop() {
-				req := httptest.NewRequest(http.MethodPost, "/query", bytes.NewReader(body))
+				req := httptest.NewRequest(http.MethodPost, "http://localhost/query", bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				rec = httptest.NewRecorder()
 				h.ServeHTTP(rec, req)

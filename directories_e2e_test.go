@@ -141,10 +141,7 @@ func newMesh(t *testing.T, dirs ...*directory) *mesh {
 		cfg.Providers = append(cfg.Providers, config.Provider{Key: d.key, Kind: d.kind, Name: d.key, Settings: d.settings})
 	}
 	cfg.Server.DefaultPageSize, cfg.Server.MaxPageSize = 50, 1000
-	h, err := newHandler(cfg, slog.New(slog.NewTextHandler(m.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newHandler(t, cfg, slog.New(slog.NewTextHandler(m.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	m.url, m.handler = srv.URL, h

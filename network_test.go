@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"strings"
@@ -262,4 +263,55 @@ func authedPost(t *testing.T, base, key, body string) (int, response) {
 		t.Errorf("503 without Retry-After: 1")
 	}
 	return resp.StatusCode, r
+}
+
+// deadlines records the read deadlines a handler sets on its connection.
+type deadlines struct {
+	http.ResponseWriter
+	mu  sync.Mutex
+	set []time.Time
+}
+
+func (d *deadlines) SetReadDeadline(t time.Time) error {
+	d.mu.Lock()
+	d.set = append(d.set, t)
+	d.mu.Unlock()
+	return http.NewResponseController(d.ResponseWriter).SetReadDeadline(t)
+}
+
+func (d *deadlines) Unwrap() http.ResponseWriter { return d.ResponseWriter }
+
+// TestNoReadDeadlineWhileRunning: once a GraphQL request's body is read,
+// no read deadline is left on its connection, with API keys or without:
+// net/http reads the connection in the background while the request runs,
+// and a deadline that passed would end the request's context, and every
+// later request's on that keep-alive connection (a request may run for
+// server.requestTimeout, longer than the body's read timeout).
+func TestNoReadDeadlineWhileRunning(t *testing.T) {
+	key, hash := auth.GenerateKey()
+	for _, keys := range []bool{false, true} {
+		g := newGateway(t, func(c *config.Config) {
+			if keys {
+				c.Server.Auth.APIKeys = []string{hash}
+			}
+		})
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			var req *http.Request
+			if method == http.MethodGet {
+				req = httptest.NewRequest(method, "http://localhost/query?query={__typename}", nil)
+			} else {
+				req = httptest.NewRequest(method, "http://localhost/query", strings.NewReader(gqlBody(`{ __typename }`, nil)))
+				req.Header.Set("Content-Type", "application/json")
+			}
+			req.Header.Set("Authorization", "Bearer "+key)
+			rec := &deadlines{ResponseWriter: httptest.NewRecorder()}
+			g.handler.ServeHTTP(rec, req)
+			if code := rec.ResponseWriter.(*httptest.ResponseRecorder).Code; code != http.StatusOK {
+				t.Fatalf("keys %t, %s: %d", keys, method, code)
+			}
+			if n := len(rec.set); n == 0 || !rec.set[n-1].IsZero() {
+				t.Errorf("keys %t, %s: read deadlines %v, want the last one cleared", keys, method, rec.set)
+			}
+		}
+	}
 }

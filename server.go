@@ -140,7 +140,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *addr != "" {
 		cfg.Server.Addr = *addr
 	}
-	cfg.Server.SetDefaults()
 	openDemo := d != nil && !config.IsLoopback(cfg.Server.Addr)
 	switch {
 	case openDemo && !*demoFlag:
@@ -254,7 +253,7 @@ func newHTTPServer(s *config.Server, h http.Handler, log *slog.Logger) (*http.Se
 }
 
 // newServer wires the providers named in cfg and returns dirgate's one
-// HTTP handler (see surface.go for auth, limits, health, metrics, logs).
+// HTTP handler (see surface for auth, limits, health, metrics, logs).
 func newServer(cfg *config.Config, log *slog.Logger, tracer trace.Tracer) (_ *server, err error) {
 	sf := newSurface(cfg, log, tracer)
 	log = sf.log // with request ids
@@ -480,16 +479,6 @@ func (s *server) Close() {
 	}
 }
 
-// newHandler wires the providers named in cfg and returns dirgate's one
-// HTTP handler.
-func newHandler(cfg *config.Config, log *slog.Logger) (http.Handler, error) {
-	s, err := newServer(cfg, log, obs.NoTracing().Tracer())
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
 // surface is what a platform team sees of dirgate besides the GraphQL
 // API: caller auth, limits, health, metrics and logs.
 type surface struct {
@@ -583,12 +572,18 @@ func (sf *surface) graphql(gql gqlServer, costs limits.Model, cache graphql.Cach
 	gql.Use(limits.Complexity{Model: costs, Points: l.Complexity, Calls: l.VendorCalls})
 }
 
-// readDeadline sets the connection's read deadline d from now: once the
-// body is read, the request has its full time again (a read deadline that
-// passes while the request runs would end it).
+// readDeadline sets the connection's read deadline d from now; d zero
+// clears it. Once a request's body is read, net/http reads its connection
+// only to notice the caller leaving, and a read deadline that passes then
+// would end the request's context, and that of every later request on
+// the connection: so query clears it there.
 func readDeadline(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+		var t time.Time
+		if d > 0 {
+			t = time.Now().Add(d)
+		}
+		http.NewResponseController(w).SetReadDeadline(t)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -611,14 +606,19 @@ func (sf *surface) query(next http.Handler) (http.Handler, error) {
 	if sf.redis != nil {
 		h = sf.redis.Middleware(obs.Annotate, h) // each request's Redis budget
 	}
-	return sf.authed("query", limits.InFlight(l.InFlight, limits.Body(l.BodyBytes, readDeadline(readTimeout, limits.JSONValues(l.Tokens, h)))))
+	return sf.authed("query", limits.InFlight(l.InFlight, limits.Body(l.BodyBytes, readDeadline(0, limits.JSONValues(l.Tokens, h)))))
 }
 
 // authed lets only the callers of /query reach h, and counts its requests
 // under route; every answer, a 401 included, has the caching headers of
-// GraphQL answers. A request that does not authenticate (without API
-// keys, none does) has unauthBodyTimeout for its body, or with API keys
-// gets its 401 without its body being waited for.
+// GraphQL answers. Without API keys, where no request authenticates, the
+// body must come within unauthBodyTimeout. With them, an authenticated
+// request has the server's readTimeout for its body, and one that does
+// not authenticate gets its 401 and its connection closed, without its
+// body being waited for: its read deadline passes once the 401 is written.
+// (Not before: for a request without a body, net/http is already reading
+// the connection, and a deadline that passes ends the connection's
+// context, and so that of the request and of every later one on it.)
 func (sf *surface) authed(route string, h http.Handler) (http.Handler, error) {
 	if sf.cfg.Auth.Mode != config.AuthAPIKey {
 		h = readDeadline(unauthBodyTimeout, h)
@@ -628,20 +628,19 @@ func (sf *surface) authed(route string, h http.Handler) (http.Handler, error) {
 			return nil, err
 		}
 		inner := h
-		authed := keys.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Del("Connection")
-			http.NewResponseController(w).SetReadDeadline(time.Now().Add(readTimeout))
-			limits.Authenticated(r.Context())
-			obs.Annotate(r.Context(), slog.String("key", auth.KeyID(r.Context())))
-			inner.ServeHTTP(w, r)
-		}))
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// A caller that does not authenticate gets its 401 without
-			// dirgate reading or waiting for its body, and its
-			// connection closed.
 			w.Header().Set("Connection", "close")
-			http.NewResponseController(w).SetReadDeadline(time.Now())
-			authed.ServeHTTP(w, r)
+			passed := false
+			keys.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				passed = true
+				w.Header().Del("Connection")
+				limits.Authenticated(r.Context())
+				obs.Annotate(r.Context(), slog.String("key", auth.KeyID(r.Context())))
+				inner.ServeHTTP(w, r)
+			})).ServeHTTP(w, r)
+			if !passed {
+				http.NewResponseController(w).SetReadDeadline(time.Now())
+			}
 		})
 	}
 	return sf.metrics.Route(route, graph.CacheHeaders(sf.cfg.CacheControl, h)), nil

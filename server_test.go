@@ -21,6 +21,7 @@ import (
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/internal/config"
 	"github.com/dirgate/dirgate/internal/demo"
+	"github.com/dirgate/dirgate/internal/obs"
 	"github.com/dirgate/dirgate/providers/concur"
 	"github.com/dirgate/dirgate/providers/concur/companyauth"
 	"github.com/dirgate/dirgate/providers/driver"
@@ -98,10 +99,7 @@ func newGatewayWith(t testing.TB, concurUsers, billUsers []driver.User, mutate f
 	if mutate != nil {
 		mutate(cfg)
 	}
-	h, err := newHandler(cfg, slog.New(slog.NewTextHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newHandler(t, cfg, slog.New(slog.NewTextHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	g.url, g.handler = srv.URL, h
@@ -113,6 +111,19 @@ func newGatewayWith(t testing.TB, concurUsers, billUsers []driver.User, mutate f
 		}
 	})
 	return g
+}
+
+// newHandler wires the providers named in cfg as run does, without
+// tracing, and returns dirgate's handler; the test's end stops its
+// readiness probes (and closes Redis).
+func newHandler(t testing.TB, cfg *config.Config, log *slog.Logger) http.Handler {
+	t.Helper()
+	s, err := newServer(cfg, log, obs.NoTracing().Tracer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
 }
 
 // truth is the merged ground truth: "provider/nativeId" in merged order.

@@ -755,3 +755,27 @@ func TestGenKey(t *testing.T) {
 		t.Errorf("the generated key: %d", resp.StatusCode)
 	}
 }
+
+// TestAuthKeepAlive: with API keys, requests without a body (GET, whose
+// connection net/http reads in the background while the handler runs)
+// on one keep-alive connection are all served: authenticating a request
+// never ends its connection's context.
+func TestAuthKeepAlive(t *testing.T) {
+	key, hash := auth.GenerateKey()
+	g := newGateway(t, func(c *config.Config) { c.Server.Auth.APIKeys = []string{hash} })
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	for i := range 300 {
+		req, _ := http.NewRequest(http.MethodGet, g.url+"/query?query={__typename}", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d on one connection: %d %s", i, resp.StatusCode, b)
+		}
+	}
+}

@@ -25,7 +25,7 @@ func selectionOf(t *testing.T, query string, path ...string) ast.SelectionSet {
 // operationSelection is selectionOf, and the operation's context.
 func operationSelection(t *testing.T, query string, path ...string) (ast.SelectionSet, *graphql.OperationContext) {
 	t.Helper()
-	doc, err := gqlparser.LoadQuery(NewExecutableSchema(Config{}).Schema(), query)
+	doc, err := gqlparser.LoadQueryWithRules(NewExecutableSchema(Config{}).Schema(), query, nil)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}

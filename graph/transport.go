@@ -16,6 +16,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/dirgate/dirgate/internal/errcode"
+	"github.com/dirgate/dirgate/internal/limits"
 )
 
 // The response media types of the GraphQL-over-HTTP spec.
@@ -331,7 +332,7 @@ func readPOST(r *http.Request) (*graphql.RawParams, int, string) {
 	if cs, ok := ctParams["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
 		return nil, http.StatusUnsupportedMediaType, "the request body must be UTF-8: send Content-Type: application/json without a charset, or with charset=utf-8"
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := limits.ReadBody(r)
 	if err != nil {
 		return nil, http.StatusBadRequest, "the request body could not be read"
 	}
@@ -342,8 +343,10 @@ func readPOST(r *http.Request) (*graphql.RawParams, int, string) {
 	if body[0] == '[' {
 		return nil, http.StatusBadRequest, "batched requests are not supported: send one GraphQL request per HTTP request"
 	}
-	var fields map[string]json.RawMessage
+	// One pass over the body, numbers kept as json.Number.
+	var fields map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
 	if err := dec.Decode(&fields); err != nil || fields == nil {
 		return nil, http.StatusBadRequest, "the request body is not a JSON object: " + paramsHint
 	}
@@ -351,21 +354,21 @@ func readPOST(r *http.Request) (*graphql.RawParams, int, string) {
 		return nil, http.StatusBadRequest, "the request body is not a JSON object: " + paramsHint
 	}
 	var p graphql.RawParams
-	for k, raw := range fields {
-		var bad bool
+	for k, v := range fields {
+		var ok bool
 		switch k {
 		case "query":
-			bad = decodeString(raw, &p.Query)
+			p.Query, ok = optString(v)
 		case "operationName":
-			bad = decodeString(raw, &p.OperationName)
+			p.OperationName, ok = optString(v)
 		case "variables":
-			bad = decodeObject(raw, &p.Variables)
+			p.Variables, ok = optObject(v)
 		case "extensions":
-			bad = decodeObject(raw, &p.Extensions)
+			p.Extensions, ok = optObject(v)
 		default:
 			return nil, http.StatusBadRequest, fmt.Sprintf("unknown parameter %q: %s", truncate(k), paramsHint)
 		}
-		if bad {
+		if !ok {
 			return nil, http.StatusBadRequest, mistyped(k)
 		}
 	}
@@ -420,21 +423,31 @@ func mistyped(param string) string {
 	return fmt.Sprintf("the %s parameter must be a string or null", param)
 }
 
-// decodeString decodes a JSON string or null into s, and reports whether
-// raw was something else.
-func decodeString(raw json.RawMessage, s *string) (bad bool) {
-	var v *string
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return true
+// optString reads a decoded JSON string or null ("").
+func optString(v any) (string, bool) {
+	switch v := v.(type) {
+	case nil:
+		return "", true
+	case string:
+		return v, true
 	}
-	if v != nil {
-		*s = *v
+	return "", false
+}
+
+// optObject reads a decoded JSON object or null (nil).
+func optObject(v any) (map[string]any, bool) {
+	switch v := v.(type) {
+	case nil:
+		return nil, true
+	case map[string]any:
+		return v, true
 	}
-	return false
+	return nil, false
 }
 
 // decodeObject decodes a JSON object or null into m, numbers as
-// json.Number, and reports whether raw was something else.
+// json.Number, and reports whether raw was something else (a GET's
+// variables and extensions).
 func decodeObject(raw json.RawMessage, m *map[string]any) (bad bool) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()

@@ -70,10 +70,9 @@ type Loaders struct {
 
 	mu       sync.Mutex
 	reported map[string]bool
-	// listed holds the users the request listed and has not yet handed to
-	// the dataloaders: pages of edges, and users given to Prime.
+	// listed holds the pages of edges the request listed and has not yet
+	// handed to the dataloaders.
 	listed [][]providers.Edge
-	primed map[string][]driver.User
 }
 
 // FirstReport reports whether err is the first failure of its provider,
@@ -125,7 +124,7 @@ func (l *Loaders) source(ctx context.Context, key string) *source {
 	if src == nil {
 		return nil
 	}
-	if len(l.listed) > 0 || len(l.primed) > 0 {
+	if len(l.listed) > 0 {
 		l.primeListed(ctx)
 	}
 	if src.byID == nil {
@@ -225,16 +224,6 @@ func (l *Loaders) Listed(edges []providers.Edge) {
 	l.mu.Unlock()
 }
 
-// Prime records users of the provider with the key as Listed does.
-func (l *Loaders) Prime(ctx context.Context, key string, users []driver.User) {
-	l.mu.Lock()
-	if l.primed == nil {
-		l.primed = map[string][]driver.User{}
-	}
-	l.primed[key] = append(l.primed[key], users...)
-	l.mu.Unlock()
-}
-
 // primeListed hands the users listed so far to their providers'
 // dataloaders. l.mu is held.
 func (l *Loaders) primeListed(ctx context.Context) {
@@ -258,14 +247,7 @@ func (l *Loaders) primeListed(ctx context.Context) {
 			}
 		}
 	}
-	for key, users := range l.primed {
-		if src := l.sources[key]; src != nil {
-			for i := range users {
-				prime(src, &users[i])
-			}
-		}
-	}
-	l.listed, l.primed = nil, nil
+	l.listed = nil
 	for src, emails := range byEmail {
 		for e, list := range emails {
 			src.byEmail.Prime(ctx, e, list)

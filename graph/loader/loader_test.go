@@ -100,29 +100,6 @@ func testTransientErrors(t *testing.T, paging driver.Paging) {
 	}
 }
 
-// TestPrime: users primed from a listing cost no call to look up, by id or
-// by email.
-func TestPrime(t *testing.T) {
-	users := providertest.Dataset(8)
-	dir, m := newDir(t, driver.PagingOffset, users, nil)
-	l := loader.New(dir)
-	l.Prime(t.Context(), "m", users[:4])
-	for _, u := range users[:4] {
-		if got, err := l.User(t.Context(), "m", u.ID); err != nil || got.ID != u.ID {
-			t.Errorf("User(%q) = %+v, %v", u.ID, got, err)
-		}
-		if got, err := l.ByEmail(t.Context(), "m", []string{providers.NormalizeEmail(u.Email)}); err != nil || len(got) != 1 || got[0].ID != u.ID {
-			t.Errorf("ByEmail(%q) = %+v, %v", u.Email, got, err)
-		}
-	}
-	if m.Calls() != 0 {
-		t.Errorf("provider calls = %d, want 0", m.Calls())
-	}
-	if c, err := l.Company(t.Context(), "m"); err != nil || c == nil || c.Name != "Co" {
-		t.Errorf("Company = %+v, %v", c, err)
-	}
-}
-
 // TestListed: the users of a page listed before, or between, lookups cost
 // no call to look up, by id or by email; the others are asked for.
 func TestListed(t *testing.T) {
@@ -154,5 +131,8 @@ func TestListed(t *testing.T) {
 	lookUp(users[5])
 	if got := m.Calls() - calls; got != 2 {
 		t.Errorf("provider calls for a user not listed = %d, want 2 (by id, by email)", got)
+	}
+	if c, err := l.Company(t.Context(), "m"); err != nil || c == nil || c.Name != "Co" {
+		t.Errorf("Company = %+v, %v", c, err)
 	}
 }

@@ -113,10 +113,9 @@ func (e *Errors) Unwrap() []error {
 //     the value.
 //
 // A field whose type reads itself from text (encoding.TextUnmarshaler,
-// such as a secret that never prints) or from YAML (yaml.Unmarshaler)
-// does so; its errors are reported without their text, which may quote
-// the value, unless it is an *Error. A null value (`key:` or `key: ~`)
-// leaves the field as it is. Fields
+// such as a secret that never prints) does so; its errors are reported
+// without their text, which may quote the value. A null value (`key:` or
+// `key: ~`) leaves the field as it is. Fields
 // already set in v keep their values unless the YAML sets them, so
 // defaults can be set before decoding. A field of type yaml.Node gets the
 // node as it is, for decoding later.
@@ -149,7 +148,6 @@ func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 var (
 	durationType    = reflect.TypeFor[time.Duration]()
 	nodeType        = reflect.TypeFor[yaml.Node]()
-	unmarshaler     = reflect.TypeFor[yaml.Unmarshaler]()
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
@@ -188,17 +186,6 @@ func (d *decoder) decode(n *yaml.Node, path string, rv reflect.Value) {
 		return
 	}
 	if isNull(n) {
-		return
-	}
-	if reflect.PointerTo(t).Implements(unmarshaler) {
-		if err := rv.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
-			var ce *Error
-			if errors.As(err, &ce) {
-				d.fail(n, path, "%s", ce.Msg)
-			} else {
-				d.fail(n, path, "not a valid value here")
-			}
-		}
 		return
 	}
 	if reflect.PointerTo(t).Implements(textUnmarshaler) {
@@ -246,13 +233,6 @@ func (d *decoder) decode(n *yaml.Node, path string, rv reflect.Value) {
 			d.decode(v, join(path, k.Value), e)
 			rv.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), e)
 		}, nil)
-	case reflect.Interface:
-		var x any
-		if err := n.Decode(&x); err != nil {
-			d.fail(n, path, "not a valid value here")
-			return
-		}
-		rv.Set(reflect.ValueOf(&x).Elem())
 	default:
 		d.scalar(n, path, rv)
 	}

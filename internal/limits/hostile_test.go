@@ -99,7 +99,7 @@ func TestFragmentFanOutIsLinear(t *testing.T) {
 		{"branch out 12", branchOut(12), 4 + 3*11},
 	} {
 		size := selections(t, tt.query)
-		doc, errs := gqlparser.LoadQuery(s, tt.query)
+		doc, errs := gqlparser.LoadQueryWithRules(s, tt.query, nil)
 		if errs != nil {
 			t.Fatalf("%s: %v", tt.name, errs)
 		}
@@ -146,7 +146,7 @@ func TestChecksEndWithTheRequest(t *testing.T) {
 		fmt.Fprintf(&b, " a%d: id", i)
 	}
 	b.WriteString(" } } } }")
-	doc, errs := gqlparser.LoadQuery(s, b.String())
+	doc, errs := gqlparser.LoadQueryWithRules(s, b.String(), nil)
 	if errs != nil {
 		t.Fatal(errs)
 	}

@@ -3,7 +3,6 @@ package limits
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -99,7 +98,8 @@ func CallBudget(n int, next http.Handler) http.Handler {
 // variables costs time in the number of values, and a 1 MiB body holds
 // half a million of them (600 ms of CPU before anything was refused). The
 // count is a scan of the bytes, values inside strings not counted. Use it
-// inside Body, which bounds the bytes.
+// inside Body, which bounds the bytes, and whose bytes it takes without
+// copying them.
 func JSONValues(max int, next http.Handler) http.Handler {
 	tooMany := fmt.Sprintf("the request's JSON holds more than %d values (server.limits.tokens)", max)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -108,13 +108,13 @@ func JSONValues(max int, next http.Handler) http.Handler {
 			q := r.URL.Query()
 			n = jsonValues([]byte(q.Get("variables")), max) + jsonValues([]byte(q.Get("extensions")), max)
 		} else if r.Body != nil && r.Body != http.NoBody {
-			b, err := io.ReadAll(r.Body)
+			b, err := ReadBody(r)
 			if err != nil {
 				httperr.Write(w, http.StatusBadRequest, errcode.BadRequest, "the request body could not be read")
 				return
 			}
 			n = jsonValues(b, max)
-			r.Body = io.NopCloser(bytes.NewReader(b))
+			r.Body = &readBody{Reader: bytes.NewReader(b), b: b}
 		}
 		if n > max {
 			httperr.Write(w, http.StatusRequestEntityTooLarge, errcode.RequestTooLarge, tooMany)

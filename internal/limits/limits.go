@@ -49,7 +49,8 @@ import (
 )
 
 // Body answers a request whose body is larger than max bytes with a 413
-// REQUEST_TOO_LARGE, and hands next the body read into memory otherwise.
+// REQUEST_TOO_LARGE, and hands next the body read into memory otherwise,
+// for ReadBody to take without copying it.
 func Body(max int64, next http.Handler) http.Handler {
 	tooLarge := fmt.Sprintf("the request body is larger than %d bytes", max)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -70,9 +71,27 @@ func Body(max int64, next http.Handler) http.Handler {
 			httperr.Write(w, http.StatusRequestEntityTooLarge, errcode.RequestTooLarge, tooLarge)
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
+		r.Body = &readBody{Reader: bytes.NewReader(b), b: b}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// readBody is a request body Body has read into memory.
+type readBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (*readBody) Close() error { return nil }
+
+// ReadBody returns the whole body of r: the bytes Body read, as they are
+// (the caller must not change them), however much of them was read
+// before; else what is left of r.Body, read to its end.
+func ReadBody(r *http.Request) ([]byte, error) {
+	if b, ok := r.Body.(*readBody); ok {
+		return b.b, nil
+	}
+	return io.ReadAll(r.Body)
 }
 
 // Deadline gives every request d to finish: its context ends then, and so

@@ -118,7 +118,7 @@ type User { id: ID! friends(first: Int): UserConnection! }
 func mutate(t *testing.T, ext graphql.OperationContextMutator, query string, vars map[string]any) *gqlerror.Error {
 	t.Helper()
 	s := gqlparser.MustLoadSchema(&ast.Source{Input: schema})
-	doc, errs := gqlparser.LoadQuery(s, query)
+	doc, errs := gqlparser.LoadQueryWithRules(s, query, nil)
 	if errs != nil {
 		t.Fatalf("%s: %v", query, errs)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func TestSoak(t *testing.T) {
 		t.Error(p)
 	}
 	for _, p := range phases {
-		if !contains(rep.Faults, p) {
+		if !slices.Contains(rep.Faults, p) {
 			t.Errorf("fault phase %s did not run", p)
 		}
 	}
@@ -42,13 +43,4 @@ func TestSoak(t *testing.T) {
 	if rep.ConcurUsers == 0 || rep.GetbillUsers == 0 {
 		t.Errorf("vendor calls: Concur %d, getbill %d", rep.ConcurUsers, rep.GetbillUsers)
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, e := range l {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
