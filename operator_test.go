@@ -702,7 +702,7 @@ func TestReadmeMatchesDemo(t *testing.T) {
 	}
 	ports := regexp.MustCompile(`127\.0\.0\.1:\d+|dirgate-demo-\d+`)
 
-	stdout := &syncBuffer{watch: "A first query", seen: make(chan struct{})}
+	stdout := &syncBuffer{watch: `"}'` + "\n", seen: make(chan struct{})} // the end of the banner's curl line
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
