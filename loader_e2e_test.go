@@ -40,28 +40,6 @@ func overlapping() (concurUsers, billUsers []driver.User) {
 // cachedGetbill is the production default: one directory fetch is reused.
 func cachedGetbill(c *config.Config) { c.Providers[1].CacheTTL = config.DefaultCacheTTL }
 
-// expectLinked computes linkedAccounts by the documented rule: any of the
-// account's emails, normalised, equals any email of a getbill account, or
-// the primary email of a Concur account.
-func expectLinked(g *gateway, key string, u driver.User) []string {
-	mine := providers.Emails(&u)
-	var out []string
-	if key == "getbill" {
-		for _, c := range g.concurUsers {
-			if slices.Contains(mine, providers.NormalizeEmail(c.Email)) {
-				out = append(out, relay.UserID("concur", c.ID))
-			}
-		}
-		return out
-	}
-	for _, b := range g.billUsers {
-		if slices.ContainsFunc(providers.Emails(&b), func(e string) bool { return slices.Contains(mine, e) }) {
-			out = append(out, relay.UserID("getbill", b.ID))
-		}
-	}
-	return out
-}
-
 type linkedPage struct {
 	Users struct {
 		Edges []struct {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -71,7 +70,7 @@ func TestDNSRebinding(t *testing.T) {
 	}
 	proxied := newGateway(t, func(c *config.Config) { c.Server.AllowedHosts = []string{"dirgate.example.com"} })
 	for host, want := range map[string]string{"dirgate.example.com": "", "attacker.example": "HOST_NOT_ALLOWED"} {
-		if _, r := hostPost(t, proxied.url, host, query); strings.Join(codes(r.Errors), ",") != want {
+		if _, r := post(t, proxied.url, query, "Host", host); strings.Join(codes(r.Errors), ",") != want {
 			t.Errorf("allowedHosts, Host %s: %v, want %q", host, codes(r.Errors), want)
 		}
 	}
@@ -183,9 +182,9 @@ func TestConnectionLimits(t *testing.T) {
 		})
 		<-arrived
 	}
-	status, r := authedPost(t, base, key, body)
-	if status != http.StatusServiceUnavailable || strings.Join(codes(r.Errors), ",") != "OVERLOADED" {
-		t.Errorf("third request in flight: %d %v, want 503 OVERLOADED", status, codes(r.Errors))
+	a := sendAny(t, http.MethodPost, base+"/query", body, "Content-Type", jsonType, "Authorization", "Bearer "+key)
+	if a.status != http.StatusServiceUnavailable || strings.Join(codes(a.r.Errors), ",") != "OVERLOADED" || a.header.Get("Retry-After") != "1" {
+		t.Errorf("third request in flight: %d %v, Retry-After %q; want 503 OVERLOADED, Retry-After: 1", a.status, codes(a.r.Errors), a.header.Get("Retry-After"))
 	}
 	mu.Lock()
 	held = false
@@ -193,7 +192,7 @@ func TestConnectionLimits(t *testing.T) {
 	close(gate)
 	wg.Wait()
 
-	// Their connections are idle now, and so is authedPost's. Four more
+	// Their connections are idle now, and so is the third's. Four more
 	// keep-alive connections, then a fifth: each new one beyond 4 closes
 	// the one idle the longest, and is served.
 	for range 4 {
@@ -207,7 +206,7 @@ func TestConnectionLimits(t *testing.T) {
 	if resp := fifth.do(t, key, body); resp.StatusCode != http.StatusOK {
 		t.Errorf("fifth connection: %d", resp.StatusCode)
 	}
-	// 8 connections were opened and 4 may stay: authedPost's, idle the
+	// 8 connections were opened and 4 may stay: the third's, idle the
 	// longest, and 3 of these were closed. (Which 3 depends on when the
 	// server saw each go idle; TestConns in internal/limits pins the
 	// order.)
@@ -242,27 +241,6 @@ func TestConnectionLimits(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("run = %v", err)
 	}
-}
-
-// authedPost posts body with the key.
-func authedPost(t *testing.T, base, key, body string) (int, response) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+"/query", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r response
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatalf("status %d: %v", resp.StatusCode, err)
-	}
-	if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "1" {
-		t.Errorf("503 without Retry-After: 1")
-	}
-	return resp.StatusCode, r
 }
 
 // deadlines records the read deadlines a handler sets on its connection.

@@ -2,7 +2,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,16 +30,20 @@ import (
 	"github.com/dirgate/dirgate/providers/vendorhttp"
 )
 
-// gateway is dirgate's real handler wired to both vendor emulators over
-// real HTTP, with a known directory.
+// gateway is dirgate's real handler wired to vendor emulators over real
+// HTTP, with a known directory. newGateway's are Concur (Users Bulk v3.1)
+// and getbill; newMesh's are any directories.
 type gateway struct {
 	url         string
 	concur      *concur.Emulator
 	getbill     *getbill.Emulator
 	concurUsers []driver.User // as the Concur adapter returns them
 	billUsers   []driver.User // as the getbill adapter returns them
-	logs        *syncBuffer   // safe to read while the server writes
-	handler     http.Handler  // newHandler's
+	// dirs are the directories behind it, in the configured order: the
+	// ground truth of the merged connection.
+	dirs    []*directory
+	logs    *syncBuffer  // safe to read while the server writes
+	handler http.Handler // newHandler's
 }
 
 const (
@@ -69,33 +73,52 @@ func asGetbill(u driver.User) driver.User {
 // newGatewayWith is newGateway over the given directories.
 func newGatewayWith(t testing.TB, concurUsers, billUsers []driver.User, mutate func(*config.Config)) *gateway {
 	t.Helper()
-	g := &gateway{logs: &syncBuffer{}}
+	cd := &directory{key: "concur", kind: "concur", name: "SAP Concur", searchesEmail: true,
+		secrets: []string{"concur-client-secret", "request-token-secret"}}
 	for _, u := range concurUsers {
-		g.concurUsers = append(g.concurUsers, asConcur(u))
+		cd.users = append(cd.users, asConcur(u))
 	}
-	for _, u := range billUsers {
-		g.billUsers = append(g.billUsers, asGetbill(u))
-	}
-	g.concur = concur.NewEmulator(concur.EmulatorOptions{
+	ce := concur.NewEmulator(concur.EmulatorOptions{
 		ClientID: "cid", ClientSecret: "concur-client-secret", CompanyUUID: "company-uuid", RequestToken: "request-token-secret",
-		Users: g.concurUsers, Company: &driver.Company{Name: "Acme", City: "Bellevue", Country: "US"},
+		Users: cd.users, Company: &driver.Company{Name: "Acme", City: "Bellevue", Country: "US"},
 	})
-	g.getbill = getbill.NewEmulator(getbill.EmulatorOptions{ClientID: "gid", ClientSecret: "getbill-client-secret", Users: g.billUsers})
-	cs, gs := httptest.NewServer(g.concur), httptest.NewServer(g.getbill)
+	cs := httptest.NewServer(ce)
 	t.Cleanup(cs.Close)
-	t.Cleanup(gs.Close)
-	cfg := &config.Config{Providers: []config.Provider{
-		{Key: "concur", Kind: "concur", Name: "SAP Concur", Settings: &concur.Config{Auth: companyauth.Config{
-			TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret("concur-client-secret"),
-			CompanyUUID: "company-uuid", RequestToken: vendorhttp.NewSecret("request-token-secret"),
-			TokenStore: filepath.Join(t.TempDir(), "concur.json"),
-		}, PageSize: 100}},
-		{Key: "getbill", Kind: "getbill", Name: "getbill", Settings: &getbill.Config{
-			BaseURL: gs.URL, ClientID: "gid", ClientSecret: vendorhttp.NewSecret("getbill-client-secret"),
-		}},
-	}}
+	cd.settings = &concur.Config{Auth: companyauth.Config{
+		TokenURL: cs.URL + "/oauth2/v0/token", ClientID: "cid", ClientSecret: vendorhttp.NewSecret("concur-client-secret"),
+		CompanyUUID: "company-uuid", RequestToken: vendorhttp.NewSecret("request-token-secret"),
+		TokenStore: filepath.Join(t.TempDir(), "concur.json"),
+	}, PageSize: 100}
+	cd.fail = func(on bool) {
+		f := concur.Fault{}
+		if on {
+			f.Status = http.StatusServiceUnavailable
+		}
+		ce.SetFault(f)
+	}
+	gd := getbillDirectory(t, "getbill", billUsers)
+	g := serveDirs(t, []*directory{cd, gd}, func(cfg *config.Config) {
+		cfg.Server.CORS.AllowedOrigins = []string{"https://dash.example.com"}
+		if mutate != nil {
+			mutate(cfg)
+		}
+	})
+	g.concur, g.getbill = ce, gd.emulator.(*getbill.Emulator)
+	g.concurUsers, g.billUsers = cd.users, gd.users
+	return g
+}
+
+// serveDirs starts dirgate's real handler over dirs, in that order, with
+// the configuration mutate changes (when not nil), logging at debug; the
+// test fails if a secret of the directories reaches the log.
+func serveDirs(t testing.TB, dirs []*directory, mutate func(*config.Config)) *gateway {
+	t.Helper()
+	g := &gateway{logs: &syncBuffer{}, dirs: dirs}
+	cfg := &config.Config{}
+	for _, d := range dirs {
+		cfg.Providers = append(cfg.Providers, config.Provider{Key: d.key, Kind: d.kind, Name: cmp.Or(d.name, d.key), Settings: d.settings})
+	}
 	cfg.Server.DefaultPageSize, cfg.Server.MaxPageSize = 50, 1000
-	cfg.Server.CORS.AllowedOrigins = []string{"https://dash.example.com"}
 	if mutate != nil {
 		mutate(cfg)
 	}
@@ -104,9 +127,11 @@ func newGatewayWith(t testing.TB, concurUsers, billUsers []driver.User, mutate f
 	t.Cleanup(srv.Close)
 	g.url, g.handler = srv.URL, h
 	t.Cleanup(func() {
-		for _, secret := range []string{"concur-client-secret", "request-token-secret", "getbill-client-secret"} {
-			if strings.Contains(g.logs.String(), secret) {
-				t.Errorf("a secret reached the logs:\n%s", g.logs)
+		for _, d := range dirs {
+			for _, secret := range d.secrets {
+				if strings.Contains(g.logs.String(), secret) {
+					t.Errorf("a secret of %s reached the logs", d.key)
+				}
 			}
 		}
 	})
@@ -126,20 +151,27 @@ func newHandler(t testing.TB, cfg *config.Config, log *slog.Logger) http.Handler
 	return s
 }
 
-// truth is the merged ground truth: "provider/nativeId" in merged order.
+// truth is the merged ground truth: "key/nativeId" in merged order.
 func (g *gateway) truth(keep func(key string, u *driver.User) bool) []string {
 	var out []string
-	for _, p := range []struct {
-		key   string
-		users []driver.User
-	}{{"concur", g.concurUsers}, {"getbill", g.billUsers}} {
-		for i := range p.users {
-			if keep == nil || keep(p.key, &p.users[i]) {
-				out = append(out, p.key+"/"+p.users[i].ID)
+	for _, d := range g.dirs {
+		for i := range d.users {
+			if keep == nil || keep(d.key, &d.users[i]) {
+				out = append(out, d.key+"/"+d.users[i].ID)
 			}
 		}
 	}
 	return out
+}
+
+// dir is the directory with the key.
+func (g *gateway) dir(key string) *directory {
+	for _, d := range g.dirs {
+		if d.key == key {
+			return d
+		}
+	}
+	return nil
 }
 
 type gqlError struct {
@@ -155,19 +187,7 @@ type response struct {
 
 func (g *gateway) query(t *testing.T, query string, vars map[string]any) response {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	resp, err := http.Post(g.url+"/query", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 500 {
-		t.Fatalf("status %d", resp.StatusCode)
-	}
-	var r response
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatal(err)
-	}
+	_, r := post(t, g.url, gqlBody(query, vars))
 	return r
 }
 
@@ -270,21 +290,7 @@ func (g *gateway) walk(t *testing.T, n int, backward bool, filter map[string]any
 // two providers, and compares with the ground truth.
 func TestWalk(t *testing.T) {
 	g := newGateway(t, nil)
-	want := g.truth(nil)
-	for _, n := range []int{1, 7, 33, 99, 100, 101, 249, 250, 251, 1000} {
-		for _, backward := range []bool{false, true} {
-			if n == 1 && backward {
-				continue // the slowest; forward with 1 already covers it
-			}
-			if got := g.walk(t, n, backward, nil); !slices.Equal(got, want) {
-				t.Errorf("walk(first/last %d, backward %t): %d users, want %d; first difference at %d", n, backward, len(got), len(want), firstDiff(got, want))
-			}
-		}
-	}
-	p, _ := g.page(t, map[string]any{"first": 3})
-	if p.Users.TotalCount != concurN+getbillN {
-		t.Errorf("totalCount = %d, want %d", p.Users.TotalCount, concurN+getbillN)
-	}
+	meshWalk(t, g, []int{1, 7, 33, 99, 100, 101, 249, 250, 251, 1000})
 	// Without first or last: the default page size.
 	if p, _ := g.page(t, nil); len(p.Users.Edges) != 50 {
 		t.Errorf("default page: %d users, want 50", len(p.Users.Edges))
@@ -300,44 +306,11 @@ func firstDiff(a, b []string) int {
 	return min(len(a), len(b))
 }
 
+// TestFilters walks with every filter over Concur (Users Bulk v3.1,
+// which filters on some fields) and getbill (read whole).
 func TestFilters(t *testing.T) {
 	g := newGateway(t, nil)
-	pick := g.concurUsers[77]
-	billPick := g.billUsers[11]
-	tests := []struct {
-		name   string
-		filter map[string]any
-		keep   func(key string, u *driver.User) bool
-	}{
-		{"active", map[string]any{"active": true}, func(_ string, u *driver.User) bool { return u.Active }},
-		{"inactive", map[string]any{"active": false}, func(_ string, u *driver.User) bool { return !u.Active }},
-		{"email in concur, other case and spaces", map[string]any{"email": " " + strings.ToUpper(pick.Email) + "  "}, func(_ string, u *driver.User) bool { return strings.EqualFold(u.Email, pick.Email) }},
-		{"email in getbill", map[string]any{"email": strings.ToUpper(billPick.Email)}, func(_ string, u *driver.User) bool { return strings.EqualFold(u.Email, billPick.Email) }},
-		{"loginId (getbill has none)", map[string]any{"loginId": strings.ToUpper(pick.LoginID)}, func(k string, u *driver.User) bool { return k == "concur" && u.ID == pick.ID }},
-		{"lastName", map[string]any{"lastName": "søren"}, func(_ string, u *driver.User) bool { return u.LastName == "Søren" }},
-		{"employeeId", map[string]any{"employeeId": pick.EmployeeID}, func(k string, u *driver.User) bool { return k == "concur" && u.ID == pick.ID }},
-		{"countryCode", map[string]any{"countryCode": "fr"}, func(k string, u *driver.User) bool { return k == "concur" && u.CountryCode == "FR" }},
-		{"ANDed", map[string]any{"active": true, "lastName": "Smith", "countryCode": "BR"}, func(k string, u *driver.User) bool {
-			return k == "concur" && u.Active && u.LastName == "Smith" && u.CountryCode == "BR"
-		}},
-		{"providers", map[string]any{"providers": []string{"getbill"}, "lastName": "martin"}, func(k string, u *driver.User) bool { return k == "getbill" && u.LastName == "Martin" }},
-		{"no providers", map[string]any{"providers": []string{}}, func(string, *driver.User) bool { return false }},
-		{"nobody", map[string]any{"email": "nobody@nowhere.example"}, func(string, *driver.User) bool { return false }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			want := g.truth(tt.keep)
-			for _, n := range []int{7, 1000} {
-				if got := g.walk(t, n, false, tt.filter); !slices.Equal(got, want) {
-					t.Errorf("filter %v, pages of %d: got %v, want %v", tt.filter, n, got, want)
-				}
-			}
-			p, _ := g.page(t, map[string]any{"first": 2, "filter": tt.filter})
-			if p.Users.TotalCount != len(want) {
-				t.Errorf("totalCount = %d, want %d", p.Users.TotalCount, len(want))
-			}
-		})
-	}
+	meshFilters(t, g)
 	if r := g.query(t, `{ users(filter: {providers: ["concur", "workday"]}) { totalCount } }`, nil); !slices.Equal(codes(r.Errors), []string{"BAD_USER_INPUT"}) || !strings.Contains(r.Errors[0].Message, "workday") {
 		t.Errorf("unknown provider key: errors %+v, want BAD_USER_INPUT naming it", r.Errors)
 	}
@@ -386,59 +359,7 @@ func TestArgumentAndCursorErrors(t *testing.T) {
 // kept following endCursor has seen every user exactly once.
 func TestPartialData(t *testing.T) {
 	for _, failing := range []string{"concur", "getbill"} {
-		t.Run(failing, func(t *testing.T) {
-			g := newGateway(t, nil)
-			fail := func(on bool) {
-				status := 0
-				if on {
-					status = http.StatusServiceUnavailable
-				}
-				g.concur.SetFault(concur.Fault{Status: status})
-				if failing == "getbill" {
-					g.concur.SetFault(concur.Fault{})
-					g.getbill.SetFault(getbill.Fault{Status: status})
-				}
-			}
-			seen := map[string]int{}
-			var cursor *string
-			sawFailure := false
-			for pages := 0; ; pages++ {
-				if pages > 100 {
-					t.Fatal("no end")
-				}
-				fail(pages >= 2 && pages < 9)
-				p, errs := g.page(t, map[string]any{"first": 40, "after": cursor})
-				for _, e := range errs {
-					sawFailure = true
-					if e.Extensions["code"] != "PROVIDER_UNAVAILABLE" || e.Extensions["provider"] != failing {
-						t.Errorf("page %d: error %+v, want PROVIDER_UNAVAILABLE for %s", pages, e, failing)
-					}
-					if !strings.Contains(e.Message, failing) {
-						t.Errorf("message %q does not name %s", e.Message, failing)
-					}
-				}
-				if len(errs) > 0 && p.Users.PageInfo.HasNextPage == false {
-					t.Errorf("page %d: a provider failed but hasNextPage is false", pages)
-				}
-				for _, n := range p.names() {
-					seen[n]++
-				}
-				if !p.Users.PageInfo.HasNextPage {
-					break
-				}
-				if c := p.Users.PageInfo.EndCursor; c != nil {
-					cursor = c
-				}
-			}
-			if !sawFailure {
-				t.Fatal("no failure was reported")
-			}
-			for _, n := range g.truth(nil) {
-				if seen[n] != 1 {
-					t.Errorf("%s seen %d times", n, seen[n])
-				}
-			}
-		})
+		t.Run(failing, func(t *testing.T) { meshPartialData(t, newGateway(t, nil), failing) })
 	}
 }
 

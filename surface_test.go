@@ -57,28 +57,16 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// post sends a GraphQL request body with headers and decodes the answer.
-func post(t *testing.T, url, body string, headers ...string) (*http.Response, response) {
+// post sends a GraphQL request body to url's /query as JSON, with headers
+// as send takes them, and decodes the answer, which must be JSON.
+func post(t *testing.T, url, body string, headers ...string) (answer, response) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url+"/query", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 500 {
-		t.Fatalf("status %d: %s", resp.StatusCode, b)
-	}
+	a := send(t, http.MethodPost, url+"/query", body, append([]string{"Content-Type", jsonType}, headers...)...)
 	var r response
-	if err := json.Unmarshal(b, &r); err != nil {
-		t.Fatalf("status %d, body %q: %v", resp.StatusCode, b, err)
+	if err := json.Unmarshal(a.body, &r); err != nil {
+		t.Fatalf("status %d, body %q: %v", a.status, a.body, err)
 	}
-	return resp, r
+	return a, r
 }
 
 func gqlBody(query string, vars map[string]any) string {
@@ -120,10 +108,10 @@ func TestAuth(t *testing.T) {
 		{"key without Bearer", []string{"Authorization", key}},
 	} {
 		resp, r := post(t, g.url, body, tt.headers...)
-		if resp.StatusCode != http.StatusUnauthorized || !slices.Equal(codes(r.Errors), []string{"UNAUTHENTICATED"}) || r.Data != nil {
-			t.Errorf("%s: %d %+v, want 401 UNAUTHENTICATED without data", tt.name, resp.StatusCode, r)
+		if resp.status != http.StatusUnauthorized || !slices.Equal(codes(r.Errors), []string{"UNAUTHENTICATED"}) || r.Data != nil {
+			t.Errorf("%s: %d %+v, want 401 UNAUTHENTICATED without data", tt.name, resp.status, r)
 		}
-		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		if ct := resp.header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("%s: Content-Type %q", tt.name, ct)
 		}
 	}
@@ -134,8 +122,8 @@ func TestAuth(t *testing.T) {
 		t.Errorf("vendor calls went from %v to %v for unauthenticated requests", before, after)
 	}
 	resp, r := post(t, g.url, body, "Authorization", "Bearer "+key)
-	if resp.StatusCode != 200 || len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"edges":[{`) {
-		t.Errorf("right key: %d %s %+v", resp.StatusCode, r.Data, r.Errors)
+	if resp.status != 200 || len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"edges":[{`) {
+		t.Errorf("right key: %d %s %+v", resp.status, r.Data, r.Errors)
 	}
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 		if code, _ := get(t, g.url+path); code == http.StatusUnauthorized {
@@ -182,8 +170,8 @@ func TestLimits(t *testing.T) {
 	for _, tt := range tests {
 		before := vendorCalls(g)
 		resp, r := post(t, g.url, tt.body)
-		if resp.StatusCode != tt.status || !slices.Equal(codes(r.Errors), []string{tt.code}) || r.Data != nil {
-			t.Errorf("%s: %d %s %+v, want %d and only %s, without data", tt.name, resp.StatusCode, r.Data, r.Errors, tt.status, tt.code)
+		if resp.status != tt.status || !slices.Equal(codes(r.Errors), []string{tt.code}) || r.Data != nil {
+			t.Errorf("%s: %d %s %+v, want %d and only %s, without data", tt.name, resp.status, r.Data, r.Errors, tt.status, tt.code)
 			continue
 		}
 		if !strings.Contains(r.Errors[0].Message, tt.message) {
@@ -196,8 +184,8 @@ func TestLimits(t *testing.T) {
 		if want == 200 {
 			want = 400
 		}
-		if resp, r := post(t, g.url, tt.body, "Accept", "application/graphql-response+json"); resp.StatusCode != want || !slices.Equal(codes(r.Errors), []string{tt.code}) || r.Data != nil {
-			t.Errorf("%s, accepting application/graphql-response+json: %d %s %+v, want %d and only %s, without data", tt.name, resp.StatusCode, r.Data, r.Errors, want, tt.code)
+		if resp, r := post(t, g.url, tt.body, "Accept", "application/graphql-response+json"); resp.status != want || !slices.Equal(codes(r.Errors), []string{tt.code}) || r.Data != nil {
+			t.Errorf("%s, accepting application/graphql-response+json: %d %s %+v, want %d and only %s, without data", tt.name, resp.status, r.Data, r.Errors, want, tt.code)
 		}
 		if after := vendorCalls(g); after != before {
 			t.Errorf("%s: vendor calls went from %v to %v", tt.name, before, after)
@@ -399,11 +387,11 @@ func atLeast(want float64) func(float64) bool { return func(v float64) bool { re
 func TestRequestLog(t *testing.T) {
 	g := newGateway(t, nil)
 	resp, _ := post(t, g.url, gqlBody(`query Page { users(first: 1) { totalCount } }`, nil), "X-Request-ID", "trace-42")
-	if id := resp.Header.Get("X-Request-ID"); id != "trace-42" {
+	if id := resp.header.Get("X-Request-ID"); id != "trace-42" {
 		t.Errorf("X-Request-ID = %q, want the caller's", id)
 	}
 	resp, _ = post(t, g.url, gqlBody(`{ users(first: 1) { totalCount } }`, nil))
-	made := resp.Header.Get("X-Request-ID")
+	made := resp.header.Get("X-Request-ID")
 	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(made) {
 		t.Errorf("made X-Request-ID = %q", made)
 	}
@@ -708,33 +696,15 @@ func TestRefuseUnauthenticated(t *testing.T) {
 	for _, tt := range []struct {
 		host, code string
 	}{{"dirgate.internal", ""}, {"dirgate.internal:8080", ""}, {"attacker.example", "HOST_NOT_ALLOWED"}} {
-		status, r := hostPost(t, base, tt.host, gqlBody(`{ users(first: 1) { totalCount } }`, nil))
-		if got := strings.Join(codes(r.Errors), ","); got != tt.code || tt.code != "" && status != http.StatusMisdirectedRequest {
-			t.Errorf("mode none, Host %s: %d %+v, want code %q", tt.host, status, r.Errors, tt.code)
+		a, r := post(t, base, gqlBody(`{ users(first: 1) { totalCount } }`, nil), "Host", tt.host)
+		if got := strings.Join(codes(r.Errors), ","); got != tt.code || tt.code != "" && a.status != http.StatusMisdirectedRequest {
+			t.Errorf("mode none, Host %s: %d %+v, want code %q", tt.host, a.status, r.Errors, tt.code)
 		}
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("run = %v", err)
 	}
-}
-
-// hostPost posts body to base's /query naming host in its Host header.
-func hostPost(t *testing.T, base, host, body string) (int, response) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+"/query", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Host = host
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r response
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatalf("Host %s: status %d: %v", host, resp.StatusCode, err)
-	}
-	return resp.StatusCode, r
 }
 
 // TestGenKey: -gen-key prints a key and the hash that lets it in.
@@ -751,8 +721,8 @@ func TestGenKey(t *testing.T) {
 		t.Errorf("printed hash %s is not the key's", m[2])
 	}
 	g := newGateway(t, func(c *config.Config) { c.Server.Auth.APIKeys = []string{m[2]} })
-	if resp, _ := post(t, g.url, gqlBody(`{ __typename }`, nil), "Authorization", "Bearer "+m[1]); resp.StatusCode != 200 {
-		t.Errorf("the generated key: %d", resp.StatusCode)
+	if resp, _ := post(t, g.url, gqlBody(`{ __typename }`, nil), "Authorization", "Bearer "+m[1]); resp.status != 200 {
+		t.Errorf("the generated key: %d", resp.status)
 	}
 }
 
