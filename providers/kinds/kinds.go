@@ -9,6 +9,7 @@ package kinds
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -61,20 +62,22 @@ type Kind struct {
 	Demo Demo
 }
 
-// All returns every kind, by name.
-func All() []Kind {
-	return []Kind{
-		kind("concur", "CONCUR", false, concur.Open, served(concur.Demo)),
-		kind("concur-identity", "CONCUR_IDENTITY", false, identity.Open, served(identity.Demo)),
-		kind("file", "FILE", true, file.Open, written(file.Demo)),
-		kind("getbill", "GETBILL", true, getbill.Open, served(getbill.Demo)),
-		kind("scim", "SCIM", false, scim.Open, served(scim.Demo)),
-	}
+// table is every kind, by name, made once: Lookup runs for every
+// provider { kind } a response holds.
+var table = []Kind{
+	kind("concur", "CONCUR", false, concur.Open, served(concur.Demo)),
+	kind("concur-identity", "CONCUR_IDENTITY", false, identity.Open, served(identity.Demo)),
+	kind("file", "FILE", true, file.Open, written(file.Demo)),
+	kind("getbill", "GETBILL", true, getbill.Open, served(getbill.Demo)),
+	kind("scim", "SCIM", false, scim.Open, served(scim.Demo)),
 }
+
+// All returns every kind, by name.
+func All() []Kind { return slices.Clone(table) }
 
 // Lookup returns the kind with the name.
 func Lookup(name string) (Kind, bool) {
-	for _, k := range All() {
+	for _, k := range table {
 		if k.Name == name {
 			return k, true
 		}
