@@ -314,6 +314,20 @@ func TestFilters(t *testing.T) {
 	if r := g.query(t, `{ users(filter: {providers: ["concur", "workday"]}) { totalCount } }`, nil); !slices.Equal(codes(r.Errors), []string{"BAD_USER_INPUT"}) || !strings.Contains(r.Errors[0].Message, "workday") {
 		t.Errorf("unknown provider key: errors %+v, want BAD_USER_INPUT naming it", r.Errors)
 	}
+	// A value longer than any directory holds is the client's error, found
+	// before any call: sent on, the vendor's 413 read as Concur failing.
+	_, before := g.concur.Calls()
+	long := strings.Repeat("a", 70_000) + "@example.com"
+	r := g.query(t, `query($e: String) { users(filter: {email: $e}) { totalCount } }`, map[string]any{"e": long})
+	if !slices.Equal(codes(r.Errors), []string{"BAD_USER_INPUT"}) || !strings.Contains(r.Errors[0].Message, "filter.email") || strings.Contains(r.Errors[0].Message, "aaaa") {
+		t.Errorf("70 KB email: errors %+v, want BAD_USER_INPUT naming filter.email", r.Errors)
+	}
+	if _, after := g.concur.Calls(); after != before {
+		t.Errorf("70 KB email: %d Concur calls", after-before)
+	}
+	if r := g.query(t, `{ providers { key status { state } } }`, nil); !strings.Contains(string(r.Data), `{"key":"concur","status":{"state":"OK"}}`) {
+		t.Errorf("after a 70 KB email, providers: %s", r.Data)
+	}
 }
 
 func TestArgumentAndCursorErrors(t *testing.T) {

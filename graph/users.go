@@ -23,6 +23,10 @@ import (
 // beside the other providers' users.
 func (r *Resolver) users(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.UserFilter) (*model.UserConnection, error) {
 	req := providers.PageRequest{Count: r.DefaultPageSize}
+	var (
+		sources []*providers.Source
+		err     error
+	)
 	switch {
 	case first != nil && last != nil:
 		return nil, badInput("first and last cannot be used together")
@@ -42,9 +46,12 @@ func (r *Resolver) users(ctx context.Context, first *int, after *string, last *i
 	}
 	if filter != nil {
 		req.Keys = filter.Providers
-		req.Filter = filterOf(filter)
+		req.Filter, err = filterOf(filter)
+		if err != nil {
+			return nil, err
+		}
 	}
-	sources, err := r.Dir.Resolve(req.Keys)
+	sources, err = r.Dir.Resolve(req.Keys)
 	if err != nil {
 		var unknown *providers.UnknownProviderError
 		if errors.As(err, &unknown) {
@@ -99,24 +106,31 @@ func (r *Resolver) users(ctx context.Context, first *int, after *string, last *i
 }
 
 // filterOf maps the schema's UserFilter onto the filter-field table. A
-// test holds the schema's fields against the table.
-func filterOf(f *model.UserFilter) driver.Filter {
+// test holds the schema's fields against the table. A value longer than
+// driver.MaxFilterValue is BAD_USER_INPUT, before any vendor call; the
+// error names the field, never the value.
+func filterOf(f *model.UserFilter) (driver.Filter, error) {
 	var out driver.Filter
 	if f.Active != nil {
 		out = out.With(driver.FieldActive, strconv.FormatBool(*f.Active))
 	}
 	for _, c := range []struct {
+		arg   string
 		field driver.Field
 		v     *string
 	}{
-		{driver.FieldEmail, f.Email}, {driver.FieldLoginID, f.LoginID}, {driver.FieldLastName, f.LastName},
-		{driver.FieldEmployeeID, f.EmployeeID}, {driver.FieldCountryCode, f.CountryCode},
+		{"email", driver.FieldEmail, f.Email}, {"loginId", driver.FieldLoginID, f.LoginID}, {"lastName", driver.FieldLastName, f.LastName},
+		{"employeeId", driver.FieldEmployeeID, f.EmployeeID}, {"countryCode", driver.FieldCountryCode, f.CountryCode},
 	} {
-		if c.v != nil {
-			out = out.With(c.field, *c.v)
+		if c.v == nil {
+			continue
+		}
+		out = out.With(c.field, *c.v)
+		if v, _ := out.Get(c.field); len(v) > driver.MaxFilterValue {
+			return driver.Filter{}, badInput("filter.%s: longer than %d bytes", c.arg, driver.MaxFilterValue)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // bindQuery describes what a cursor is bound to: the providers walked and

@@ -117,7 +117,8 @@ type Query struct {
 // surrounding spaces: "  ADA@Example.com " matches ada@example.com, "ada"
 // does not. A filter on a field a provider does not have matches none of
 // that provider's users (getbill has no loginId, employeeId or
-// countryCode). A cursor is bound to the filter it was made with.
+// countryCode). A cursor is bound to the filter it was made with. A string
+// value longer than 256 bytes (surrounding spaces aside) is BAD_USER_INPUT.
 type UserFilter struct {
 	// Provider keys (Provider.key) to walk, in configured order whatever the
 	// order here; absent means all, an empty list none. An unknown key is

@@ -200,6 +200,13 @@ type Filter struct {
 	vals [numFields + 1]string
 }
 
+// MaxFilterValue is the longest filter value, in bytes after trimming,
+// dirgate accepts: more than any email (254), name or id a directory
+// holds, and short enough that every vendor takes it in a URL or a
+// search body (a longer one is a 400, 413 or 414 that would read as the
+// vendor failing).
+const MaxFilterValue = 256
+
 // With returns f with field set to value (trimmed). It panics when field
 // is not Filterable: filters are built by dirgate, from its own table.
 func (f Filter) With(field Field, value string) Filter {
