@@ -315,7 +315,8 @@ func TestFilters(t *testing.T) {
 		t.Errorf("unknown provider key: errors %+v, want BAD_USER_INPUT naming it", r.Errors)
 	}
 	// A value longer than any directory holds is the client's error, found
-	// before any call: sent on, the vendor's 413 read as Concur failing.
+	// before any call: sent on, Concur's 413 or 414 would read as Concur
+	// failing, FAILING in providers { status } and /readyz.
 	_, before := g.concur.Calls()
 	long := strings.Repeat("a", 70_000) + "@example.com"
 	r := g.query(t, `query($e: String) { users(filter: {email: $e}) { totalCount } }`, map[string]any{"e": long})
@@ -325,8 +326,16 @@ func TestFilters(t *testing.T) {
 	if _, after := g.concur.Calls(); after != before {
 		t.Errorf("70 KB email: %d Concur calls", after-before)
 	}
+	// So is a looked-up id of the same length.
+	r = g.query(t, `query($id: ID!) { user(id: $id) { id } }`, map[string]any{"id": relay.UserID("concur", long)})
+	if !slices.Equal(codes(r.Errors), []string{"BAD_USER_INPUT"}) || string(r.Data) != `{"user":null}` {
+		t.Errorf("70 KB native id: %s, errors %+v, want null and BAD_USER_INPUT", r.Data, r.Errors)
+	}
+	if _, after := g.concur.Calls(); after != before {
+		t.Errorf("70 KB native id: %d Concur calls", after-before)
+	}
 	if r := g.query(t, `{ providers { key status { state } } }`, nil); !strings.Contains(string(r.Data), `{"key":"concur","status":{"state":"OK"}}`) {
-		t.Errorf("after a 70 KB email, providers: %s", r.Data)
+		t.Errorf("after a 70 KB email and id, providers: %s", r.Data)
 	}
 }
 

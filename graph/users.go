@@ -148,11 +148,16 @@ func bindQuery(sources []*providers.Source, f driver.Filter) string {
 }
 
 // node resolves a global id: a malformed one is BAD_USER_INPUT, a
-// well-formed one that names nothing is nil.
+// well-formed one that names nothing is nil. A user id whose native id is
+// longer than driver.MaxFilterValue is BAD_USER_INPUT before any vendor
+// call, as a filter value is: the lookup is a filter on the id.
 func (r *Resolver) node(ctx context.Context, id string) (model.Node, error) {
 	gid, err := relay.ParseID(id)
 	if err != nil {
 		return nil, badInput("%q is not a dirgate id", id)
+	}
+	if len(gid.NativeID) > driver.MaxFilterValue {
+		return nil, badInput("id: its native id is longer than %d bytes", driver.MaxFilterValue)
 	}
 	s := r.Dir.Source(gid.Key)
 	if s == nil {
