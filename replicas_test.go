@@ -392,7 +392,27 @@ func TestFleetRedisHealth(t *testing.T) {
 		t.Fatalf("/readyz = %d %+v, want 200 and redis OK", code, rep.Redis)
 	}
 
+	// Redis goes away while there is no traffic: the probe /readyz starts
+	// finds it once nothing has used Redis for the retry interval.
 	f.redis.Stop()
+	f.clock.Add(fleet.DefaultRetryInterval)
+	readyzOf(t, r)
+	r.s.ready.Wait()
+	if code, rep := readyzOf(t, r); code != http.StatusOK || !rep.Ready || rep.Redis == nil || rep.Redis.State != fleet.StateDegraded {
+		t.Errorf("/readyz with Redis stopped and no traffic = %d %+v, want 200 and redis DEGRADED", code, rep.Redis)
+	}
+	// A replica that starts while Redis is away says so before any
+	// traffic.
+	r2 := f.start()
+	readyzOf(t, r2)
+	r2.s.ready.Wait()
+	if code, rep := readyzOf(t, r2); code != http.StatusOK || rep.Redis == nil || rep.Redis.State != fleet.StateDegraded {
+		t.Errorf("/readyz of a replica started with Redis stopped = %d %+v, want 200 and redis DEGRADED", code, rep.Redis)
+	}
+	if _, metrics := get(t, r2.url+"/metrics"); !strings.Contains(metrics, "\ndirgate_redis_up 0\n") {
+		t.Errorf("dirgate_redis_up of a replica started with Redis stopped is not 0")
+	}
+
 	post(t, r.url, persisted(q, sha256Hex(q)))
 	code, rep := readyzOf(t, r)
 	if code != http.StatusOK || !rep.Ready || rep.Status != health.Degraded || rep.Redis == nil ||

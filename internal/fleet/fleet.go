@@ -99,6 +99,8 @@ type Redis struct {
 	lastErrAt time.Time
 	nextTry   time.Time // degraded: when an operation may try Redis again
 	trying    bool      // degraded: that operation is running
+	lastOp    time.Time // when an operation last ended, by r.now
+	probing   bool      // a Probe's PING is running
 
 	ops  *prometheus.CounterVec
 	wait prometheus.Histogram
@@ -243,16 +245,29 @@ func (r *Redis) Status() Status {
 	return st
 }
 
-// Probe makes one cheap operation (PING) when Redis is degraded and due
-// to be tried again, so that a replica without traffic notices that Redis
-// is back. It is what /readyz calls.
+// Probe makes one cheap operation (PING) when no operation has told how
+// Redis is for a while: when Redis is degraded and due to be tried again,
+// so that a replica without traffic notices that Redis is back; and when
+// it is healthy but no operation has ended within RetryInterval (or ever,
+// at start-up), so that a Redis that is unreachable from the start, or
+// goes away while there is no traffic, shows in /readyz and
+// dirgate_redis_up. It is what /readyz calls, and dirgate at start-up.
 func (r *Redis) Probe(ctx context.Context) {
 	r.mu.Lock()
-	due := r.degraded && !r.trying && !r.now().Before(r.nextTry)
-	r.mu.Unlock()
+	now := r.now()
+	due := !r.probing && !r.trying &&
+		(r.degraded && !now.Before(r.nextTry) || !r.degraded && (r.lastOp.IsZero() || now.Sub(r.lastOp) >= r.retry))
 	if due {
-		r.do(ctx, "ping", func(ctx context.Context) error { return r.rdb.Ping(ctx).Err() })
+		r.probing = true
 	}
+	r.mu.Unlock()
+	if !due {
+		return
+	}
+	r.do(ctx, "ping", func(ctx context.Context) error { return r.rdb.Ping(ctx).Err() })
+	r.mu.Lock()
+	r.probing = false
+	r.mu.Unlock()
 }
 
 // Collectors export the connection's health and operations:
@@ -362,11 +377,12 @@ func (r *Redis) endTrial(trial bool) {
 }
 
 func (r *Redis) succeeded() {
+	now := r.now()
 	r.mu.Lock()
 	was := r.degraded
-	r.degraded, r.trying = false, false
+	r.degraded, r.trying, r.lastOp = false, false, now
 	if was {
-		r.since = r.now()
+		r.since = now
 	}
 	r.mu.Unlock()
 	if was {
@@ -378,7 +394,7 @@ func (r *Redis) failed(store, what string) {
 	now := r.now()
 	r.mu.Lock()
 	was := r.degraded
-	r.degraded, r.trying = true, false
+	r.degraded, r.trying, r.lastOp = true, false, now
 	r.lastErr, r.lastErrAt = store+": "+what, now
 	r.nextTry = now.Add(r.retry)
 	if !was {
@@ -387,6 +403,6 @@ func (r *Redis) failed(store, what string) {
 	r.mu.Unlock()
 	if !was {
 		r.log.Warn("redis is degraded: each replica works from its local state until it is back",
-			"store", store, "err", what, "retryIn", r.retry)
+			"store", store, "err", what, "retry_in_ms", r.retry.Milliseconds())
 	}
 }

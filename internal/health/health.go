@@ -219,12 +219,13 @@ func (c *Checker) Check() Report {
 }
 
 // ProbeDown starts, in the background, a probe of each provider that is
-// not up, not being probed, and not probed within the probe interval.
+// not up, not being probed, and not probed within the probe interval;
+// and of Redis, which pings when it is due (see fleet.Redis.Probe).
 func (c *Checker) ProbeDown() {
 	now := c.opts.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if sh := c.opts.Shared; sh != nil && c.ctx.Err() == nil && sh.Status().State != fleet.StateOK {
+	if sh := c.opts.Shared; sh != nil && c.ctx.Err() == nil { // Probe pings only when due
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
