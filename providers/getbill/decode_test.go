@@ -3,10 +3,10 @@ package getbill
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,25 +72,13 @@ func (c *Client) decodePageJSON(header http.Header, body []byte, n, limit int, c
 		page.Users = append(page.Users, u)
 	}
 	p, err := decodePaginationJSON(env.Pagination, n)
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, err
-	case p == nil && chained:
-		return nil, bad("page %d has no pagination", n)
-	case p == nil:
-		return page, nil
-	case p.page != n:
-		return nil, bad("asked for page %d, got page %d", n, p.page)
-	case chained && p.limit != limit:
-		return nil, bad("the page size changed from %d to %d", limit, p.limit)
-	case p.pages > n:
-		page.NextCursor = strconv.Itoa(n+1) + "/" + strconv.Itoa(max(p.limit, 1))
-	case n == 1 && p.total > len(page.Users):
-		// More users than the page holds, and no way to reach them: say
-		// so rather than return part of the directory as the whole.
-		return nil, bad("pagination says %d users, the answer holds %d, and names no further page", p.total, len(page.Users))
 	}
-	return page, nil
+	// What the pagination says is checked by the one function both
+	// decoders share (TestPaged holds it to the rules); the two differ in
+	// how they read it.
+	return paged(page, p, n, limit, chained)
 }
 
 // decodePaginationJSON reads a pagination object; nil when there is none.
@@ -173,4 +161,38 @@ func FuzzDecodePageAsJSON(f *testing.F) {
 			t.Fatalf("decodePage(%q) =\n%+v\nencoding/json decoded\n%+v", body, got, want)
 		}
 	})
+}
+
+// TestPaged: the rules of getbill's pagination object, which both
+// decoders apply (the fuzz test compares how they read it, not these).
+func TestPaged(t *testing.T) {
+	two := func() *driver.ListPage { return &driver.ListPage{Total: -1, Users: make([]driver.User, 2)} }
+	for _, tt := range []struct {
+		name     string
+		p        *pagination
+		n, limit int
+		chained  bool
+		next     string // the next cursor; "error" for ErrBadResponse
+	}{
+		{"no pagination, first page", nil, 1, 100, false, ""},
+		{"no pagination, a later page", nil, 2, 100, true, "error"},
+		{"another page than asked", &pagination{page: 3, limit: 100, pages: 5}, 2, 100, true, "error"},
+		{"the page size changed", &pagination{page: 2, limit: 50, pages: 5}, 2, 100, true, "error"},
+		{"the first page may set the size", &pagination{page: 1, limit: 50, pages: 5, total: 250}, 1, 100, false, "2/50"},
+		{"more pages", &pagination{page: 2, limit: 100, pages: 5}, 2, 100, true, "3/100"},
+		{"no size", &pagination{page: 1, pages: 2}, 1, 100, false, "2/1"},
+		{"the last page", &pagination{page: 5, limit: 100, pages: 5, total: 500}, 5, 100, true, ""},
+		{"the whole directory", &pagination{page: 1, limit: 100, pages: 1, total: 2}, 1, 100, false, ""},
+		{"more users and no further page", &pagination{page: 1, limit: 100, pages: 1, total: 3}, 1, 100, false, "error"},
+	} {
+		page, err := paged(two(), tt.p, tt.n, tt.limit, tt.chained)
+		switch {
+		case tt.next == "error":
+			if !errors.Is(err, driver.ErrBadResponse) || page != nil {
+				t.Errorf("%s: %+v, %v; want ErrBadResponse", tt.name, page, err)
+			}
+		case err != nil || page == nil || page.NextCursor != tt.next || len(page.Users) != 2:
+			t.Errorf("%s: %+v, %v; want the page with next cursor %q", tt.name, page, err, tt.next)
+		}
+	}
 }

@@ -332,9 +332,19 @@ func (c *Client) decodePage(header http.Header, body []byte, n, limit int, chain
 		page.Users = []driver.User{}
 	}
 	p, err := a.pagination(n)
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, err
+	}
+	return paged(page, p, n, limit, chained)
+}
+
+// paged checks the pagination p of page n of size limit (nil: the answer
+// had none) against what was asked, and sets page's next cursor from it.
+func paged(page *driver.ListPage, p *pagination, n, limit int, chained bool) (*driver.ListPage, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", driver.ErrBadResponse, fmt.Sprintf(format, args...))
+	}
+	switch {
 	case p == nil && chained:
 		return nil, bad("page %d has no pagination", n)
 	case p == nil:
