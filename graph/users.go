@@ -23,10 +23,6 @@ import (
 // beside the other providers' users.
 func (r *Resolver) users(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.UserFilter) (*model.UserConnection, error) {
 	req := providers.PageRequest{Count: r.DefaultPageSize}
-	var (
-		sources []*providers.Source
-		err     error
-	)
 	switch {
 	case first != nil && last != nil:
 		return nil, badInput("first and last cannot be used together")
@@ -45,13 +41,13 @@ func (r *Resolver) users(ctx context.Context, first *int, after *string, last *i
 		return nil, &inputError{code: errcode.PageSizeLimit, msg: fmt.Sprintf("first and last must be at most %d", r.MaxPageSize)}
 	}
 	if filter != nil {
-		req.Keys = filter.Providers
-		req.Filter, err = filterOf(filter)
+		f, err := filterOf(filter)
 		if err != nil {
 			return nil, err
 		}
+		req.Keys, req.Filter = filter.Providers, f
 	}
-	sources, err = r.Dir.Resolve(req.Keys)
+	sources, err := r.Dir.Resolve(req.Keys)
 	if err != nil {
 		var unknown *providers.UnknownProviderError
 		if errors.As(err, &unknown) {
