@@ -515,6 +515,29 @@ func TestSCIMThirdDirectory(t *testing.T) {
 	}
 }
 
+// TestSCIMLookupsByID: user(id), node and nodes over a SCIM directory ask
+// the server for each id (filter id eq "…"), rather than read the whole
+// directory, which at 300 users in pages of 20 took 15 requests, and at
+// 10,000 would overrun the vendor-call budget. Ids compare exactly, as
+// SCIM's do: the same id in other letters names nobody.
+func TestSCIMLookupsByID(t *testing.T) {
+	users := providertest.Dataset(300)
+	chat := scimDirectory(t, "chat", users, scim.EmulatorOptions{Index: true}, scim.PagingIndex, 20)
+	g := newMesh(t, chat)
+	e := chat.emulator.(*scim.Emulator)
+	before, _ := e.Calls()
+	ids := []string{relay.UserID("chat", users[7].ID), relay.UserID("chat", users[250].ID),
+		relay.UserID("chat", strings.ToLower(users[7].ID)), relay.UserID("chat", "no-such-user")}
+	r := g.query(t, `query($ids: [ID!]!) { nodes(ids: $ids) { ... on User { nativeId } } }`, map[string]any{"ids": ids})
+	want := fmt.Sprintf(`{"nodes":[{"nativeId":%q},{"nativeId":%q},null,null]}`, users[7].ID, users[250].ID)
+	if string(r.Data) != want || len(r.Errors) > 0 {
+		t.Errorf("nodes = %s %+v, want %s", r.Data, r.Errors, want)
+	}
+	if after, _ := e.Calls(); after-before != len(ids) {
+		t.Errorf("%d ids took %d SCIM requests, want one each", len(ids), after-before)
+	}
+}
+
 // The quirks of real SCIM servers, each a switch of the emulator, in
 // both paging modes (paging auto over a server that pages by index, and
 // over one that pages by cursor): every quirk at once (two servers, as a

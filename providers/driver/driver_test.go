@@ -54,6 +54,11 @@ func TestFilter(t *testing.T) {
 	if (driver.Filter{}).With(driver.FieldLoginID, "x").Match(&u) {
 		t.Error("an empty user value matched a filter value")
 	}
+	// An id is the directory's key: exact, spaces aside.
+	byID := driver.User{ID: "Ab-7"}
+	if !(driver.Filter{}).With(driver.FieldID, " Ab-7 ").Match(&byID) || (driver.Filter{}).With(driver.FieldID, "ab-7").Match(&byID) {
+		t.Error("ids do not match exactly")
+	}
 	if f.Only(driver.Fields(driver.FieldActive)) != (driver.Filter{}).With(driver.FieldActive, "TRUE") ||
 		f.Without(driver.Fields(driver.FieldActive)) != (driver.Filter{}).With(driver.FieldEmail, "A@X.example") {
 		t.Error("Only and Without do not split the filter")

@@ -249,12 +249,15 @@ func (f Filter) Only(s FieldSet) Filter {
 func (f Filter) Without(s FieldSet) Filter { return f.Only(f.set &^ s) }
 
 // Match reports whether u has every value f sets: the whole value,
-// ignoring letter case and surrounding white space. An empty user value
-// (the vendor does not hold the field) matches no filter value.
+// ignoring surrounding white space, and letter case but for the native
+// id. An id is the directory's own key, compared exactly as the
+// directories compare it (SCIM's id is case-exact, RFC 7643 §3.1) and as
+// a cached directory's index finds it. An empty user value (the vendor
+// does not hold the field) matches no filter value.
 func (f Filter) Match(u *User) bool {
 	for field, want := range f.All() {
 		got := strings.TrimSpace(field.Value(u))
-		if got == "" || !strings.EqualFold(got, want) {
+		if got == "" || field == FieldID && got != want || field != FieldID && !strings.EqualFold(got, want) {
 			return false
 		}
 	}

@@ -35,7 +35,20 @@ func filterCases(users []driver.User) []filterCase {
 		{"inactive", with(driver.FieldActive, "FALSE")},
 	}
 	for f := range driver.Filterable.All() {
-		if f != driver.FieldActive {
+		switch f {
+		case driver.FieldActive:
+		case driver.FieldID:
+			// An id is matched exactly (driver.Filter.Match), surrounding
+			// spaces aside; whether a vendor also finds it in another
+			// letter case is its own affair.
+			id := strings.TrimSpace(pick(f))
+			for i := range users {
+				if strings.EqualFold(users[i].ID, id) {
+					id = users[i].ID
+				}
+			}
+			cases = append(cases, filterCase{"id", with(f, " "+id+" ")})
+		default:
 			cases = append(cases, filterCase{f.String(), with(f, pick(f))})
 		}
 	}

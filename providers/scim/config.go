@@ -69,14 +69,27 @@ type Config struct {
 }
 
 // defaultFilters are pushed down unless Config.Filters says otherwise.
-var defaultFilters = []string{"active", "loginId", "lastName", "employeeId"}
+// id is the lookups': user(id), node and nodes ask for id eq "…", one
+// request per id, rather than read the directory.
+var defaultFilters = []string{"active", "loginId", "lastName", "employeeId", "id"}
 
 // pushable are the fields Filters may name.
-var pushable = []string{"active", "loginId", "lastName", "employeeId", "email"}
+var pushable = []string{"active", "loginId", "lastName", "employeeId", "email", "id"}
 
 // caseExact are the attributes RFC 7643 compares with exact letter case:
-// a filter on them could miss users dirgate matches ignoring case.
+// a filter on them could miss users dirgate matches ignoring case. The
+// native id is the exception, since dirgate compares ids exactly too
+// (driver.Filter.Match).
 var caseExact = []string{"id", "externalid"}
+
+// matchesAsDirgate reports whether the server compares a filter on field,
+// which goes to path, as dirgate does.
+func matchesAsDirgate(field, path string) bool {
+	if field == "id" {
+		return path == "id"
+	}
+	return path != "" && !slices.Contains(caseExact, strings.ToLower(path))
+}
 
 // Check applies the defaults and checks cfg; errors name the key.
 func (cfg *Config) Check() error {
@@ -136,7 +149,7 @@ func (cfg *Config) Check() error {
 		if !slices.Contains(pushable, f) {
 			return fmt.Errorf("filters: %q is not a field a SCIM server can filter on for dirgate (want some of %s)", f, strings.Join(pushable, ", "))
 		}
-		if path := m.FilterPath(f); explicit && (path == "" || slices.Contains(caseExact, strings.ToLower(path))) {
+		if path := m.FilterPath(f); explicit && !matchesAsDirgate(f, path) {
 			return fmt.Errorf("filters: %s comes from %s, which a SCIM server does not filter on as dirgate matches (exact letter case, or a value filter): leave it out", f, cfg.Attributes[f])
 		}
 	}
@@ -155,13 +168,12 @@ func (cfg *Config) mapping() (*Mapping, error) {
 }
 
 // filters returns the fields pushed down: those of cfg.Filters whose
-// attribute is a plain path that is not case-exact.
+// attribute is a plain path the server compares as dirgate does.
 func (cfg *Config) filters(m *Mapping) driver.FieldSet {
 	var s driver.FieldSet
 	for _, name := range *cfg.Filters {
 		f, ok := driver.ParseField(name)
-		path := m.FilterPath(name)
-		if !ok || path == "" || slices.Contains(caseExact, strings.ToLower(path)) {
+		if !ok || !matchesAsDirgate(name, m.FilterPath(name)) {
 			continue
 		}
 		s |= driver.Fields(f)

@@ -239,13 +239,14 @@ func TestClientFilters(t *testing.T) {
 		driver.Filter{}.With(driver.FieldEmployeeID, " "+users[31].EmployeeID+" "),
 		driver.Filter{}.With(driver.FieldEmail, users[13].Email),
 		driver.Filter{}.With(driver.FieldEmail, users[13].Emails[1]), // not the primary one
-		driver.Filter{}.With(driver.FieldID, strings.ToLower(users[5].ID)),
+		driver.Filter{}.With(driver.FieldID, users[5].ID),
+		driver.Filter{}.With(driver.FieldID, strings.ToLower(users[5].ID)), // ids are exact: nobody
 		driver.Filter{}.With(driver.FieldCountryCode, "fr").With(driver.FieldLastName, "Smith"),
 		driver.Filter{}.With(driver.FieldLoginID, hostile),
 	}
 	for _, search := range []bool{false, true} {
 		c := newClient(t, srv, func(cfg *Config) { cfg.Search = search })
-		if d := c.Describe(); d.Filters != driver.Fields(driver.FieldActive, driver.FieldLoginID, driver.FieldLastName, driver.FieldEmployeeID) {
+		if d := c.Describe(); d.Filters != driver.Fields(driver.FieldActive, driver.FieldLoginID, driver.FieldLastName, driver.FieldEmployeeID, driver.FieldID) {
 			t.Fatalf("pushed down: %s", d.Filters)
 		}
 		for _, f := range cases {
@@ -255,17 +256,23 @@ func TestClientFilters(t *testing.T) {
 			}
 		}
 	}
-	var sent bool
+	var sent, sentID bool
 	for _, r := range e.Requests() {
 		if strings.Contains(r.Filter, `userName eq "x\" or userName pr or \""`) {
 			sent = true
 		}
-		if strings.Contains(strings.ToLower(r.Filter), "emails") || strings.Contains(r.Filter, "id eq") {
-			t.Errorf("email and id filters were sent to the server: %s", r.Filter)
+		if strings.Contains(strings.ToLower(r.Filter), "emails") {
+			t.Errorf("an email filter was sent to the server: %s", r.Filter)
+		}
+		if strings.Contains(r.Filter, `id eq "`+users[5].ID+`"`) {
+			sentID = true
 		}
 	}
 	if !sent {
 		t.Error("the hostile loginId was not sent, quoted and escaped")
+	}
+	if !sentID {
+		t.Error("the id filter was not sent to the server")
 	}
 
 	// email, when asked for: emails.value, any of a user's emails.

@@ -116,7 +116,7 @@ func TestClientWalksAndSearches(t *testing.T) {
 		driver.Filter{}.With(driver.FieldLoginID, u.LoginID).With(driver.FieldActive, "false"),
 		driver.Filter{}.With(driver.FieldLastName, "o'brien").With(driver.FieldActive, "true"),
 		driver.Filter{}.With(driver.FieldEmployeeID, u.EmployeeID),
-		driver.Filter{}.With(driver.FieldID, strings.ToLower(u.ID)),
+		driver.Filter{}.With(driver.FieldID, u.ID),
 		driver.Filter{}.With(driver.FieldLoginID, `x" or active eq true or userName eq "`),
 	} {
 		got, total := walk(t, c, filter)
