@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirgate/dirgate/graph"
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/internal/auth"
 	"github.com/dirgate/dirgate/providers/providertest"
@@ -29,8 +30,10 @@ const compatDir = "internal/compat"
 // CI=true, where .ci/run installs them and their absence fails.
 func TestClientCompatibility(t *testing.T) {
 	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(compatDir, "node_modules", "graphql-http", "package.json"))
+	for _, pkg := range []string{"graphql-http", "relay-compiler"} {
+		if err == nil {
+			_, err = os.Stat(filepath.Join(compatDir, "node_modules", pkg, "package.json"))
+		}
 	}
 	if err != nil {
 		msg := fmt.Sprintf("node or the npm clients are missing (%v): run `npm ci` in %s", err, compatDir)
@@ -69,13 +72,14 @@ func TestClientCompatibility(t *testing.T) {
 	const pageSize = 7
 	pages := (len(truth) + pageSize - 1) / pageSize
 
-	script := func(t *testing.T, name string, out any) {
+	script := func(t *testing.T, name string, out any, env ...string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, node, name)
 		cmd.Dir = compatDir
 		cmd.Env = append(os.Environ(), "DIRGATE_URL="+base, "DIRGATE_KEY="+key, fmt.Sprintf("PAGE_SIZE=%d", pageSize))
+		cmd.Env = append(cmd.Env, env...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
@@ -142,6 +146,63 @@ func TestClientCompatibility(t *testing.T) {
 		}
 		if n.Merged.Email != u.Email || n.Merged.DisplayName == "" || n.Merged.Provider.Key == "" {
 			t.Errorf("readFragment(%s) = %+v, want email %s", n.CacheID, n.Merged, u.Email)
+		}
+	})
+
+	// The Relay compiler compiles relay/operations.js against the schema
+	// dirgate serves, checking it as Relay does (the Node interface for
+	// @refetchable on User, the connection spec for @connection), and
+	// relay-runtime runs the artifacts: its connection handler walks the
+	// users both ways, and a refetch through node lands on the record the
+	// walk stored.
+	t.Run("Relay compiler and runtime", func(t *testing.T) {
+		dir := t.TempDir()
+		artifacts := filepath.Join(dir, "src", "__generated__")
+		ops, err := os.ReadFile(filepath.Join(compatDir, "relay", "operations.js"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		config, _ := json.Marshal(map[string]any{
+			"src": "./src", "schema": "./schema.graphql", "language": "javascript", "artifactDirectory": "./src/__generated__",
+			"eagerEsModules": false, // CommonJS artifacts, which relay.mjs requires
+		})
+		for name, data := range map[string][]byte{
+			"schema.graphql": []byte(graph.SDL()), "relay.config.json": config, "src/operations.js": ops,
+		} {
+			if err := os.MkdirAll(artifacts, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cli, err := filepath.Abs(filepath.Join(compatDir, "node_modules", "relay-compiler", "cli.js"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The compiler reads the configuration's paths from its working
+		// directory.
+		compiler := exec.CommandContext(t.Context(), node, cli, "relay.config.json")
+		compiler.Dir = dir
+		compiler.Env = append(os.Environ(), "RUST_BACKTRACE=0")
+		if out, err := compiler.CombinedOutput(); err != nil {
+			t.Fatalf("relay-compiler: %v\n%s", err, out)
+		}
+		var r struct {
+			Forward, Backward                 []string
+			ForwardRequests, BackwardRequests int
+			Node                              struct{ ID, Typename, Email, DisplayName string }
+		}
+		script(t, "relay.mjs", &r, "RELAY_ARTIFACTS="+artifacts)
+		if !slices.Equal(r.Forward, truth) || r.ForwardRequests != pages {
+			t.Errorf("forward walk: %d users in %d requests, want %d in %d; first difference at %d", len(r.Forward), r.ForwardRequests, len(truth), pages, firstDiff(r.Forward, truth))
+		}
+		if !slices.Equal(r.Backward, truth) || r.BackwardRequests != pages {
+			t.Errorf("backward walk: %d users in %d requests, want %d in %d; first difference at %d", len(r.Backward), r.BackwardRequests, len(truth), pages, firstDiff(r.Backward, truth))
+		}
+		i := slices.Index(truth, r.Node.ID)
+		if i < 0 || r.Node.Typename != "User" || r.Node.Email != all[i].Email || r.Node.DisplayName == "" {
+			t.Errorf("the refetched user's record: %+v, want a User with the walk's email and the refetch's displayName", r.Node)
 		}
 	})
 
