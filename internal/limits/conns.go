@@ -120,6 +120,14 @@ func (c *Conns) admit(conn net.Conn) bool {
 
 // evictableLocked returns the connection idle the longest, else the oldest
 // that has sent no request for NewGrace, else nil.
+//
+// Idle is as ConnState last said, and net/http says active only once it
+// has read a request's headers: a request that is arriving on the
+// connection evicted as idle is lost with it, as with any server that
+// closes idle keep-alive connections, and clients send it again on a new
+// connection (Go's Transport does for requests it can replay). The table
+// is full only under a flood of connections, when that is the lesser loss.
+// This was read from net/http, not reproduced.
 func (c *Conns) evictableLocked(now time.Time) *tracked {
 	var idle, silent *tracked
 	for _, t := range c.open {
