@@ -127,7 +127,6 @@ func (c *Conns) admit(conn net.Conn) bool {
 // closes idle keep-alive connections, and clients send it again on a new
 // connection (Go's Transport does for requests it can replay). The table
 // is full only under a flood of connections, when that is the lesser loss.
-// This was read from net/http, not reproduced.
 func (c *Conns) evictableLocked(now time.Time) *tracked {
 	var idle, silent *tracked
 	for _, t := range c.open {
