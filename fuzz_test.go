@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/dirgate/dirgate/internal/errcode"
+	"github.com/dirgate/dirgate/internal/hostile"
 )
 
 // FuzzRequest sends any body (or, for GET, any query string) to dirgate's
@@ -18,7 +19,7 @@ import (
 // the body limit. The seeds are the hostile requests of issue 10.
 func FuzzRequest(f *testing.F) {
 	for _, q := range []string{
-		fanOutQuery(40),
+		hostile.FanOut(40),
 		duplicateQuery(9000, " "),
 		`{ users(first: 1) { totalCount } }`,
 		`query($n: Int) { users(first: $n) { totalCount } }`,
@@ -31,7 +32,7 @@ func FuzzRequest(f *testing.F) {
 	f.Add(http.MethodPost, `{"query": "{ users { totalCount } }", "variables": {"x": [[[[[[[[1]]]]]]]]}}`)
 	f.Add(http.MethodPost, `{"query": 1}`)
 	f.Add(http.MethodPost, `{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "00"}}}`)
-	f.Add(http.MethodGet, "query="+url.QueryEscape(fanOutQuery(40)))
+	f.Add(http.MethodGet, "query="+url.QueryEscape(hostile.FanOut(40)))
 	f.Add(http.MethodGet, "query=%7B+users+%7B+totalCount+%7D+%7D&variables=%5B")
 	f.Add(http.MethodPut, "")
 	g := newGateway(f, nil)

@@ -15,21 +15,11 @@ import (
 
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/internal/config"
+	"github.com/dirgate/dirgate/internal/hostile"
 	"github.com/dirgate/dirgate/providers/concur"
 )
 
 // The hostile queries of issue 10, items 1 to 5.
-
-// fanOutQuery is item 1: n fragments, each spreading the one before
-// twice; the last selects 2^(n-1) fields.
-func fanOutQuery(n int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "{ users(first:1){edges{node{...F%d}}} }\nfragment F0 on User { id }\n", n-1)
-	for i := 1; i < n; i++ {
-		fmt.Fprintf(&b, "fragment F%d on User { ...F%d ...F%d }\n", i, i-1, i-1)
-	}
-	return b.String()
-}
 
 // duplicateQuery is item 2: n copies of id in one selection; sep changes
 // the document's text (and so misses the query cache) without changing
@@ -99,11 +89,11 @@ func TestHostileQueries(t *testing.T) {
 		query string
 		code  string
 	}{
-		{"40 fragments", g, fanOutQuery(40), "FIELD_LIMIT_EXCEEDED"},
+		{"40 fragments", g, hostile.FanOut(40), "FIELD_LIMIT_EXCEEDED"},
 		{"9000 copies of id", g, duplicateQuery(9000, " "), "FIELD_LIMIT_EXCEEDED"},
 		{"9000 copies of id, other whitespace", g, duplicateQuery(9000, ","), "FIELD_LIMIT_EXCEEDED"},
-		{"40 fragments, field limits lifted", lifted, fanOutQuery(40), "COMPLEXITY_LIMIT_EXCEEDED"},
-		{"64 fragments, field limits lifted", lifted, fanOutQuery(64), "COMPLEXITY_LIMIT_EXCEEDED"},
+		{"40 fragments, field limits lifted", lifted, hostile.FanOut(40), "COMPLEXITY_LIMIT_EXCEEDED"},
+		{"64 fragments, field limits lifted", lifted, hostile.FanOut(64), "COMPLEXITY_LIMIT_EXCEEDED"},
 	} {
 		for _, method := range []string{http.MethodPost, http.MethodGet} {
 			before := vendorCalls(tt.g)

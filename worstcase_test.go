@@ -26,6 +26,7 @@ import (
 	"github.com/dirgate/dirgate/graph"
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/internal/config"
+	"github.com/dirgate/dirgate/internal/hostile"
 	"github.com/dirgate/dirgate/internal/limits"
 	"github.com/dirgate/dirgate/providers/concur"
 	"github.com/dirgate/dirgate/providers/concur/companyauth"
@@ -348,7 +349,7 @@ func BenchmarkHostileQueries(b *testing.B) {
 	for _, tt := range []struct {
 		name, query, code string
 	}{
-		{"item1-fragments", fanOutQuery(40), "FIELD_LIMIT_EXCEEDED"},
+		{"item1-fragments", hostile.FanOut(40), "FIELD_LIMIT_EXCEEDED"},
 		{"item2-duplicates", duplicateQuery(9000, " "), "FIELD_LIMIT_EXCEEDED"},
 	} {
 		b.Run(tt.name, func(b *testing.B) {

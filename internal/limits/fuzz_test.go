@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/dirgate/dirgate/internal/hostile"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
@@ -32,8 +33,8 @@ import (
 func FuzzChecks(f *testing.F) {
 	rep := strings.Repeat
 	for _, q := range []string{
-		fanOut(40),    // item 1: 2^39 fields once expanded
-		branchOut(20), // ... and 2^20 paths
+		hostile.FanOut(40), // item 1: 2^39 fields once expanded
+		branchOut(20),      // ... and 2^20 paths
 		"{ users { edges { node { " + rep("id ", 9000) + "} } } }",                                          // item 2
 		"{ users { edges { node { " + rep("id,", 4000) + "} } } }",                                          // ... other whitespace
 		rep("query { ...L }\n", 300) + "fragment L on Query { user(id: [" + rep("1,", 8000) + "]) { id } }", // operations × values

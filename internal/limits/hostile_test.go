@@ -12,18 +12,8 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/dirgate/dirgate/internal/errcode"
+	"github.com/dirgate/dirgate/internal/hostile"
 )
-
-// fanOut is the query of issue 10, item 1: n fragments, each spreading the
-// one before twice, so that the last selects 2^(n-1) fields.
-func fanOut(n int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "{ users(first: 1) { edges { node { ...F%d } } } }\nfragment F0 on User { id }\n", n-1)
-	for i := 1; i < n; i++ {
-		fmt.Fprintf(&b, "fragment F%d on User { ...F%d ...F%d }\n", i, i-1, i-1)
-	}
-	return b.String()
-}
 
 // branchOut is fanOut with every spread under a field of its own, so that
 // the expansion also has 2^n distinct paths.
@@ -94,8 +84,8 @@ func TestFragmentFanOutIsLinear(t *testing.T) {
 		query string
 		depth int
 	}{
-		{"fan out 40", fanOut(40), 4},
-		{"fan out 60", fanOut(60), 4},
+		{"fan out 40", hostile.FanOut(40), 4},
+		{"fan out 60", hostile.FanOut(60), 4},
 		{"branch out 12", branchOut(12), 4 + 3*11},
 	} {
 		size := selections(t, tt.query)

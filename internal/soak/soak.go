@@ -43,6 +43,7 @@ import (
 	"github.com/dirgate/dirgate/graph/relay"
 	"github.com/dirgate/dirgate/internal/auth"
 	"github.com/dirgate/dirgate/internal/demo"
+	"github.com/dirgate/dirgate/internal/hostile"
 	"github.com/dirgate/dirgate/providers/concur"
 	"github.com/dirgate/dirgate/providers/getbill"
 )
@@ -355,7 +356,7 @@ providers:
 			r := rand.New(rand.NewPCG(uint64(i), 7))
 			for runCtx.Err() == nil {
 				if r.Float64() < o.Hostile {
-					h := hostile[r.IntN(len(hostile))]
+					h := attacks[r.IntN(len(attacks))]
 					s.do(runCtx, r, h.kind, h)
 				} else {
 					q := honest[r.IntN(len(honest))]
@@ -598,14 +599,9 @@ var honest = []request{
 	{kind: "count", query: `{ users(first: 0) { totalCount } }`},
 }
 
-// hostile are the attacks of issue 10, items 1 to 5, 7 and 8.
-var hostile = func() []request {
+// attacks are the attacks of issue 10, items 1 to 5, 7 and 8.
+var attacks = func() []request {
 	rep := strings.Repeat
-	var fan strings.Builder
-	fmt.Fprintf(&fan, "{ users(first:1){edges{node{...F39}}} }\nfragment F0 on User { id }\n")
-	for i := 1; i < 40; i++ {
-		fmt.Fprintf(&fan, "fragment F%d on User { ...F%d ...F%d }\n", i, i-1, i-1)
-	}
 	var aliases, nodes strings.Builder
 	aliases.WriteString("{")
 	for i := range 900 {
@@ -622,7 +618,7 @@ var hostile = func() []request {
 		ids[i] = relay.UserID("concur", fmt.Sprint(i))
 	}
 	return []request{
-		{kind: "hostile-fragments", query: fan.String()},
+		{kind: "hostile-fragments", query: hostile.FanOut(40)},
 		{kind: "hostile-duplicates", query: "{ users(first:1){edges{node{" + rep("id ", 9000) + "}}} }"},
 		{kind: "hostile-aliases", query: aliases.String()},
 		{kind: "hostile-nodes", query: nodes.String(), vars: func(*soaker, *rand.Rand) map[string]any { return map[string]any{"ids": ids} }},
